@@ -48,9 +48,7 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG")
 PORT = env_int("PORT", 8000)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -157,7 +155,7 @@ THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 384)
 # Model and vectors.
 CLIP_MODEL = os.environ.get("CLIP_MODEL", "").strip() or "openai/clip-vit-base-patch32"
 CLIP_DEVICE = os.environ.get("CLIP_DEVICE", "").strip() or None  # None: CUDA when available
-MODEL_CACHE_DIR = DATA_DIR / "models"
+MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR") or DATA_DIR / "models").resolve()
 ENCODE_BATCH_SIZE = env_int("ENCODE_BATCH_SIZE", 32)
 MILVUS_URI = os.environ.get("MILVUS_URI", "").strip() or str(DATA_DIR / "milvus.db")
 MILVUS_TOKEN = os.environ.get("MILVUS_TOKEN", "")

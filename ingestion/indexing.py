@@ -1,0 +1,102 @@
+"""The indexing pipeline: stored original -> thumbnail, PDQ, CLIP embedding -> Milvus -> indexed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from .models import Image
+from .processing import prepare
+from .storage import read_file, store_thumbnail
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    indexed: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"indexed": self.indexed, "failed": self.failed, "skipped": self.skipped}
+
+
+def _mark_failed(image: Image, reason: str) -> None:
+    Image.objects.filter(pk=image.pk).update(
+        status=Image.Status.FAILED, failure_reason=reason[:1000], updated_at=timezone.now()
+    )
+
+
+def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexReport:
+    """Index a batch. Raises ModelUnavailable / VectorStoreError with rows left pending."""
+    from search.encoder import get_encoder
+    from search.index import store_for, vector_row
+
+    encoder = encoder or get_encoder()
+    report = IndexReport()
+    images = list(Image.objects.filter(pk__in=ids).order_by("pk"))
+    report.skipped = sorted(set(ids) - {i.pk for i in images})
+    todo = []
+    for image in images:
+        if not force and image.status == Image.Status.INDEXED and image.embedding_model == encoder.model_id:
+            report.skipped.append(image.pk)
+            continue
+        try:
+            prepared = prepare(read_file(image.original.name))
+        except FileNotFoundError:
+            reason = "The stored original is missing."
+            report.failed[image.pk] = reason
+            _mark_failed(image, reason)
+            continue
+        except Exception as exc:  # any decode problem fails this image, not the batch
+            reason = f"Could not decode the image: {exc}"
+            report.failed[image.pk] = reason
+            _mark_failed(image, reason)
+            continue
+        todo.append((image, prepared))
+    if not todo:
+        return report
+
+    vectors = encoder.encode_images([p.image for _, p in todo])
+    for (image, prepared), vector in zip(todo, vectors, strict=False):
+        thumb = store_thumbnail(prepared.thumbnail, image.sha256)
+        image.set_embedding(vector, encoder.model_id)
+        Image.objects.filter(pk=image.pk).update(
+            thumbnail=thumb,
+            pdq_hash=prepared.pdq_hash,
+            pdq_quality=prepared.pdq_quality,
+            taken_at=prepared.taken_at,
+            embedding=image.embedding,
+            embedding_model=image.embedding_model,
+            attempts=image.attempts + 1,
+        )
+        image.refresh_from_db(fields=["visibility", "owner"])
+
+    store = store_for(encoder.model_id, encoder.dim)
+    store.upsert([vector_row(image, vector) for (image, _), vector in zip(todo, vectors, strict=False)])
+    store.flush()
+
+    done = [image.pk for image, _ in todo]
+    Image.objects.filter(pk__in=done).update(
+        status=Image.Status.INDEXED,
+        failure_reason="",
+        indexed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    # An image deleted while we worked must not leave its vector behind.
+    gone = set(done) - set(Image.objects.filter(pk__in=done).values_list("pk", flat=True))
+    if gone:
+        store.delete(sorted(gone))
+        store.flush()
+    report.indexed = sorted(set(done) - gone)
+    return report
+
+
+def note_pending(ids: list[int], reason: str) -> None:
+    """Say why images are still pending (shown in the UI and API) without failing them."""
+    Image.objects.filter(pk__in=ids, status=Image.Status.PENDING).update(
+        failure_reason=reason[:1000], updated_at=timezone.now()
+    )

@@ -1,0 +1,28 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+
+from ingestion.reconcile import reconcile
+
+
+class Command(BaseCommand):
+    help = (
+        "Make Milvus match the database: restore missing vectors from stored embeddings, "
+        "delete orphans, re-queue stale pending images."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            default=None,
+            help="re-queue pending images untouched for this many seconds",
+        )
+
+    def handle(self, *args, **opts):
+        older = timedelta(seconds=opts["older_than"]) if opts["older_than"] is not None else None
+        report = reconcile(older)
+        self.stdout.write(
+            f"Checked {report.collections} collection(s): restored {report.restored} vector(s), "
+            f"deleted {report.orphans_deleted} orphan(s), re-queued {report.requeued} pending image(s)."
+        )

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImageQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ImageQuerySet:
+        """Public images plus the viewer's own; private means private, to staff too."""
+        if user is not None and user.is_authenticated:
+            return self.filter(models.Q(visibility=Image.Visibility.PUBLIC) | models.Q(owner=user))
+        return self.filter(visibility=Image.Visibility.PUBLIC)
+
+
+class Image(models.Model):
+    objects = ImageQuerySet.as_manager()
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        INDEXED = "indexed"
+        FAILED = "failed"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public"
+        PRIVATE = "private"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    title = models.CharField(max_length=200, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC, db_index=True
+    )
+
+    # Files are content-addressed by sha256, so identical uploads share one stored original.
+    original = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=16)
+    size_bytes = models.BigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    pdq_hash = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.SmallIntegerField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    failure_reason = models.TextField(blank=True)
+    # The embedding lives here too: the database is the source of truth and Milvus
+    # can be rebuilt from it without re-encoding.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or self.original_filename or f"image {self.pk}"
+
+    @property
+    def display_title(self) -> str:
+        return str(self)
+
+    def get_absolute_url(self) -> str:
+        return reverse("image-detail", args=[self.pk])
+
+    @property
+    def file_url(self) -> str:
+        return reverse("image-file", args=[self.pk])
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        return reverse("image-thumbnail", args=[self.pk]) if self.thumbnail else None
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == self.Visibility.PUBLIC
+
+    def visible_to(self, user) -> bool:
+        if self.is_public:
+            return True
+        return bool(user and user.is_authenticated and user.pk == self.owner_id)
+
+    def editable_by(self, user) -> bool:
+        return bool(user and user.is_authenticated and (user.pk == self.owner_id or user.is_staff))
+
+    def embedding_vector(self) -> np.ndarray | None:
+        if not self.embedding:
+            return None
+        return np.frombuffer(bytes(self.embedding), dtype=np.float32)
+
+    def set_embedding(self, vector: np.ndarray, model_id: str) -> None:
+        self.embedding = np.asarray(vector, dtype=np.float32).tobytes()
+        self.embedding_model = model_id
+
+    def tag_names(self) -> list[str]:
+        return [t.name for t in self.tags.all()]

@@ -1,0 +1,72 @@
+from rest_framework import serializers
+
+from .models import Image
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    tags = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id",
+            "status",
+            "failure_reason",
+            "title",
+            "tags",
+            "owner",
+            "visibility",
+            "created_at",
+            "indexed_at",
+            "taken_at",
+            "url",
+            "thumbnail_url",
+            "page_url",
+            "width",
+            "height",
+            "format",
+            "size_bytes",
+            "original_filename",
+            "sha256",
+            "pdq_hash",
+            "pdq_quality",
+            "embedding_model",
+        ]
+        read_only_fields = fields
+
+    def get_tags(self, image: Image) -> list[str]:
+        return [t.name for t in image.tags.all()]
+
+    def _absolute(self, path: str | None) -> str | None:
+        request = self.context.get("request")
+        if path is None or request is None:
+            return path
+        return request.build_absolute_uri(path)
+
+    def get_url(self, image: Image) -> str:
+        return self._absolute(image.file_url)
+
+    def get_thumbnail_url(self, image: Image) -> str | None:
+        return self._absolute(image.thumbnail_url)
+
+    def get_page_url(self, image: Image) -> str:
+        return self._absolute(image.get_absolute_url())
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """Documents the multipart upload for the OpenAPI schema; parsing is done by the view."""
+
+    file = serializers.FileField()
+    title = serializers.CharField(required=False, allow_blank=True)
+    tags = serializers.CharField(required=False, allow_blank=True, help_text="Comma-separated")
+    visibility = serializers.ChoiceField(choices=Image.Visibility.choices, required=False)
+
+
+class ImageUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    tags = serializers.JSONField(required=False, help_text="A list of tags or a comma-separated string")
+    visibility = serializers.ChoiceField(choices=Image.Visibility.choices, required=False)

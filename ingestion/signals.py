@@ -1,0 +1,12 @@
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from .models import Image
+
+
+@receiver(post_delete, sender=Image)
+def clean_up_deleted_image(sender, instance: Image, **kwargs) -> None:
+    from .services import remove_image_artifacts
+
+    transaction.on_commit(lambda: remove_image_artifacts(instance))

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import media, views
+
+urlpatterns = [
+    path("", views.gallery, name="gallery"),
+    path("upload/", views.upload, name="upload"),
+    path("images/<int:pk>/", views.detail, name="image-detail"),
+    path("images/<int:pk>/delete/", views.delete, name="image-delete"),
+    path("media/images/<int:pk>/original", media.original, name="image-file"),
+    path("media/images/<int:pk>/thumbnail.webp", media.thumbnail, name="image-thumbnail"),
+]

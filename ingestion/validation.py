@@ -1,0 +1,106 @@
+"""Upload validation: a file is accepted only if Pillow really decodes it within the limits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+# Pillow format name -> stored file extension.
+ALLOWED_FORMATS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tiff",
+}
+
+
+class InvalidImage(ValueError):
+    """The upload is not an acceptable image; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class ValidatedImage:
+    data: bytes
+    format: str
+    extension: str
+    width: int
+    height: int
+    sha256: str
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def read_limited(fileobj: IO[bytes], limit: int) -> bytes:
+    """Read at most `limit` bytes; a longer stream is rejected without reading it all."""
+    data = fileobj.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidImage(f"The file is too large; the limit is {_megabytes(limit)}.")
+    return data
+
+
+def validate_image_bytes(data: bytes, name: str = "") -> ValidatedImage:
+    label = f"'{name}'" if name else "The file"
+    if not data:
+        raise InvalidImage(f"{label} is empty.")
+    if len(data) > settings.MAX_UPLOAD_BYTES:
+        raise InvalidImage(
+            f"{label} is too large ({_megabytes(len(data))}); "
+            f"the limit is {_megabytes(settings.MAX_UPLOAD_BYTES)}."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as img:
+                fmt = img.format or ""
+                width, height = img.size
+                if fmt not in ALLOWED_FORMATS:
+                    allowed = ", ".join(sorted(ALLOWED_FORMATS))
+                    raise InvalidImage(f"{label} is a {fmt or 'unknown'} image; accepted formats: {allowed}.")
+                check_pixels(width, height, label)
+                img.load()  # a full decode: catches truncated and corrupt data
+    except InvalidImage:
+        raise
+    except UnidentifiedImageError:
+        raise InvalidImage(f"{label} is not an image Pillow can read.") from None
+    except PILImage.DecompressionBombError:
+        raise InvalidImage(f"{label} has too many pixels to process safely.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(f"{label} is a damaged or unreadable image ({exc}).") from None
+    return ValidatedImage(
+        data=data,
+        format=fmt,
+        extension=ALLOWED_FORMATS[fmt],
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def check_pixels(width: int, height: int, label: str = "The image") -> None:
+    limit = settings.MAX_IMAGE_PIXELS
+    if width <= 0 or height <= 0:
+        raise InvalidImage(f"{label} has no pixels.")
+    if width * height > limit:
+        raise InvalidImage(
+            f"{label} is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {limit / 1e6:.0f} megapixels."
+        )
+
+
+def validate_upload(fileobj: IO[bytes], name: str = "") -> ValidatedImage:
+    return validate_image_bytes(read_limited(fileobj, settings.MAX_UPLOAD_BYTES), name)

@@ -1,0 +1,68 @@
+"""`make run`: the whole app in the foreground; Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from webapp.stack import Stack  # noqa: E402
+
+
+def main() -> int:
+    data_dir = Path(os.environ.get("DATA_DIR") or "data")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    stack = Stack(data_dir)
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if not os.environ.get("REDIS_URL"):
+            print(f"Starting Redis ... {stack.start_redis()}", flush=True)
+        if not os.environ.get("MILVUS_URI"):
+            print(f"Starting Milvus Lite server ... {stack.start_milvus()}", flush=True)
+        stack.manage("migrate", "--noinput", "-v", "0")
+        stack.manage("collectstatic", "--noinput", "-v", "0")
+        stack.start_worker("ingest", beat=True)
+        stack.start_worker("query", concurrency=4)
+        stack.start_web(host, port)
+        model = os.environ.get("CLIP_MODEL") or "openai/clip-vit-base-patch32"
+        note = " (random-weight demo model: only near-identical images match)" if model == "demo" else ""
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        print(
+            f"\n  Image search is running: http://{shown_host}:{port}\n"
+            f"  Model: {model}{note}\n"
+            f"  Data:  {stack.data_dir}\n  Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            exited = stack.first_exited()
+            if exited:
+                print(
+                    f"{exited.name} stopped unexpectedly (exit code {exited.process.returncode}); "
+                    "shutting down.",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.5)
+        return 0
+    except Exception as exc:
+        print(f"Start-up failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("Stopping ...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

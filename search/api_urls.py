@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("search/", api.search, name="api-search"),
+    path("images/<int:pk>/similar/", api.similar, name="api-similar"),
+]

@@ -1,0 +1,113 @@
+"""Workers publish their encoder state to Redis; /healthz and the pages read it from there."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from dataclasses import asdict, dataclass
+
+import redis
+from django.conf import settings
+
+KEY_PREFIX = "imagesearch:worker:"
+HEARTBEAT_SECONDS = 5
+TTL_SECONDS = 20
+
+
+@dataclass
+class WorkerState:
+    hostname: str
+    queues: list[str]
+    state: str  # "ok" | "loading" | "error" | "idle"
+    detail: str = ""
+    model: str = ""
+    device: str = ""
+    dim: int = 0
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+    )
+
+
+def publish(state: WorkerState, client: redis.Redis | None = None) -> None:
+    client = client or redis_client()
+    client.set(KEY_PREFIX + state.hostname, json.dumps(asdict(state)), ex=TTL_SECONDS)
+
+
+def read_all(client: redis.Redis | None = None) -> list[WorkerState]:
+    client = client or redis_client()
+    keys = sorted(client.scan_iter(match=KEY_PREFIX + "*", count=100))
+    states = []
+    for raw in client.mget(keys) if keys else []:
+        if raw:
+            states.append(WorkerState(**json.loads(raw)))
+    return states
+
+
+def encoder_summary(states: list[WorkerState], queue: str | None = None) -> tuple[str, str]:
+    """("ok" | "loading" | "error", plain-words detail) for the workers serving `queue`."""
+    queue = queue or settings.QUERY_QUEUE
+    serving = [s for s in states if queue in s.queues]
+    if not serving:
+        return "error", f"no worker is serving the '{queue}' queue; start one (make run does)"
+    if any(s.state == "ok" for s in serving):
+        ok = next(s for s in serving if s.state == "ok")
+        return "ok", f"{ok.model} on {ok.device}"
+    if any(s.state in ("loading", "idle") for s in serving):
+        return "loading", "the model is loading"
+    return "error", serving[0].detail or "the model could not be loaded"
+
+
+def current_model(states: list[WorkerState]) -> str:
+    for state in states:
+        if state.state == "ok" and state.model:
+            return state.model
+    return ""
+
+
+class Heartbeat:
+    """Publishes this worker's encoder state every few seconds from a daemon thread."""
+
+    def __init__(self, hostname: str, queues: list[str], on_ready=None):
+        self.hostname = hostname or socket.gethostname()
+        self.queues = queues
+        self.on_ready = on_ready
+        self._stop = threading.Event()
+        self._ready_fired = False
+
+    def snapshot(self) -> WorkerState:
+        from .encoder import encoder_state, get_encoder
+
+        state, detail = encoder_state()
+        model = device = ""
+        dim = 0
+        if state == "ok":
+            encoder = get_encoder()
+            model, device, dim = encoder.model_id, encoder.device, encoder.dim
+        return WorkerState(self.hostname, self.queues, state, detail, model, device, dim)
+
+    def beat(self) -> None:
+        snapshot = self.snapshot()
+        # Redis down: the worker itself reconnects; the next beat tries again.
+        with contextlib.suppress(redis.RedisError):
+            publish(snapshot)
+        if snapshot.state == "ok" and not self._ready_fired and self.on_ready:
+            self._ready_fired = True
+            self.on_ready()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.beat()
+            self._stop.wait(HEARTBEAT_SECONDS if self._ready_fired else 0.5)
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="encoder-heartbeat", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(redis.RedisError):
+            redis_client().delete(KEY_PREFIX + self.hostname)

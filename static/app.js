@@ -1,0 +1,45 @@
+// Pending images turn to indexed (or failed) without a reload: poll the API for them.
+(function () {
+  const POLL_MS = 2000;
+
+  function pendingIds() {
+    return Array.from(document.querySelectorAll('[data-status="pending"]')).map((el) => el.dataset.imageId);
+  }
+
+  function update(el, image) {
+    el.dataset.status = image.status;
+    el.querySelectorAll(".status").forEach((badge) => {
+      badge.textContent = image.status;
+      badge.className = "status status-" + image.status;
+      badge.title = image.failure_reason || "";
+    });
+    const thumb = el.querySelector(".thumb");
+    if (thumb && image.thumbnail_url && !thumb.querySelector("img")) {
+      thumb.innerHTML = "";
+      const img = document.createElement("img");
+      img.src = image.thumbnail_url;
+      img.alt = image.title || image.original_filename || "";
+      thumb.appendChild(img);
+    }
+  }
+
+  async function poll() {
+    const ids = [...new Set(pendingIds())];
+    if (!ids.length) return;
+    try {
+      const response = await fetch("/api/images/?ids=" + ids.join(","), { credentials: "same-origin" });
+      if (response.ok) {
+        const body = await response.json();
+        for (const image of body.results) {
+          if (image.status === "pending") continue;
+          document.querySelectorAll('[data-image-id="' + image.id + '"]').forEach((el) => update(el, image));
+        }
+      }
+    } catch (err) {
+      // The server may be restarting; keep polling.
+    }
+    setTimeout(poll, POLL_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => setTimeout(poll, POLL_MS));
+})();

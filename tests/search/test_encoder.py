@@ -1,0 +1,235 @@
+"""Encoder tests on the offline demo CLIP (random weights, real CLIP tokenizer and processor)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from django.conf import settings
+from PIL import Image, ImageDraw
+from safetensors.torch import load_file
+from transformers import CLIPImageProcessor
+
+from search.demo_model import DEMO_DIR_NAME, ensure_demo_model
+from search.encoder import Encoder, EncoderHolder, ModelUnavailable, load_encoder
+
+CAT_IDS = [49406, 320, 1125, 539, 320, 2368, 49407]
+TEXTS = ["a photo of a cat", "a red circle", "", "two dogs on a beach", "x " * 200]
+
+
+def shapes_image(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+
+    def colour() -> tuple[int, int, int]:
+        return tuple(int(c) for c in rng.integers(0, 256, 3))  # type: ignore[return-value]
+
+    image = Image.new("RGB", size, colour())
+    draw = ImageDraw.Draw(image)
+    for _ in range(5):
+        x, y = int(rng.integers(0, size[0] // 2)), int(rng.integers(0, size[1] // 2))
+        w, h = int(rng.integers(20, 150)), int(rng.integers(20, 150))
+        draw.ellipse([x, y, x + w, y + h], fill=colour())
+        draw.rectangle([y, x, y + h // 2, x + w // 2], fill=colour())
+    return image
+
+
+def with_mode(image: Image.Image, mode: str) -> Image.Image:
+    if mode == "RGBA":  # half transparent, so compositing onto white matters
+        rgba = image.convert("RGBA")
+        alpha = Image.new("L", image.size, 255)
+        ImageDraw.Draw(alpha).rectangle([0, 0, image.width // 2, image.height], fill=0)
+        rgba.putalpha(alpha)
+        return rgba
+    if mode == "P":
+        return image.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    return image.convert(mode)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return load_encoder("demo", device="cpu", batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(encoder: Encoder) -> Path:
+    return Path(settings.MODEL_CACHE_DIR) / DEMO_DIR_NAME
+
+
+def test_attributes(encoder: Encoder) -> None:
+    assert encoder.model_id == "demo"
+    assert encoder.is_demo
+    assert encoder.dim == 128
+    assert encoder.device == "cpu"
+
+
+def test_shapes_dtype_and_unit_norm(encoder: Encoder) -> None:
+    images = [shapes_image(i) for i in range(5)]
+    for vectors in (encoder.encode_images(images), encoder.encode_texts(TEXTS)):
+        assert vectors.shape == (5, encoder.dim)
+        assert vectors.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_inputs(encoder: Encoder) -> None:
+    for vectors in (encoder.encode_images([]), encoder.encode_texts([])):
+        assert vectors.shape == (0, encoder.dim)
+        assert vectors.dtype == np.float32
+
+
+def test_deterministic_across_calls_and_loads(encoder: Encoder) -> None:
+    images = [shapes_image(i) for i in range(3)]
+    first_images, first_texts = (
+        encoder.encode_images(images),
+        encoder.encode_texts(TEXTS),
+    )
+    np.testing.assert_array_equal(first_images, encoder.encode_images(images))
+    np.testing.assert_array_equal(first_texts, encoder.encode_texts(TEXTS))
+    other = load_encoder("demo", device="cpu", batch_size=2)
+    np.testing.assert_allclose(other.encode_images(images), first_images, atol=1e-6)
+    np.testing.assert_allclose(other.encode_texts(TEXTS), first_texts, atol=1e-6)
+
+
+def test_batch_equals_one_by_one(encoder: Encoder) -> None:
+    images = [shapes_image(i, (200 + 30 * i, 260 - 20 * i)) for i in range(5)]
+    batched = encoder.encode_images(images)  # batch size 2: batches of 2, 2, 1
+    single = np.concatenate([encoder.encode_images([image]) for image in images])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    batched = encoder.encode_texts(TEXTS)
+    single = np.concatenate([encoder.encode_texts([text]) for text in TEXTS])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+@pytest.mark.parametrize("size", [(224, 224), (400, 150), (97, 333)])
+def test_preprocessing_is_the_models_own(
+    encoder: Encoder, demo_dir: Path, mode: str, size: tuple[int, int]
+) -> None:
+    images = [
+        with_mode(shapes_image(7, size), mode),
+        with_mode(shapes_image(8, size), mode),
+    ]
+    processor = CLIPImageProcessor.from_pretrained(demo_dir)
+    expected = processor(images=images, return_tensors="pt")["pixel_values"]
+    actual = encoder.preprocess_images(images)
+    assert actual.shape == (2, 3, 224, 224)
+    assert torch.equal(actual, expected)
+
+
+def test_tokenizer_is_the_real_clip_bpe(encoder: Encoder) -> None:
+    assert encoder.tokenizer("a photo of a cat")["input_ids"] == CAT_IDS
+    assert encoder.max_text_tokens == 77
+    long_ids = encoder.tokenizer("x " * 200, truncation=True, max_length=77)["input_ids"]
+    assert len(long_ids) == 77 and long_ids[-1] == CAT_IDS[-1]
+
+
+def test_identical_images_match_and_different_images_differ(encoder: Encoder) -> None:
+    vectors = encoder.encode_images([shapes_image(1), shapes_image(1), shapes_image(2)])
+    assert float(vectors[0] @ vectors[1]) == pytest.approx(1.0, abs=1e-5)
+    assert float(vectors[0] @ vectors[2]) < 0.999
+    texts = encoder.encode_texts(["a photo of a cat", "a photo of a cat", "a red circle"])
+    assert float(texts[0] @ texts[1]) == pytest.approx(1.0, abs=1e-5)
+    assert float(texts[0] @ texts[2]) < 0.999
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "/nonexistent/clip-model",
+        "./no-such-model-folder",
+        "not a model id!",
+        "no-such-org-xq7/no-model",
+    ],
+)
+def test_unavailable_model_says_how_to_fix(model_id: str) -> None:
+    with pytest.raises(ModelUnavailable, match="CLIP_MODEL"):
+        load_encoder(model_id, device="cpu")
+
+
+def test_folder_without_model_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="CLIP_MODEL"):
+        load_encoder(str(tmp_path), device="cpu")
+
+
+def test_demo_build_is_deterministic_and_atomic(demo_dir: Path, tmp_path: Path) -> None:
+    built = ensure_demo_model(tmp_path)
+    assert built == tmp_path / DEMO_DIR_NAME
+    assert [p.name for p in tmp_path.iterdir()] == [DEMO_DIR_NAME]  # no temp folder left
+    mine, cached = (
+        load_file(built / "model.safetensors"),
+        load_file(demo_dir / "model.safetensors"),
+    )
+    assert mine.keys() == cached.keys()
+    assert all(torch.equal(mine[k], cached[k]) for k in mine)
+    mtime = (built / "model.safetensors").stat().st_mtime_ns
+    assert ensure_demo_model(tmp_path) == built
+    assert (built / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_holder_ok_after_load(encoder: Encoder) -> None:
+    calls = []
+
+    def loader() -> Encoder:
+        calls.append(1)
+        return encoder
+
+    holder = EncoderHolder(loader)
+    assert holder.state() == ("idle", "")
+    assert holder.get() is encoder and holder.get() is encoder
+    assert len(calls) == 1
+    state, detail = holder.state()
+    assert state == "ok" and "demo" in detail
+
+
+def test_holder_error_gives_reason_without_retrying_at_once() -> None:
+    calls = []
+
+    def loader() -> Encoder:
+        calls.append(1)
+        return load_encoder("/nonexistent/clip-model", device="cpu")
+
+    holder = EncoderHolder(loader)
+    for _ in range(2):
+        with pytest.raises(ModelUnavailable, match="folder not found"):
+            holder.get()
+    assert len(calls) == 1
+    state, detail = holder.state()
+    assert state == "error" and "folder not found" in detail and "CLIP_MODEL" in detail
+
+
+def test_background_loading_reports_loading_then_ok(encoder: Encoder) -> None:
+    release = threading.Event()
+
+    def loader() -> Encoder:
+        release.wait(10)
+        return encoder
+
+    holder = EncoderHolder(loader)
+    thread = holder.start_loading_in_background()
+    assert thread is not None
+    assert holder.state()[0] == "loading"
+    assert holder.start_loading_in_background() is None  # already loading: no second thread
+    release.set()
+    thread.join(10)
+    assert holder.state()[0] == "ok"
+
+
+def test_background_loading_reports_error() -> None:
+    holder = EncoderHolder(lambda: load_encoder("/nonexistent/clip-model", device="cpu"))
+    thread = holder.start_loading_in_background()
+    assert thread is not None
+    thread.join(10)
+    state, detail = holder.state()
+    assert state == "error" and "folder not found" in detail
+
+
+def test_holder_wraps_unexpected_errors() -> None:
+    def loader() -> Encoder:
+        raise OSError("disk on fire")
+
+    holder = EncoderHolder(loader)
+    with pytest.raises(ModelUnavailable, match="disk on fire.*CLIP_MODEL"):
+        holder.get()
+    assert holder.state()[0] == "error"

