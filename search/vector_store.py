@@ -1,0 +1,486 @@
+"""Vector storage in Milvus (Milvus Lite in-process or a Milvus / milvus-lite server).
+
+This is the only module that imports pymilvus; everything else talks to ``VectorStore``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import numpy as np
+from django.conf import settings
+
+_T = TypeVar("_T")
+
+_CONNECT_TIMEOUT = 5.0  # seconds to open a channel
+_PING_TIMEOUT = 3.0
+# Without a timeout pymilvus retries UNAVAILABLE 75 times with back-off (minutes).
+_OP_TIMEOUT = 60.0
+_UPSERT_BATCH = 1000
+_ID_PAGE = 5000
+_MAX_NAME_BODY = 64
+_MAX_EF = 32768  # Milvus' upper bound for HNSW ef
+
+PK, VECTOR, OWNER, PUBLIC, CREATED = "id", "embedding", "owner_id", "is_public", "created_at"
+_VISIBILITIES = ("public", "private")
+
+
+class VectorStoreError(RuntimeError):
+    """Any failure talking to Milvus, with a plain message."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    score: float  # cosine similarity
+
+
+def _as_int(name: str, value: object) -> int:
+    # bool is an int subclass but never a valid id/timestamp; str is rejected so raw user
+    # input can never reach an expression.
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Typed search restriction; ``expression()`` renders it for Milvus."""
+
+    viewer_id: int | None = None  # None = anonymous: only public rows
+    owner_id: int | None = None
+    visibility: str | None = None  # "public" | "private" | None
+    created_after: int | None = None  # epoch seconds, inclusive
+    created_before: int | None = None  # epoch seconds, inclusive
+    exclude_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("viewer_id", "owner_id", "created_after", "created_before"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _as_int(name, value))
+        if self.visibility is not None and self.visibility not in _VISIBILITIES:
+            raise ValueError(f"visibility must be one of {_VISIBILITIES} or None")
+        if isinstance(self.exclude_ids, str | bytes):
+            raise TypeError("exclude_ids must be a sequence of ints")
+        ids = tuple(_as_int("exclude_ids", i) for i in self.exclude_ids)
+        object.__setattr__(self, "exclude_ids", ids)
+
+    def expression(self) -> str:
+        parts: list[str] = []
+        if self.viewer_id is None:
+            parts.append(f"{PUBLIC} == true")
+        else:
+            parts.append(f"({PUBLIC} == true or {OWNER} == {int(self.viewer_id)})")
+        if self.owner_id is not None:
+            parts.append(f"{OWNER} == {int(self.owner_id)}")
+        if self.visibility is not None:
+            parts.append(f"{PUBLIC} == {'true' if self.visibility == 'public' else 'false'}")
+        if self.created_after is not None:
+            parts.append(f"{CREATED} >= {int(self.created_after)}")
+        if self.created_before is not None:
+            parts.append(f"{CREATED} <= {int(self.created_before)}")
+        if self.exclude_ids:
+            parts.append(f"{PK} not in [{', '.join(str(int(i)) for i in self.exclude_ids)}]")
+        return " and ".join(parts)
+
+
+_HUB_ID = re.compile(r"[a-z][a-z0-9]*/[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def collection_name(model_id: str, dim: int) -> str:
+    """Readable, collision-free collection name for a model and its embedding size.
+
+    Plain hub ids ("openai/clip-vit-base-patch32") map to "img_openai_clip_vit_base_patch32_512":
+    the owner has no "-"/"_", so the mapping can be reversed and two such ids never collide.
+    Anything else (local paths, upper case, dots, long ids) gets "__" plus a sha1 prefix of
+    the exact id; readable names never contain "__", so the two kinds cannot collide either.
+    """
+    dim = _as_int("dim", dim)
+    if dim <= 0:
+        raise ValueError("dim must be positive")
+    if _HUB_ID.fullmatch(model_id) and len(model_id) <= _MAX_NAME_BODY:
+        body = model_id.replace("/", "_").replace("-", "_")
+    else:
+        readable = re.sub(r"[^a-z0-9]+", "_", model_id.lower()).strip("_")[:_MAX_NAME_BODY]
+        digest = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:12]
+        body = f"{readable.rstrip('_') or 'model'}__{digest}"
+    return f"img_{body}_{dim}"
+
+
+@dataclass(frozen=True)
+class VectorRow:
+    id: int
+    vector: Sequence[float] | np.ndarray
+    owner_id: int
+    is_public: bool
+    created_at: int
+
+
+# ---------------------------------------------------------------------------- clients
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _is_local(uri: str) -> bool:
+    return urlparse(uri).scheme.lower() not in ("http", "https", "tcp", "unix", "grpc")
+
+
+def _resolve(uri: str | None, token: str | None) -> tuple[str, str]:
+    return (uri or settings.MILVUS_URI, settings.MILVUS_TOKEN if token is None else token)
+
+
+def get_client(uri: str | None = None, token: str | None = None) -> Any:
+    """Process-wide cached MilvusClient for ``uri`` (a local ``*.db`` path opens Milvus Lite)."""
+    key = _resolve(uri, token)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is not None:
+            return client
+        try:
+            from pymilvus import MilvusClient
+
+            # dedicated: pymilvus otherwise shares one channel per address and never closes
+            # it, so dropping our client would not give a fresh connection.
+            client = MilvusClient(uri=key[0], token=key[1], timeout=_CONNECT_TIMEOUT, dedicated=True)
+        except Exception as exc:
+            raise VectorStoreError(f"Milvus is unreachable at {key[0]}: {_describe(exc)}") from exc
+        _clients[key] = client
+        return client
+
+
+def close_client(uri: str | None = None, token: str | None = None) -> None:
+    """Close the cached client; for a local path also stop the in-process Milvus Lite."""
+    key = _resolve(uri, token)
+    _drop_client(key)
+    if _is_local(key[0]):
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(key[0])
+        except ImportError:
+            pass
+
+
+def _drop_client(key: tuple[str, str]) -> None:
+    with _clients_lock:
+        client = _clients.pop(key, None)
+    if client is not None:
+        with contextlib.suppress(Exception):  # already broken: nothing more to release
+            client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(message).strip()
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    if isinstance(exc, grpc.RpcError):
+        return True
+    if isinstance(exc, MilvusException) and exc.code == 2:  # Status.CONNECT_FAILED
+        return True
+    text = _describe(exc).lower()
+    return any(s in text for s in ("unavailable", "fail connecting", "deadline", "retry timeout"))
+
+
+def _is_missing_collection(exc: BaseException) -> bool:
+    return getattr(exc, "code", None) == 100 or "does not exist" in _describe(exc).lower()
+
+
+def _is_not_loaded(exc: BaseException) -> bool:
+    text = _describe(exc).lower()
+    code = getattr(exc, "code", None)
+    return code == 101 or "not loaded" in text or "call load()" in text or "released" in text
+
+
+# ---------------------------------------------------------------------------- store
+
+
+class VectorStore:
+    def __init__(self, name: str, dim: int, uri: str | None = None, token: str | None = None):
+        self.name = name
+        self.dim = _as_int("dim", dim)
+        self._uri = uri
+        self._token = token
+
+    @property
+    def uri(self) -> str:
+        return _resolve(self._uri, self._token)[0]
+
+    # -- plumbing
+
+    def _call(self, what: str, fn: Callable[[Any], _T], *, reload: bool = True) -> _T:
+        """Run ``fn(client)``, mapping errors to VectorStoreError.
+
+        A collection released by a server restart is loaded and the call retried once; one that
+        is gone (dropped, or Milvus data wiped) is created again, to be refilled by `reconcile`.
+        """
+        key = _resolve(self._uri, self._token)
+        client = get_client(*key)
+        try:
+            return fn(client)
+        except Exception as exc:
+            if reload and not _is_connection_error(exc) and _is_missing_collection(exc):
+                try:
+                    self.ensure_collection()
+                    return fn(client)
+                except Exception as retry_exc:
+                    exc = retry_exc
+            elif reload and not _is_connection_error(exc) and _is_not_loaded(exc):
+                try:
+                    client.load_collection(self.name, timeout=_OP_TIMEOUT)
+                    return fn(client)
+                except Exception as retry_exc:
+                    exc = retry_exc
+            if _is_connection_error(exc):
+                _drop_client(key)
+                raise VectorStoreError(f"Milvus is unreachable at {key[0]}: {_describe(exc)}") from exc
+            raise VectorStoreError(f"Milvus {what} on {self.name!r} failed: {_describe(exc)}") from exc
+
+    def _vector(self, vector: Sequence[float] | np.ndarray) -> list[float]:
+        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if arr.shape[0] != self.dim:
+            raise ValueError(f"vector has {arr.shape[0]} dims, collection {self.name} has {self.dim}")
+        return arr.tolist()
+
+    def _vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> list[list[float]]:
+        arr = np.asarray(vectors, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
+            raise ValueError(f"expected an (n, {self.dim}) array of vectors, got {arr.shape}")
+        return arr.tolist()
+
+    def _params(self, ef: int, **extra: float) -> dict[str, Any]:
+        return {"metric_type": "COSINE", "params": {"ef": ef, **extra}}
+
+    @staticmethod
+    def _expr(filter: SearchFilter | None) -> str:
+        return filter.expression() if filter is not None else ""
+
+    # -- schema
+
+    def ensure_collection(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        def run(client: Any) -> None:
+            if not client.has_collection(self.name, timeout=_OP_TIMEOUT):
+                schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+                schema.add_field(PK, DataType.INT64, is_primary=True)
+                schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=self.dim)
+                schema.add_field(OWNER, DataType.INT64)
+                schema.add_field(PUBLIC, DataType.BOOL)
+                schema.add_field(CREATED, DataType.INT64)
+                try:
+                    client.create_collection(self.name, schema=schema, timeout=_OP_TIMEOUT)
+                except Exception:
+                    # Another process may have created it in the meantime.
+                    if not client.has_collection(self.name, timeout=_OP_TIMEOUT):
+                        raise
+            self._check_dim(client)
+            if not client.list_indexes(self.name, field_name=VECTOR):
+                index = MilvusClient.prepare_index_params()
+                index.add_index(
+                    field_name=VECTOR,
+                    index_type="HNSW",
+                    metric_type="COSINE",
+                    params={
+                        "M": int(settings.HNSW_M),
+                        "efConstruction": int(settings.HNSW_EF_CONSTRUCTION),
+                    },
+                )
+                client.create_index(self.name, index, timeout=_OP_TIMEOUT)
+            client.load_collection(self.name, timeout=_OP_TIMEOUT)
+
+        self._call("ensure_collection", run, reload=False)
+
+    def _check_dim(self, client: Any) -> None:
+        info = client.describe_collection(self.name, timeout=_OP_TIMEOUT)
+        for field in info.get("fields", []):
+            if field.get("name") == VECTOR:
+                dim = int(field.get("params", {}).get("dim", self.dim))
+                if dim != self.dim:
+                    raise VectorStoreError(f"collection {self.name!r} has dim {dim}, expected {self.dim}")
+
+    def drop(self) -> None:
+        def run(client: Any) -> None:
+            if client.has_collection(self.name, timeout=_OP_TIMEOUT):
+                client.drop_collection(self.name, timeout=_OP_TIMEOUT)
+
+        self._call("drop", run, reload=False)
+
+    # -- writes
+
+    def upsert(self, rows: list[VectorRow]) -> None:
+        records = [
+            {
+                PK: _as_int("id", row.id),
+                VECTOR: self._vector(row.vector),
+                OWNER: _as_int("owner_id", row.owner_id),
+                PUBLIC: bool(row.is_public),
+                CREATED: _as_int("created_at", row.created_at),
+            }
+            for row in rows
+        ]
+        for start in range(0, len(records), _UPSERT_BATCH):
+            batch = records[start : start + _UPSERT_BATCH]
+            self._call("upsert", lambda c, b=batch: c.upsert(self.name, b, timeout=_OP_TIMEOUT))
+
+    def delete(self, ids: list[int]) -> None:
+        pks = [_as_int("id", i) for i in ids]
+        if pks:
+            self._call("delete", lambda c: c.delete(self.name, ids=pks, timeout=_OP_TIMEOUT))
+
+    def flush(self) -> None:
+        self._call("flush", lambda c: c.flush(self.name, timeout=_OP_TIMEOUT), reload=False)
+
+    # -- reads
+
+    @staticmethod
+    def _hits(raw: Iterable[dict[str, Any]], lo: float | None = None, hi: float | None = None):
+        hits = [Hit(int(h["id"]), float(h["distance"])) for h in raw]
+        return [h for h in hits if (lo is None or h.score >= lo) and (hi is None or h.score <= hi)]
+
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        limit: int,
+        filter: SearchFilter | None = None,
+        offset: int = 0,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        """Top ``limit`` hits after skipping ``offset``, best first."""
+        limit, offset = _as_int("limit", limit), _as_int("offset", offset)
+        if limit <= 0:
+            return []
+        data = [self._vector(vector)]
+        ef = max(int(settings.HNSW_EF), min(limit + offset, _MAX_EF))
+        raw = self._call(
+            "search",
+            lambda c: c.search(
+                self.name,
+                data=data,
+                filter=self._expr(filter),
+                limit=limit,
+                offset=offset,
+                output_fields=[PK],
+                search_params=self._params(ef),
+                timeout=_OP_TIMEOUT,
+            ),
+        )
+        return self._hits(raw[0], lo=min_score)
+
+    def search_many(
+        self,
+        vectors: Sequence[Sequence[float]] | np.ndarray,
+        limit: int,
+        filter: SearchFilter | None = None,
+    ) -> list[list[Hit]]:
+        limit = _as_int("limit", limit)
+        data = self._vectors(vectors)
+        if not data or limit <= 0:
+            return [[] for _ in data]
+        ef = max(int(settings.HNSW_EF), limit)
+        raw = self._call(
+            "search",
+            lambda c: c.search(
+                self.name,
+                data=data,
+                filter=self._expr(filter),
+                limit=limit,
+                output_fields=[PK],
+                search_params=self._params(ef),
+                timeout=_OP_TIMEOUT,
+            ),
+        )
+        return [self._hits(hits) for hits in raw]
+
+    def range_search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        min_score: float,
+        limit: int,
+        filter: SearchFilter | None = None,
+        max_score: float = 1.0001,
+    ) -> list[Hit]:
+        """Up to ``limit`` hits with ``min_score <= score <= max_score``, best first."""
+        limit = _as_int("limit", limit)
+        if limit <= 0:
+            return []
+        data = [self._vector(vector)]
+        # Range search over-fetches about 5 x limit candidates; an ef below that loses recall.
+        ef = max(int(settings.HNSW_EF), min(5 * limit, _MAX_EF))
+        # Milvus treats radius as exclusive (score > radius); nudge it to get ">=".
+        params = self._params(ef, radius=float(min_score) - 1e-6, range_filter=float(max_score))
+        raw = self._call(
+            "range search",
+            lambda c: c.search(
+                self.name,
+                data=data,
+                filter=self._expr(filter),
+                limit=limit,
+                output_fields=[PK],
+                search_params=params,
+                timeout=_OP_TIMEOUT,
+            ),
+        )
+        return self._hits(raw[0], lo=float(min_score), hi=float(max_score))
+
+    def get_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
+        pks = [_as_int("id", i) for i in ids]
+        if not pks:
+            return {}
+        rows = self._call(
+            "get",
+            lambda c: c.get(self.name, ids=pks, output_fields=[PK, VECTOR], timeout=_OP_TIMEOUT),
+        )
+        return {int(r[PK]): np.asarray(r[VECTOR], dtype=np.float32) for r in rows}
+
+    def ids(self) -> set[int]:
+        """All stored ids (a plain query with a limit pages in insertion order, not by id)."""
+
+        def run(client: Any) -> set[int]:
+            found: set[int] = set()
+            iterator = client.query_iterator(
+                self.name, batch_size=_ID_PAGE, output_fields=[PK], timeout=_OP_TIMEOUT
+            )
+            try:
+                while batch := iterator.next():
+                    found.update(int(r[PK]) for r in batch)
+            finally:
+                iterator.close()
+            return found
+
+        return self._call("ids", run)
+
+    def count(self) -> int:
+        rows = self._call(
+            "count",
+            lambda c: c.query(self.name, filter="", output_fields=["count(*)"], timeout=_OP_TIMEOUT),
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def ping(self) -> None:
+        ping(self._uri, self._token)
+
+
+def ping(uri: str | None = None, token: str | None = None) -> None:
+    """Raise VectorStoreError unless Milvus answers within a few seconds (used by /healthz)."""
+    key = _resolve(uri, token)
+    try:
+        get_client(*key).list_collections(timeout=_PING_TIMEOUT)
+    except VectorStoreError:
+        raise
+    except Exception as exc:
+        _drop_client(key)
+        raise VectorStoreError(f"Milvus is unreachable at {key[0]}: {_describe(exc)}") from exc

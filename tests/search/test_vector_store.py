@@ -1,0 +1,375 @@
+"""VectorStore against a real Milvus Lite (in-process, and one `milvus-lite server` subprocess)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.vector_store import (
+    Hit,
+    SearchFilter,
+    VectorRow,
+    VectorStore,
+    VectorStoreError,
+    close_client,
+    collection_name,
+    get_client,
+    ping,
+)
+
+DIM = 16
+N = 60
+
+
+def unit_vectors(n: int, seed: int, dim: int = DIM) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def make_rows(vectors: np.ndarray, start: int = 1) -> list[VectorRow]:
+    # owners cycle 1,2,3; every other row public; created_at 1000, 1010, ...
+    return [
+        VectorRow(id=start + i, vector=v, owner_id=1 + i % 3, is_public=i % 2 == 0, created_at=1000 + 10 * i)
+        for i, v in enumerate(vectors)
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[VectorStore]:
+    uri = str(tmp_path / "milvus.db")
+    vs = VectorStore("img_test_16", DIM, uri=uri)
+    vs.ensure_collection()
+    yield vs
+    close_client(uri)
+
+
+@pytest.fixture
+def filled(store: VectorStore) -> tuple[VectorStore, np.ndarray, dict[int, VectorRow]]:
+    vectors = unit_vectors(N, seed=1)
+    rows = make_rows(vectors)
+    store.upsert(rows)
+    store.flush()
+    return store, vectors, {r.id: r for r in rows}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def all_ids(store: VectorStore, vector: np.ndarray, flt: SearchFilter | None) -> set[int]:
+    return {h.id for h in store.search(vector, limit=N + 10, filter=flt)}
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+
+def test_collection_name_readable_for_hub_ids() -> None:
+    assert collection_name("openai/clip-vit-base-patch32", 512) == "img_openai_clip_vit_base_patch32_512"
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    ["/models/clip", "/models/Clip", "openai/clip-vit-base-patch32/", "x" * 400, "ünï/cödé", "", "a b"],
+)
+def test_collection_name_is_valid_for_odd_ids(model_id: str) -> None:
+    name = collection_name(model_id, 768)
+    assert name[0].isalpha() and len(name) <= 255
+    assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_")
+    assert name.endswith("_768")
+
+
+def test_collection_name_never_collides() -> None:
+    ids = [
+        "openai/clip-vit-base-patch32",
+        "openai_clip_vit_base_patch32",
+        "openai-clip/vit-base-patch32",
+        "openai/clip_vit_base_patch32",
+        "OpenAI/clip-vit-base-patch32",
+        "/models/clip-a",
+        "/models/clip_a",
+        "/models/clip/a",
+        "/data/" + "m" * 300 + "1",
+        "/data/" + "m" * 300 + "2",
+    ]
+    names = {collection_name(i, 512) for i in ids}
+    assert len(names) == len(ids)
+    assert collection_name("openai/clip", 512) != collection_name("openai/clip", 768)
+    assert collection_name("/models/clip", 512) == collection_name("/models/clip", 512)
+
+
+def test_search_filter_expression() -> None:
+    assert SearchFilter().expression() == "is_public == true"
+    expr = SearchFilter(
+        viewer_id=7,
+        owner_id=7,
+        visibility="private",
+        created_after=100,
+        created_before=200,
+        exclude_ids=(3, np.int64(4)),
+    ).expression()
+    assert expr == (
+        "(is_public == true or owner_id == 7) and owner_id == 7 and is_public == false"
+        " and created_at >= 100 and created_at <= 200 and id not in [3, 4]"
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"viewer_id": "1 or 1==1"},
+        {"viewer_id": "1"},
+        {"owner_id": 1.5},
+        {"created_after": True},
+        {"exclude_ids": ("1) or (1==1",)},
+        {"exclude_ids": "12"},
+        {"visibility": "public or 1==1"},
+        {"visibility": "PUBLIC"},
+    ],
+)
+def test_search_filter_rejects_untyped_values(kwargs: dict[str, object]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        SearchFilter(**kwargs)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- in-process Milvus Lite
+
+
+def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
+    store.ensure_collection()
+    store.ensure_collection()
+    assert store.count() == 0
+    assert store.ids() == set()
+    assert get_client(store.uri) is get_client(store.uri)
+
+
+def test_ensure_collection_rejects_other_dim(store: VectorStore) -> None:
+    with pytest.raises(VectorStoreError, match="dim"):
+        VectorStore(store.name, DIM * 2, uri=store.uri).ensure_collection()
+
+
+def test_search_finds_same_vector_first(filled) -> None:
+    store, vectors, _ = filled
+    for i in (0, 17, N - 1):
+        hits = store.search(vectors[i], limit=5, filter=None)
+        assert hits[0] == Hit(id=i + 1, score=pytest.approx(1.0, abs=1e-4))
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # plain lists work as well as numpy arrays
+    assert store.search(vectors[3].tolist(), limit=1)[0].id == 4
+
+
+def test_search_offset_pages(filled) -> None:
+    store, vectors, _ = filled
+    first = store.search(vectors[0], limit=10)
+    # ids only: scores may differ in the last float bits once the background HNSW build lands
+    assert [h.id for h in store.search(vectors[0], limit=5, offset=5)] == [h.id for h in first[5:10]]
+
+
+def test_search_many(filled) -> None:
+    store, vectors, _ = filled
+    results = store.search_many(vectors[[2, 9, 30]], limit=3)
+    assert [r[0].id for r in results] == [3, 10, 31]
+    assert all(len(r) == 3 for r in results)
+
+
+def test_upsert_same_id_replaces(filled) -> None:
+    store, vectors, rows = filled
+    new = unit_vectors(1, seed=99)[0]
+    store.upsert([VectorRow(id=5, vector=new, owner_id=9, is_public=True, created_at=1)])
+    store.flush()
+    assert store.count() == N
+    assert store.search(new, limit=1)[0] == Hit(id=5, score=pytest.approx(1.0, abs=1e-4))
+    assert 5 in all_ids(store, new, SearchFilter(owner_id=9))
+    np.testing.assert_allclose(store.get_vectors([5])[5], new, atol=1e-6)
+
+
+def test_delete_removes_from_results(filled) -> None:
+    store, vectors, _ = filled
+    store.delete([1, 2])
+    store.delete([])
+    store.flush()
+    assert store.search(vectors[0], limit=1)[0].id != 1
+    assert 1 not in all_ids(store, vectors[0], None) and 2 not in all_ids(store, vectors[0], None)
+    assert store.count() == N - 2
+    assert store.ids() == set(range(3, N + 1))
+
+
+def test_search_without_flush_sees_rows(store: VectorStore) -> None:
+    vectors = unit_vectors(5, seed=3)
+    store.upsert(make_rows(vectors))
+    assert store.search(vectors[4], limit=1)[0].id == 5
+
+
+def test_filters(filled) -> None:
+    store, vectors, rows = filled
+    q = vectors[0]
+
+    def expect(pred) -> set[int]:
+        return {i for i, r in rows.items() if pred(r)}
+
+    assert all_ids(store, q, None) == set(rows)
+    assert all_ids(store, q, SearchFilter()) == expect(lambda r: r.is_public)
+    assert all_ids(store, q, SearchFilter(viewer_id=2)) == expect(lambda r: r.is_public or r.owner_id == 2)
+    assert all_ids(store, q, SearchFilter(viewer_id=2, owner_id=2)) == expect(lambda r: r.owner_id == 2)
+    assert all_ids(store, q, SearchFilter(owner_id=2)) == expect(lambda r: r.owner_id == 2 and r.is_public)
+    assert all_ids(store, q, SearchFilter(viewer_id=3, visibility="private")) == expect(
+        lambda r: r.owner_id == 3 and not r.is_public
+    )
+    assert all_ids(store, q, SearchFilter(viewer_id=3, visibility="public")) == expect(lambda r: r.is_public)
+    assert all_ids(store, q, SearchFilter(viewer_id=1, created_after=1100, created_before=1300)) == expect(
+        lambda r: (r.is_public or r.owner_id == 1) and 1100 <= r.created_at <= 1300
+    )
+    excluded = SearchFilter(viewer_id=1, exclude_ids=(1, 4, 7))
+    assert all_ids(store, q, excluded) == expect(lambda r: r.is_public or r.owner_id == 1) - {1, 4, 7}
+    # a filter matching nothing is not an error
+    assert store.search(q, limit=5, filter=SearchFilter(owner_id=12345)) == []
+
+
+def test_min_score_drops_low_scores(filled) -> None:
+    store, vectors, _ = filled
+    all_hits = store.search(vectors[0], limit=N)
+    threshold = (all_hits[4].score + all_hits[5].score) / 2
+    kept = store.search(vectors[0], limit=N, min_score=threshold)
+    assert [h.id for h in kept] == [h.id for h in all_hits[:5]]
+
+
+def test_range_search_matches_brute_force(store: VectorStore) -> None:
+    vectors = unit_vectors(400, seed=5)
+    store.upsert(make_rows(vectors))
+    store.flush()
+    query = vectors[10] + 0.3 * unit_vectors(1, seed=6)[0]
+    query /= np.linalg.norm(query)
+    sims = vectors @ query
+    ordered = np.sort(sims)[::-1]
+    threshold = float((ordered[24] + ordered[25]) / 2)
+
+    hits = store.range_search(query, min_score=threshold, limit=1000)
+    assert {h.id for h in hits} == {int(i) + 1 for i in np.flatnonzero(sims >= threshold)}
+    assert len(hits) == 25
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for h in hits:
+        assert h.score == pytest.approx(float(sims[h.id - 1]), abs=1e-4)
+    capped = store.range_search(query, min_score=threshold, limit=10)
+    assert [h.id for h in capped] == [h.id for h in hits[:10]]
+    public = store.range_search(query, min_score=threshold, limit=1000, filter=SearchFilter())
+    assert {h.id for h in public} == {h.id for h in hits if (h.id - 1) % 2 == 0}
+    assert store.range_search(query, min_score=0.9999, limit=10) == []
+
+
+def test_get_vectors_round_trip(filled) -> None:
+    store, vectors, _ = filled
+    got = store.get_vectors([1, 10, 999])
+    assert set(got) == {1, 10}
+    np.testing.assert_allclose(got[1], vectors[0], atol=1e-6)
+    np.testing.assert_allclose(got[10], vectors[9], atol=1e-6)
+    assert got[1].dtype == np.float32
+    assert store.get_vectors([]) == {}
+
+
+def test_ids_and_count(filled) -> None:
+    store, _, rows = filled
+    assert store.count() == N
+    assert store.ids() == set(rows)
+
+
+def test_wrong_dimension_is_rejected(store: VectorStore) -> None:
+    with pytest.raises(ValueError):
+        store.search(np.ones(DIM + 1, dtype=np.float32), limit=1)
+
+
+def test_drop(filled) -> None:
+    store, _, _ = filled
+    store.drop()
+    store.drop()
+    assert store.name not in get_client(store.uri).list_collections()
+    # A store whose collection vanished (dropped, Milvus data wiped) recreates it empty on
+    # next use, so workers holding a handle keep working and `reconcile` refills it.
+    assert store.count() == 0
+    assert store.name in get_client(store.uri).list_collections()
+
+
+def test_ping_in_process(store: VectorStore) -> None:
+    store.ping()
+    ping(store.uri)
+
+
+def test_ping_dead_server_fails_fast() -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(VectorStoreError, match="unreachable"):
+        VectorStore("img_test_16", DIM, uri=uri).ping()
+    with pytest.raises(VectorStoreError, match="unreachable"):
+        ping(uri)
+    assert time.monotonic() - started < 10
+    with pytest.raises(VectorStoreError, match="unreachable"):
+        VectorStore("img_test_16", DIM, uri=uri).search(np.ones(DIM), limit=1)
+    close_client(uri)
+
+
+# ----------------------------------------------------------------------------- server mode
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    binary = Path(sys.executable).with_name("milvus-lite")
+    proc = subprocess.Popen(
+        [str(binary), "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"milvus-lite server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("milvus-lite server did not start")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_server_mode_survives_restart(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "server.db", free_port()
+    uri = f"http://127.0.0.1:{port}"
+    vectors = unit_vectors(30, seed=8)
+    proc = start_server(data_dir, port)
+    try:
+        store = VectorStore("img_server_16", DIM, uri=uri)
+        store.ensure_collection()
+        store.upsert(make_rows(vectors))
+        store.flush()
+        assert store.search(vectors[7], limit=1)[0].id == 8
+        store.ping()
+
+        stop_server(proc)
+        started = time.monotonic()
+        with pytest.raises(VectorStoreError, match="unreachable"):
+            store.ping()
+        assert time.monotonic() - started < 10
+
+        proc = start_server(data_dir, port)
+        # The restarted server has the collection released; the store must load it itself.
+        hit = store.search(vectors[7], limit=1, filter=SearchFilter(viewer_id=2))[0]
+        assert hit == Hit(id=8, score=pytest.approx(1.0, abs=1e-4))
+        assert store.count() == 30
+        store.ping()
+    finally:
+        stop_server(proc)
+        close_client(uri)
