@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from .models import Image
 from .processing import prepare
-from .storage import read_file, store_thumbnail
+from .storage import delete_if_unreferenced, read_file, store_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
             embedding_model=image.embedding_model,
             attempts=image.attempts + 1,
         )
-        image.refresh_from_db(fields=["visibility", "owner"])
+        image.thumbnail = thumb
+        # Deleted while we encoded: its vector and thumbnail are removed below.
+        with contextlib.suppress(Image.DoesNotExist):
+            image.refresh_from_db(fields=["visibility", "owner"])
 
     store = store_for(encoder.model_id, encoder.dim)
     store.upsert([vector_row(image, vector) for (image, _), vector in zip(todo, vectors, strict=False)])
@@ -91,6 +95,9 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
     if gone:
         store.delete(sorted(gone))
         store.flush()
+        for image, _ in todo:
+            if image.pk in gone:
+                delete_if_unreferenced(image.thumbnail.name)
     report.indexed = sorted(set(done) - gone)
     return report
 

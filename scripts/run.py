@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -13,11 +16,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from webapp.stack import Stack  # noqa: E402
 
 
+def wait_for_encoder(url: str, stack: Stack, timeout: float = 300) -> str:
+    """The encoder state from /healthz once the workers have reported ("ok" or an error)."""
+    deadline = time.monotonic() + timeout
+    state = "unknown"
+    while time.monotonic() < deadline and not stack.first_exited():
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+                state = json.load(response)["encoder"]
+        except urllib.error.HTTPError as exc:
+            state = json.load(exc)["encoder"]
+        except (OSError, ValueError, KeyError):
+            state = "unknown"
+        if state == "ok" or (state.startswith("error") and "no worker" not in state):
+            break
+        time.sleep(0.5)
+    return state
+
+
+def banner(url: str, encoder: str, stack: Stack) -> str:
+    model = os.environ.get("CLIP_MODEL") or "openai/clip-vit-base-patch32"
+    if encoder == "ok":
+        note = " (random-weight demo model: only near-identical images match)" if model == "demo" else ""
+        status = f"  Model: {model}{note}"
+    else:
+        status = (
+            f"  Model: {model} is NOT available: {encoder}\n"
+            "  The site runs and keeps uploads pending until a model loads."
+        )
+    return (
+        f"\n  Image search is running: {url}\n{status}\n"
+        f"  Data:  {stack.data_dir}   Logs: {stack.log_dir}\n  Press Ctrl-C to stop.\n"
+    )
+
+
 def main() -> int:
     data_dir = Path(os.environ.get("DATA_DIR") or "data")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
-    stack = Stack(data_dir)
+    stack = Stack(data_dir, log_dir=data_dir / "logs")
     stopping = False
 
     def stop(signum, frame):
@@ -36,15 +73,10 @@ def main() -> int:
         stack.start_worker("ingest", beat=True)
         stack.start_worker("query", concurrency=4)
         stack.start_web(host, port)
-        model = os.environ.get("CLIP_MODEL") or "openai/clip-vit-base-patch32"
-        note = " (random-weight demo model: only near-identical images match)" if model == "demo" else ""
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        print(
-            f"\n  Image search is running: http://{shown_host}:{port}\n"
-            f"  Model: {model}{note}\n"
-            f"  Data:  {stack.data_dir}\n  Press Ctrl-C to stop.\n",
-            flush=True,
-        )
+        url = f"http://{shown_host}:{port}"
+        print("Waiting for the workers to load the model ...", flush=True)
+        print(banner(url, wait_for_encoder(url, stack), stack), flush=True)
         while not stopping:
             exited = stack.first_exited()
             if exited:

@@ -53,12 +53,12 @@ def encoder_summary(states: list[WorkerState], queue: str | None = None) -> tupl
     queue = queue or settings.QUERY_QUEUE
     serving = [s for s in states if queue in s.queues]
     if not serving:
-        return "error", f"no worker is serving the '{queue}' queue; start one (make run does)"
+        return "error", f"no worker is serving the '{queue}' queue; start one (make run does)."
     if any(s.state == "ok" for s in serving):
         ok = next(s for s in serving if s.state == "ok")
         return "ok", f"{ok.model} on {ok.device}"
     if any(s.state in ("loading", "idle") for s in serving):
-        return "loading", "the model is loading"
+        return "loading", "the model is loading."
     return "error", serving[0].detail or "the model could not be loaded"
 
 

@@ -21,6 +21,15 @@
       img.alt = image.title || image.original_filename || "";
       thumb.appendChild(img);
     }
+    // Cards rendered as pending had no "find similar" link; add it as the server would.
+    const caption = el.querySelector("figcaption");
+    if (image.status === "indexed" && caption && !caption.querySelector(".similar-link")) {
+      const link = document.createElement("a");
+      link.className = "similar-link";
+      link.href = "/search/?similar=" + encodeURIComponent(image.id);
+      link.textContent = "find similar";
+      caption.appendChild(link);
+    }
   }
 
   async function poll() {
