@@ -60,12 +60,24 @@ def exif_taken_at(data: bytes) -> datetime | None:
         return None
 
 
+# Hash and thumbnail a copy at most this big: PDQ reduces to 64x64 anyway, and reference
+# deployments hash 512-pixel downscales; at full size PDQ dominates the per-image cost.
+WORKING_SIZE = 512
+
+
+def working_copy(image: PILImage.Image) -> PILImage.Image:
+    small = image.copy()
+    small.thumbnail((WORKING_SIZE, WORKING_SIZE), PILImage.Resampling.BICUBIC)
+    return small
+
+
 def prepare(data: bytes) -> Prepared:
     image = decode(data)
-    pdq, quality = compute_pdq(image)
+    small = working_copy(image)
+    pdq, quality = compute_pdq(small)
     return Prepared(
         image=image,
-        thumbnail=make_thumbnail(image),
+        thumbnail=make_thumbnail(small if settings.THUMBNAIL_SIZE <= WORKING_SIZE else image),
         pdq_hash=pdq,
         pdq_quality=quality,
         taken_at=exif_taken_at(data),

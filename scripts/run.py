@@ -56,6 +56,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     stack = Stack(data_dir, log_dir=data_dir / "logs")
     stopping = False
+    services_file = stack.data_dir / "services.json"
 
     def stop(signum, frame):
         nonlocal stopping
@@ -68,6 +69,15 @@ def main() -> int:
             print(f"Starting Redis ... {stack.start_redis()}", flush=True)
         if not os.environ.get("MILVUS_URI"):
             print(f"Starting Milvus Lite server ... {stack.start_milvus()}", flush=True)
+        services_file.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "REDIS_URL": stack.env.get("REDIS_URL", ""),
+                    "MILVUS_URI": stack.env.get("MILVUS_URI", ""),
+                }
+            )
+        )
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("collectstatic", "--noinput", "-v", "0")
         stack.start_worker("ingest", beat=True)
@@ -93,6 +103,7 @@ def main() -> int:
         return 1
     finally:
         print("Stopping ...", flush=True)
+        services_file.unlink(missing_ok=True)
         stack.stop()
 
 

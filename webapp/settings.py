@@ -32,6 +32,22 @@ DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
+def _running_services() -> dict:
+    """Addresses of the Redis and Milvus that a live `make run` started for this DATA_DIR,
+    so management commands run beside it reach the same services."""
+    import json
+
+    try:
+        info = json.loads((DATA_DIR / "services.json").read_text())
+        os.kill(int(info.pop("pid")), 0)
+        return info
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+RUNNING_SERVICES = _running_services()
+
+
 def _secret_key() -> str:
     """Use DJANGO_SECRET_KEY, else a random key kept in DATA_DIR so sessions survive restarts."""
     key = os.environ.get("DJANGO_SECRET_KEY")
@@ -157,14 +173,20 @@ CLIP_MODEL = os.environ.get("CLIP_MODEL", "").strip() or "openai/clip-vit-base-p
 CLIP_DEVICE = os.environ.get("CLIP_DEVICE", "").strip() or None  # None: CUDA when available
 MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR") or DATA_DIR / "models").resolve()
 ENCODE_BATCH_SIZE = env_int("ENCODE_BATCH_SIZE", 32)
-MILVUS_URI = os.environ.get("MILVUS_URI", "").strip() or str(DATA_DIR / "milvus.db")
+MILVUS_URI = (
+    os.environ.get("MILVUS_URI", "").strip()
+    or RUNNING_SERVICES.get("MILVUS_URI")
+    or str(DATA_DIR / "milvus.db")
+)
 MILVUS_TOKEN = os.environ.get("MILVUS_TOKEN", "")
 HNSW_M = env_int("HNSW_M", 16)
 HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 200)
 HNSW_EF = env_int("HNSW_EF", 128)
 
 # Queues: searches go to their own queue so an ingest backlog never delays them.
-REDIS_URL = os.environ.get("REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
+REDIS_URL = (
+    os.environ.get("REDIS_URL", "").strip() or RUNNING_SERVICES.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+)
 INGEST_QUEUE = "ingest"
 QUERY_QUEUE = "query"
 QUERY_TIMEOUT = env_float("QUERY_TIMEOUT", 10.0)
