@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from typing import IO
 
@@ -23,6 +24,8 @@ def parse_tags(value: str | Iterable[str] | None) -> list[str]:
     """Accept "a, b" or ["a", "b"]; normalise to lower-case, unique, in order."""
     if value is None:
         return []
+    if not isinstance(value, str | list | tuple):
+        raise InvalidImage("tags must be a list of tags or a comma-separated string.")
     parts = value.split(",") if isinstance(value, str) else [p for v in value for p in str(v).split(",")]
     tags: list[str] = []
     for raw in parts:
@@ -88,14 +91,25 @@ def create_from_upload(owner, fileobj: IO[bytes], filename: str = "", **fields) 
     return create_image(owner, validated, filename=filename, **fields)
 
 
+BROKER_BACKOFF_SECONDS = 30
+_broker_down_since: float | None = None
+
+
 def enqueue_indexing(ids: list[int], force: bool = False) -> bool:
-    """Queue indexing; if the broker is down the rows stay pending and `reconcile` re-queues them."""
+    """Queue indexing; if the broker is down the rows stay pending and are re-queued later
+    (by `reconcile` and by every worker start). After a failure we stop trying for a while,
+    so a batch upload during an outage does not wait on each file."""
+    global _broker_down_since
     from .tasks import index_images
 
+    if _broker_down_since and time.monotonic() - _broker_down_since < BROKER_BACKOFF_SECONDS:
+        return False
     try:
         index_images.apply_async(args=[list(ids)], kwargs={"force": force}, retry=False)
+        _broker_down_since = None
         return True
     except Exception as exc:  # any broker failure must not lose or fail the upload
+        _broker_down_since = time.monotonic()
         log.warning("Could not queue indexing of %d image(s), they stay pending: %s", len(ids), exc)
         return False
 
@@ -107,7 +121,8 @@ def update_image(image: Image, *, title=None, tags=None, visibility=None) -> Ima
             image.title = str(title).strip()[:200]
         if visibility is not None:
             image.visibility = parse_visibility(visibility)
-        image.save()
+        # Only what we change: the row may have been indexed since it was loaded.
+        image.save(update_fields=["title", "visibility", "updated_at"])
         if tags is not None:
             set_tags(image, parse_tags(tags))
     if changed_visibility and image.status == Image.Status.INDEXED:
@@ -117,9 +132,8 @@ def update_image(image: Image, *, title=None, tags=None, visibility=None) -> Ima
 
 
 def sync_vector_metadata(image_id: int) -> None:
-    from search.vector_store import VectorStoreError
-
     from search.index import store_for, vector_row
+    from search.vector_store import VectorStoreError
 
     image = Image.objects.filter(pk=image_id).first()
     vector = image.embedding_vector() if image else None
@@ -135,9 +149,8 @@ def sync_vector_metadata(image_id: int) -> None:
 
 def remove_image_artifacts(image: Image) -> None:
     """Delete the image's vector and files; called after its row is gone."""
-    from search.vector_store import VectorStoreError
-
     from search.index import store_for
+    from search.vector_store import VectorStoreError
 
     vector = image.embedding_vector()
     if vector is not None and image.embedding_model:

@@ -9,7 +9,9 @@ from . import indexing
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name="ingestion.tasks.index_images", max_retries=6, acks_late=True)
+@shared_task(
+    bind=True, name="ingestion.tasks.index_images", max_retries=6, acks_late=True, ignore_result=True
+)
 def index_images(self, ids: list[int], force: bool = False) -> dict:
     from search.vector_store import VectorStoreError
 
