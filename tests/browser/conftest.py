@@ -34,7 +34,8 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        # Never a silent skip: `make test` installs it, so its absence is a real failure.
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs it) or apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 INDEXING_TIMEOUT_MS = 60_000
 PASSWORD = "Corr3ct-horse-battery"
 KINDS = ("circle", "square", "stripes")
+THUMBNAILS_LOADED = """() => [...document.querySelectorAll('#gallery .thumb img')]
+    .every(img => img.complete && img.naturalWidth > 0)"""
 
 
 def shot(page: Page, name: str) -> None:
@@ -70,7 +72,8 @@ def test_sign_up_upload_search_and_log_in_again(page: Page, live_server, workers
     nav(page).get_by_role("link", name="Sign up").click()
     expect(page.get_by_role("heading", name="Sign up")).to_be_visible()
     page.get_by_label("Username").fill("alice")
-    password, confirmation = page.get_by_label(re.compile(r"^Password:?$")), page.get_by_label("Password confirmation")
+    password = page.get_by_label(re.compile(r"^Password:?$"))
+    confirmation = page.get_by_label("Password confirmation")
     password.fill(PASSWORD)
     confirmation.fill(PASSWORD + "x")  # a typo first: the form says so and keeps the username
     page.get_by_role("button", name="Create account").click()
@@ -103,9 +106,7 @@ def test_sign_up_upload_search_and_log_in_again(page: Page, live_server, workers
 
     expect(page.locator("#gallery .card .status")).to_have_text(["indexed"] * 3, timeout=INDEXING_TIMEOUT_MS)
     expect(page.locator("#gallery .card .thumb img")).to_have_count(3)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#gallery .thumb img')].every(i => i.complete && i.naturalWidth > 0)"
-    )
+    page.wait_for_function(THUMBNAILS_LOADED)
     expect(page.locator("#gallery .card .similar-link")).to_have_count(3)
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     ids = dict(zip(card_titles(page, "#gallery"), card_ids(page, "#gallery"), strict=True))
@@ -159,7 +160,9 @@ def test_sign_up_upload_search_and_log_in_again(page: Page, live_server, workers
     assert page.js_errors == []
 
 
-def test_anonymous_visitor_sees_gallery_and_must_log_in_to_upload(page: Page, live_server, workers, clean_index):
+def test_anonymous_visitor_sees_gallery_and_must_log_in_to_upload(
+    page: Page, live_server, workers, clean_index
+):
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_user("bob", password=PASSWORD)
@@ -176,8 +179,10 @@ def test_anonymous_visitor_sees_gallery_and_must_log_in_to_upload(page: Page, li
     page.goto(base + "/upload/")
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/upload/$"))
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    shot(page, "login")
     log_in(page, "bob", PASSWORD)
     expect(page).to_have_url(base + "/upload/")
     expect(page.get_by_role("heading", name="Upload images")).to_be_visible()
+    shot(page, "upload")
 
     assert page.js_errors == []
