@@ -12,7 +12,11 @@ from .validation import InvalidImage
 
 
 def _moment(raw: str, name: str):
-    value = parse_datetime(raw) or parse_date(raw)
+    try:
+        # The date first: parse_datetime would read a bare date as midnight.
+        value = parse_date(raw) or parse_datetime(raw)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        value = None
     if value is None:
         raise InvalidImage(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 date-time.")
     return value

@@ -57,6 +57,7 @@ def sync_collections(report: ReconcileReport) -> None:
     models = (
         Image.objects.exclude(embedding=None)
         .exclude(embedding_model="")
+        .order_by()  # the default ordering would make DISTINCT return one row per image
         .values_list("embedding_model", flat=True)
         .distinct()
     )

@@ -13,9 +13,8 @@ log = logging.getLogger(__name__)
     bind=True, name="ingestion.tasks.index_images", max_retries=6, acks_late=True, ignore_result=True
 )
 def index_images(self, ids: list[int], force: bool = False) -> dict:
-    from search.vector_store import VectorStoreError
-
     from search.encoder import ModelUnavailable
+    from search.vector_store import VectorStoreError
 
     try:
         return indexing.index_images(ids, force=force).as_dict()

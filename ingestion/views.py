@@ -72,10 +72,9 @@ def _gallery_url() -> str:
 
 
 def detail(request, pk: int):
-    from search.vector_store import VectorStoreError
-
     from search.queries import BadQuery, QueryUnavailable
     from search.service import SearchParams, similar_to
+    from search.vector_store import VectorStoreError
 
     image = get_object_or_404(Image.objects.visible_to(request.user).select_related("owner"), pk=pk)
     similar, similar_error = [], ""
@@ -98,7 +97,8 @@ def detail(request, pk: int):
 @login_required
 @require_POST
 def delete(request, pk: int):
-    image = get_object_or_404(Image, pk=pk)
+    # Others' private images are a 404, as everywhere else: their existence is not confirmed.
+    image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
     if not image.editable_by(request.user):
         return HttpResponseForbidden("Only the owner can delete this image.")
     image.delete()

@@ -55,12 +55,16 @@ def _timestamp(params, name: str, end_of_day: bool) -> int | None:
     raw = (params.get(name) or "").strip()
     if not raw:
         return None
-    moment = parse_datetime(raw)
-    if moment is None:
+    try:
+        # The date first: parse_datetime would read a bare date as midnight, losing end_of_day.
         day = parse_date(raw)
-        if day is None:
-            raise BadQuery(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 date-time.")
+        moment = None if day else parse_datetime(raw)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        day = moment = None
+    if day is not None:
         moment = datetime.combine(day, time.max if end_of_day else time.min)
+    if moment is None:
+        raise BadQuery(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 date-time.")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())

@@ -123,7 +123,8 @@ def test_an_image_deleted_while_indexing_leaves_no_vector() -> None:
     encoder = get_encoder()
     assert store_for(encoder.model_id, encoder.dim).ids() == {kept.pk}
     assert Image.objects.get(pk=kept.pk).status == Image.Status.INDEXED
-    assert default_storage.exists(thumbnail_name(kept)) and not default_storage.exists(thumbnail_name(deleted))
+    assert default_storage.exists(thumbnail_name(kept))
+    assert not default_storage.exists(thumbnail_name(deleted))
 
 
 def test_reindexing_is_skipped_unless_forced() -> None:

@@ -72,7 +72,8 @@ class Command(BaseCommand):
             if validated.sha256 in known:
                 duplicates += 1
                 continue
-            known.add(validated.sha256)
+            if not opts["allow_duplicates"]:
+                known.add(validated.sha256)
             image = services.create_image(
                 owner,
                 validated,

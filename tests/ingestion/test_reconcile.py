@@ -1,0 +1,107 @@
+"""Reconcile: Milvus is brought back in line with the database, without re-encoding."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from ingestion.models import Image
+from ingestion.reconcile import reconcile
+from search.index import store_for
+from search.vector_store import SearchFilter, VectorRow, VectorStore, get_client
+from tests.ingestion.helpers import index, make_image, make_user
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
+
+
+def store_of(image: Image) -> VectorStore:
+    return store_for(image.embedding_model, len(image.embedding_vector()))
+
+
+def random_unit(dim: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_restores_missing_vectors_from_the_database() -> None:
+    owner = make_user()
+    kept, lost = make_image(owner, "circle"), make_image(owner, "square", visibility="private")
+    index(kept, lost)
+    store = store_of(kept)
+    # The database is the source of truth: a stored embedding the encoder would never produce
+    # shows that reconcile copies it instead of encoding the image again.
+    stored = random_unit(store.dim, seed=7)
+    lost.set_embedding(stored, lost.embedding_model)
+    lost.save(update_fields=["embedding"])
+    store.delete([lost.pk])
+    store.flush()
+    assert store.ids() == {kept.pk}
+
+    report = reconcile()
+
+    assert (report.collections, report.restored, report.orphans_deleted, report.requeued) == (1, 1, 0, 0)
+    assert store.ids() == {kept.pk, lost.pk}
+    np.testing.assert_allclose(store.get_vectors([lost.pk])[lost.pk], stored, atol=1e-6)
+    # Restored with its metadata: a private vector is found by its owner only.
+    assert store.search(stored, limit=1, filter=SearchFilter(viewer_id=owner.pk))[0].id == lost.pk
+    assert lost.pk not in {h.id for h in store.search(stored, limit=5, filter=SearchFilter())}
+
+
+def test_deletes_orphans_and_vectors_of_failed_images() -> None:
+    owner = make_user()
+    good, failed = make_image(owner, "circle"), make_image(owner, "stripes")
+    index(good, failed)
+    Image.objects.filter(pk=failed.pk).update(status=Image.Status.FAILED)
+    store = store_of(good)
+    orphan = VectorRow(
+        id=987654, vector=random_unit(store.dim, 1), owner_id=owner.pk, is_public=True, created_at=0
+    )
+    store.upsert([orphan])
+    store.flush()
+    assert store.ids() == {good.pk, failed.pk, 987654}
+
+    report = reconcile()
+
+    assert report.orphans_deleted == 2 and report.restored == 0
+    assert store.ids() == {good.pk}
+
+
+def test_a_pending_image_with_an_embedding_gets_indexed() -> None:
+    owner = make_user()
+    done = make_image(owner, "circle")
+    index(done)
+    # A worker stored the embedding, then lost Milvus before the write.
+    waiting = make_image(owner, "triangle")
+    waiting.set_embedding(random_unit(store_of(done).dim, 3), done.embedding_model)
+    waiting.save(update_fields=["embedding", "embedding_model"])
+    plain_pending = make_image(owner, "square")
+
+    out = StringIO()
+    call_command("reconcile", stdout=out)
+
+    assert out.getvalue().strip() == (
+        "Checked 1 collection(s): restored 1 vector(s), deleted 0 orphan(s), re-queued 0 pending image(s)."
+    )
+    waiting.refresh_from_db()
+    assert waiting.status == Image.Status.INDEXED and waiting.indexed_at is not None
+    assert store_of(done).ids() == {done.pk, waiting.pk}
+    plain_pending.refresh_from_db()
+    assert plain_pending.status == Image.Status.PENDING
+
+
+def test_rebuilds_a_wiped_collection() -> None:
+    owner = make_user()
+    images = [make_image(owner, kind) for kind in ("circle", "square", "stripes")]
+    index(*images)
+    store = store_of(images[0])
+    get_client().drop_collection(store.name)
+
+    report = reconcile()
+
+    assert report.restored == 3
+    assert store.ids() == {i.pk for i in images}
+    for image in images:
+        assert store.search(image.embedding_vector(), limit=1)[0].id == image.pk

@@ -1,0 +1,53 @@
+"""/healthz: every component in plain words, 503 when one is down."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.index import forget_stores
+from webapp.stack import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fresh_stores():
+    forget_stores()
+    yield
+    forget_stores()
+
+
+@pytest.mark.integration
+def test_all_ok_with_workers(workers, client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
+
+
+def test_milvus_down(client, settings, fresh_stores) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    settings.MILVUS_URI = uri
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["milvus"].startswith(f"error: Milvus is unreachable at {uri}")
+    assert body["database"] == "ok" and body["redis"] == "ok"
+
+
+def test_milvus_back_after_an_outage(client, settings, fresh_stores) -> None:
+    good = settings.MILVUS_URI
+    settings.MILVUS_URI = f"http://127.0.0.1:{free_port()}"
+    assert client.get("/healthz").json()["milvus"].startswith("error:")
+    settings.MILVUS_URI = good
+    assert client.get("/healthz").json()["milvus"] == "ok"
+
+
+def test_redis_down(client, settings) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings.REDIS_URL = url
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["redis"].startswith(f"error: Redis is unreachable at {url}:")
+    assert body["encoder"] == "error: unknown while Redis is down"
+    assert body["database"] == "ok" and body["milvus"] == "ok"

@@ -1,0 +1,190 @@
+"""Search service: parameter parsing and searches over images indexed in this process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from ingestion.models import Image
+from search.queries import BadQuery, QueryVector
+from search.service import SearchParams, parse_params, run_search, similar_to
+from tests.ingestion.helpers import index, make_image, make_user
+
+
+@pytest.fixture(autouse=True)
+def search_limits(settings) -> None:
+    """The limits the messages below name, whatever the environment says."""
+    settings.SEARCH_MAX_LIMIT = 200
+    settings.SEARCH_DEFAULT_LIMIT = 50
+
+
+def at(day: int, hour: int = 12) -> datetime:
+    return datetime(2024, 3, day, hour, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------- parse_params
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": "0"}, "limit must be between 1 and 200."),
+        ({"limit": "201"}, "limit must be between 1 and 200."),
+        ({"limit": "ten"}, "limit must be a whole number."),
+        ({"offset": "-1"}, "offset must be between 0 and 10000."),
+        ({"min_score": "1.5"}, "min_score must be a number between -1 and 1."),
+        ({"min_score": "high"}, "min_score must be a number between -1 and 1."),
+        ({"min_score": "nan"}, "min_score must be a number between -1 and 1."),
+        ({"sort": "random"}, "sort must be 'relevance' or 'date'."),
+        ({"visibility": "friends"}, "visibility must be 'public' or 'private'."),
+        ({"created_after": "last week"}, "created_after must be a date (YYYY-MM-DD) or an ISO 8601"),
+        ({"created_after": "2024-13-45"}, "created_after must be a date"),
+        ({"created_before": "2024-02-30T10:00:00"}, "created_before must be a date"),
+        ({"owner": "me"}, "owner=me needs you to be signed in."),
+    ],
+)
+def test_bad_parameters_say_what_is_wrong(params: dict, message: str) -> None:
+    with pytest.raises(BadQuery) as caught:
+        parse_params(params, AnonymousUser())
+    assert message in str(caught.value)
+
+
+def test_defaults(settings) -> None:
+    params = parse_params({}, AnonymousUser())
+    assert params == SearchParams(limit=settings.SEARCH_DEFAULT_LIMIT)
+    assert params.sort == "relevance" and params.min_score is None and not params.no_match
+
+
+def test_dates_are_whole_days_or_instants() -> None:
+    params = parse_params(
+        {"created_after": "2024-03-01", "created_before": "2024-03-02", "limit": "5", "min_score": "0.25"},
+        AnonymousUser(),
+    )
+    assert params.created_after == int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
+    # A bare end date includes that whole day.
+    assert params.created_before == int(datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC).timestamp())
+    assert (params.limit, params.min_score) == (5, 0.25)
+    instant = parse_params({"created_after": "2024-03-01T10:00:00+02:00"}, AnonymousUser())
+    assert instant.created_after == int(datetime(2024, 3, 1, 8, tzinfo=UTC).timestamp())
+    naive = parse_params({"created_before": "2024-03-01T10:00:00"}, AnonymousUser())
+    assert naive.created_before == int(datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.django_db
+def test_owner_by_name_or_me() -> None:
+    alice = make_user("alice")
+    assert parse_params({"owner": "alice"}, AnonymousUser()).owner_id == alice.pk
+    assert parse_params({"owner": "me"}, alice).owner_id == alice.pk
+    unknown = parse_params({"owner": "nobody"}, alice)
+    assert unknown.no_match and unknown.owner_id is None
+    # Nothing to ask Milvus: no collection, no vector, no error.
+    assert run_search(QueryVector("no-such-model", np.ones(4, dtype=np.float32)), alice, unknown) == []
+
+
+# ---------------------------------------------------------------------------- run_search
+
+
+@dataclass
+class Indexed:
+    alice: object
+    bob: object
+    circle: Image
+    square: Image
+    stripes: Image
+    secret: Image  # bob's, private
+
+    def query(self, image: Image) -> QueryVector:
+        return QueryVector(image.embedding_model, image.embedding_vector())
+
+
+@pytest.fixture
+def indexed(db, clean_index) -> Indexed:
+    alice, bob = make_user("alice"), make_user("bob")
+    images = Indexed(
+        alice,
+        bob,
+        circle=make_image(alice, "circle", created_at=at(1)),
+        square=make_image(alice, "square", created_at=at(3)),
+        stripes=make_image(bob, "stripes", created_at=at(2)),
+        secret=make_image(bob, "triangle", visibility="private", created_at=at(4)),
+    )
+    index(images.circle, images.square, images.stripes, images.secret)
+    return images
+
+
+def ids(results) -> list[int]:
+    return [r.image.pk for r in results]
+
+
+def test_the_same_image_comes_first(indexed: Indexed) -> None:
+    results = run_search(indexed.query(indexed.square), indexed.alice, SearchParams())
+    assert results[0].image == indexed.square
+    assert results[0].score == pytest.approx(1.0, abs=1e-3)
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert set(ids(results)) == {indexed.circle.pk, indexed.square.pk, indexed.stripes.pk}
+
+    just_one = run_search(indexed.query(indexed.square), indexed.alice, SearchParams(min_score=0.999))
+    assert ids(just_one) == [indexed.square.pk]
+    top2 = run_search(indexed.query(indexed.square), indexed.alice, SearchParams(limit=2))
+    rest = run_search(indexed.query(indexed.square), indexed.alice, SearchParams(limit=2, offset=2))
+    assert ids(top2) + ids(rest) == ids(results)
+
+
+def test_private_images_only_for_their_owner(indexed: Indexed) -> None:
+    query = indexed.query(indexed.secret)
+    for viewer in (AnonymousUser(), indexed.alice):
+        assert indexed.secret.pk not in ids(run_search(query, viewer, SearchParams()))
+        private = run_search(query, viewer, parse_params({"visibility": "private"}, viewer))
+        assert private == []
+    own = run_search(query, indexed.bob, SearchParams())
+    assert own[0].image == indexed.secret
+    assert ids(run_search(query, indexed.bob, parse_params({"visibility": "private"}, indexed.bob))) == [
+        indexed.secret.pk
+    ]
+
+
+def test_filters(indexed: Indexed) -> None:
+    query = indexed.query(indexed.circle)
+    anon = AnonymousUser()
+
+    def search(**params) -> set[int]:
+        return set(ids(run_search(query, anon, parse_params(params, anon))))
+
+    assert search(owner="alice") == {indexed.circle.pk, indexed.square.pk}
+    assert search(owner="bob") == {indexed.stripes.pk}
+    assert search(owner="nobody") == set()
+    assert search(created_after="2024-03-02") == {indexed.square.pk, indexed.stripes.pk}
+    assert search(created_before="2024-03-02") == {indexed.circle.pk, indexed.stripes.pk}
+    assert search(created_after="2024-03-02T13:00:00Z") == {indexed.square.pk}
+    assert search(visibility="public", owner="bob") == {indexed.stripes.pk}
+
+
+def test_sort_by_date(indexed: Indexed) -> None:
+    results = run_search(indexed.query(indexed.circle), indexed.bob, SearchParams(sort="date"))
+    assert ids(results) == [indexed.secret.pk, indexed.square.pk, indexed.stripes.pk, indexed.circle.pk]
+
+
+def test_rows_that_are_not_indexed_are_dropped(indexed: Indexed) -> None:
+    Image.objects.filter(pk=indexed.square.pk).update(status=Image.Status.FAILED)
+    Image.objects.filter(pk=indexed.stripes.pk).delete()
+    results = run_search(indexed.query(indexed.square), AnonymousUser(), SearchParams())
+    assert ids(results) == [indexed.circle.pk]
+
+
+def test_similar_to_leaves_the_image_out(indexed: Indexed) -> None:
+    results = similar_to(indexed.circle, indexed.alice, SearchParams())
+    assert indexed.circle.pk not in ids(results)
+    assert set(ids(results)) == {indexed.square.pk, indexed.stripes.pk}
+    assert len(similar_to(indexed.circle, indexed.alice, SearchParams(limit=1))) == 1
+
+
+@pytest.mark.django_db
+def test_similar_to_an_unindexed_image() -> None:
+    image = make_image(make_user(), "circle")
+    with pytest.raises(BadQuery, match="not indexed yet"):
+        similar_to(image, AnonymousUser(), SearchParams())
