@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils import timezone
 
 from .models import Image
-from .processing import prepare
+from .processing import Prepared, prepare
 from .storage import delete_if_unreferenced, read_file, store_thumbnail
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,24 @@ def _mark_failed(image: Image, reason: str) -> None:
     )
 
 
+def _prepare_one(image: Image) -> Prepared | str:
+    """The prepared image, or the reason it cannot be indexed."""
+    try:
+        return prepare(read_file(image.original.name))
+    except FileNotFoundError:
+        return "The stored original is missing."
+    except Exception as exc:  # any decode problem fails this image, not the batch
+        return f"Could not decode the image: {exc}"
+
+
+def _prepare_all(images: list[Image]) -> list[Prepared | str]:
+    threads = min(settings.PREPARE_THREADS, len(images))
+    if threads <= 1:
+        return [_prepare_one(image) for image in images]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prepare") as pool:
+        return list(pool.map(_prepare_one, images))
+
+
 def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexReport:
     """Index a batch. Raises ModelUnavailable / VectorStoreError with rows left pending."""
     from search.encoder import get_encoder
@@ -40,24 +60,20 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
     report = IndexReport()
     images = list(Image.objects.filter(pk__in=ids).order_by("pk"))
     report.skipped = sorted(set(ids) - {i.pk for i in images})
+    wanted = [
+        image
+        for image in images
+        if force or image.status != Image.Status.INDEXED or image.embedding_model != encoder.model_id
+    ]
+    report.skipped += [image.pk for image in images if image not in wanted]
     todo = []
-    for image in images:
-        if not force and image.status == Image.Status.INDEXED and image.embedding_model == encoder.model_id:
-            report.skipped.append(image.pk)
+    # Decoding, thumbnails and hashing release the GIL for most of their time: overlap them.
+    for image, outcome in zip(wanted, _prepare_all(wanted), strict=True):
+        if isinstance(outcome, Prepared):
+            todo.append((image, outcome))
             continue
-        try:
-            prepared = prepare(read_file(image.original.name))
-        except FileNotFoundError:
-            reason = "The stored original is missing."
-            report.failed[image.pk] = reason
-            _mark_failed(image, reason)
-            continue
-        except Exception as exc:  # any decode problem fails this image, not the batch
-            reason = f"Could not decode the image: {exc}"
-            report.failed[image.pk] = reason
-            _mark_failed(image, reason)
-            continue
-        todo.append((image, prepared))
+        report.failed[image.pk] = outcome
+        _mark_failed(image, outcome)
     if not todo:
         return report
 

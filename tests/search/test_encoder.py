@@ -102,6 +102,19 @@ def test_batch_equals_one_by_one(encoder: Encoder) -> None:
     np.testing.assert_allclose(batched, single, atol=1e-5)
 
 
+def test_parallel_preprocessing_of_a_large_batch_is_identical(encoder: Encoder, demo_dir: Path) -> None:
+    images = [
+        with_mode(shapes_image(i, (180 + 13 * i, 300 - 7 * i)), "RGBA" if i % 3 else "RGB") for i in range(19)
+    ]
+    configured, encoder.preprocess_threads = encoder.preprocess_threads, 4  # chunks of 5, 5, 5, 4
+    try:
+        actual = encoder.preprocess_images(images)
+    finally:
+        encoder.preprocess_threads = configured
+    expected = CLIPImageProcessor.from_pretrained(demo_dir)(images=images, return_tensors="pt")
+    assert torch.equal(actual, expected["pixel_values"])
+
+
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
 @pytest.mark.parametrize("size", [(224, 224), (400, 150), (97, 333)])
 def test_preprocessing_is_the_models_own(
