@@ -363,9 +363,14 @@ class VectorStore:
         limit, offset = _as_int("limit", limit), _as_int("offset", offset)
         if limit <= 0:
             return []
-        data = [self._vector(vector)]
         ef = max(int(settings.HNSW_EF), min(limit + offset, _MAX_EF))
-        raw = self._call(
+        raw = self._search([self._vector(vector)], limit, filter, self._params(ef), offset=offset)
+        return self._hits(raw[0], lo=min_score)
+
+    def _search(
+        self, data: list[list[float]], limit: int, filter: SearchFilter | None, params: dict, offset: int = 0
+    ) -> list:
+        return self._call(
             "search",
             lambda c: c.search(
                 self.name,
@@ -374,11 +379,10 @@ class VectorStore:
                 limit=limit,
                 offset=offset,
                 output_fields=[PK],
-                search_params=self._params(ef),
+                search_params=params,
                 timeout=_OP_TIMEOUT,
             ),
         )
-        return self._hits(raw[0], lo=min_score)
 
     def search_many(
         self,
@@ -391,19 +395,7 @@ class VectorStore:
         if not data or limit <= 0:
             return [[] for _ in data]
         ef = max(int(settings.HNSW_EF), limit)
-        raw = self._call(
-            "search",
-            lambda c: c.search(
-                self.name,
-                data=data,
-                filter=self._expr(filter),
-                limit=limit,
-                output_fields=[PK],
-                search_params=self._params(ef),
-                timeout=_OP_TIMEOUT,
-            ),
-        )
-        return [self._hits(hits) for hits in raw]
+        return [self._hits(hits) for hits in self._search(data, limit, filter, self._params(ef))]
 
     def range_search(
         self,
@@ -417,23 +409,11 @@ class VectorStore:
         limit = _as_int("limit", limit)
         if limit <= 0:
             return []
-        data = [self._vector(vector)]
         # Range search over-fetches about 5 x limit candidates; an ef below that loses recall.
         ef = max(int(settings.HNSW_EF), min(5 * limit, _MAX_EF))
         # Milvus treats radius as exclusive (score > radius); nudge it to get ">=".
         params = self._params(ef, radius=float(min_score) - 1e-6, range_filter=float(max_score))
-        raw = self._call(
-            "range search",
-            lambda c: c.search(
-                self.name,
-                data=data,
-                filter=self._expr(filter),
-                limit=limit,
-                output_fields=[PK],
-                search_params=params,
-                timeout=_OP_TIMEOUT,
-            ),
-        )
+        raw = self._search([self._vector(vector)], limit, filter, params)
         return self._hits(raw[0], lo=float(min_score), hi=float(max_score))
 
     def get_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:

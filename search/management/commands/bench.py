@@ -58,7 +58,7 @@ class Command(BaseCommand):
         from django.conf import settings
 
         from search.encoder import load_encoder
-        from search.vector_store import SearchFilter, VectorRow, VectorStore
+        from search.vector_store import SearchFilter, VectorRow, VectorStore, close_client
 
         results: dict[str, float | str | int] = {}
         encoder = load_encoder()
@@ -120,6 +120,7 @@ class Command(BaseCommand):
                 recall.append(len(truth & got) / 10)
             results["search_recall_at_10"] = float(np.mean(recall))
             results["vectors"] = n
+            close_client(store.uri)  # stops the throw-away in-process Milvus before its folder goes
 
         if opts["json"]:
             self.stdout.write(json.dumps(results, indent=2))
