@@ -15,7 +15,7 @@ from . import services
 from .filters import filter_images
 from .models import Image
 from .serializers import ImageSerializer, ImageUpdateSerializer, ImageUploadSerializer
-from .validation import InvalidImage
+from .validation import InvalidImage, check_request_size
 
 
 def visible_images(request):
@@ -39,6 +39,10 @@ class ImageListCreate(generics.GenericAPIView):
 
     @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer})
     def post(self, request):
+        try:
+            check_request_size(request)
+        except InvalidImage as exc:
+            return error(str(exc), status.HTTP_400_BAD_REQUEST)
         upload = request.FILES.get("file")
         if upload is None:
             return error("Send the image as a multipart form field named 'file'.", 400)

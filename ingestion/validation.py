@@ -102,5 +102,23 @@ def check_pixels(width: int, height: int, label: str = "The image") -> None:
         )
 
 
+# Room for the multipart framing and the other form fields next to the file.
+REQUEST_OVERHEAD_BYTES = 1024 * 1024
+
+
+def check_request_size(request, files: int = 1) -> None:
+    """Refuse an oversized body from its Content-Length, before Django spools it to disk."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = files * settings.MAX_UPLOAD_BYTES + REQUEST_OVERHEAD_BYTES
+    if length > limit:
+        raise InvalidImage(
+            f"The upload is too large ({_megabytes(length)}); "
+            f"the limit is {_megabytes(settings.MAX_UPLOAD_BYTES)} per image."
+        )
+
+
 def validate_upload(fileobj: IO[bytes], name: str = "") -> ValidatedImage:
     return validate_image_bytes(read_limited(fileobj, settings.MAX_UPLOAD_BYTES), name)

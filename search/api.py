@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from ingestion.models import Image
-from ingestion.validation import InvalidImage, validate_upload
+from ingestion.validation import InvalidImage, check_request_size, validate_upload
 from webapp.api import error
 
 from . import queries
@@ -115,6 +115,7 @@ def search(request):
         return _respond(request, run)
 
     def run_image(params):
+        check_request_size(request)
         upload = request.FILES.get("image")
         if upload is None:
             raise queries.BadQuery("Send the example image as a multipart form field named 'image'.")

@@ -107,6 +107,18 @@ def test_bad_uploads_are_400_with_a_message(api, fields: dict, message: str) -> 
     assert Image.objects.count() == 0
 
 
+def test_an_oversized_body_is_refused_before_it_is_read(api, settings) -> None:
+    settings.MAX_UPLOAD_BYTES = 1000
+    response = api.post(
+        "/api/images/",
+        {"file": SimpleUploadedFile("big.png", b"x" * (1024 * 1024 + 2000), "image/png")},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "The upload is too large" in response.json()["error"]
+    assert Image.objects.count() == 0
+
+
 # ---------------------------------------------------------------------------- list and detail
 
 
