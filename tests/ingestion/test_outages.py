@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import timedelta
 
+import kombu.pools
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -28,8 +29,10 @@ def broker_at(url: str):
     original = celery_app.conf.broker_url
 
     def switch(to: str) -> None:
-        celery_app.pool.force_close_all()
+        # Celery and kombu cache connection and producer pools per broker: drop them all.
+        kombu.pools.reset()
         celery_app._pool = None
+        celery_app.amqp._producer_pool = None
         celery_app.conf.broker_url = to
         services._broker_down_since = None
 
