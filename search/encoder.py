@@ -234,9 +234,8 @@ def load_encoder(
     model_id = (model_id or settings.CLIP_MODEL).strip()
     device = _resolve_device(device)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    threads = getattr(settings, "TORCH_NUM_THREADS", None)
-    if threads:
-        torch.set_num_threads(int(threads))
+    if settings.TORCH_NUM_THREADS:
+        torch.set_num_threads(settings.TORCH_NUM_THREADS)
     started = time.monotonic()
     is_demo = model_id == DEMO_MODEL_ID
     if is_demo:

@@ -173,6 +173,7 @@ CLIP_MODEL = os.environ.get("CLIP_MODEL", "").strip() or "openai/clip-vit-base-p
 CLIP_DEVICE = os.environ.get("CLIP_DEVICE", "").strip() or None  # None: CUDA when available
 MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR") or DATA_DIR / "models").resolve()
 ENCODE_BATCH_SIZE = env_int("ENCODE_BATCH_SIZE", 32)
+TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)  # 0: torch's default (one per core)
 # Threads that decode, thumbnail and hash images beside the encoder in the ingest worker.
 PREPARE_THREADS = env_int("PREPARE_THREADS", min(8, os.cpu_count() or 1))
 # Threads that run the model's own image processor on chunks of a batch (identical output).
