@@ -329,3 +329,23 @@ def test_only_the_owner_deletes(alice) -> None:
     assert bob.delete(f"/api/images/{private.pk}/").status_code == 404
     assert APIClient().delete(f"/api/images/{public.pk}/").status_code == 401
     assert Image.objects.count() == 2
+
+
+def test_page_size_is_adjustable_within_a_cap(api, alice) -> None:
+    for kind in ("circle", "square", "stripes"):
+        make_image(alice, kind)
+    body = api.get("/api/images/", {"page_size": 2}).json()
+    assert body["count"] == 3 and len(body["results"]) == 2 and "page_size=2" in body["next"]
+    assert len(api.get("/api/images/", {"page_size": 10_000}).json()["results"]) == 3
+
+
+def test_admin_lists_images(alice) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    make_image(alice, "circle", title="admin sees me")
+    staff = get_user_model().objects.create_superuser("root", password="pw-admin-123")
+    client = Client()
+    client.force_login(staff)
+    response = client.get("/admin/ingestion/image/")
+    assert response.status_code == 200 and "admin sees me" in response.content.decode()
