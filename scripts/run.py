@@ -16,22 +16,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from webapp.stack import Stack  # noqa: E402
 
 
-def wait_for_encoder(url: str, stack: Stack, timeout: float = 300) -> str:
-    """The encoder state from /healthz once the workers have reported ("ok" or an error)."""
+def encoder_state(url: str) -> str:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+            return json.load(response)["encoder"]
+    except urllib.error.HTTPError as exc:
+        return json.load(exc)["encoder"]
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
+def settled(state: str) -> bool:
+    return state == "ok" or (state.startswith("error") and "no worker" not in state)
+
+
+def wait_for_encoder(url: str, stack: Stack, timeout: float = 60) -> str:
+    """The encoder state once the workers have reported ("ok" or an error), or "loading"."""
     deadline = time.monotonic() + timeout
     state = "unknown"
     while time.monotonic() < deadline and not stack.first_exited():
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
-                state = json.load(response)["encoder"]
-        except urllib.error.HTTPError as exc:
-            state = json.load(exc)["encoder"]
-        except (OSError, ValueError, KeyError):
-            state = "unknown"
-        if state == "ok" or (state.startswith("error") and "no worker" not in state):
-            break
+        state = encoder_state(url)
+        if settled(state):
+            return state
         time.sleep(0.5)
-    return state
+    return "loading" if state in ("loading", "unknown") or "no worker" in state else state
 
 
 def banner(url: str, encoder: str, stack: Stack) -> str:
@@ -39,6 +47,11 @@ def banner(url: str, encoder: str, stack: Stack) -> str:
     if encoder == "ok":
         note = " (random-weight demo model: only near-identical images match)" if model == "demo" else ""
         status = f"  Model: {model}{note}"
+    elif encoder == "loading":
+        status = (
+            f"  Model: {model} is still loading (the first start downloads it);\n"
+            "  uploads are accepted now, searches work once it is ready."
+        )
     else:
         status = (
             f"  Model: {model} is NOT available: {encoder}\n"
@@ -86,8 +99,17 @@ def main() -> int:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         url = f"http://{shown_host}:{port}"
         print("Waiting for the workers to load the model ...", flush=True)
-        print(banner(url, wait_for_encoder(url, stack), stack), flush=True)
+        state = wait_for_encoder(url, stack)
+        print(banner(url, state, stack), flush=True)
+        last_check = time.monotonic()
         while not stopping:
+            if not settled(state) and time.monotonic() - last_check > 5:
+                last_check = time.monotonic()
+                state = encoder_state(url)
+                if settled(state):
+                    print(
+                        f"  Model ready: {state}" if state == "ok" else f"  Model failed: {state}", flush=True
+                    )
             exited = stack.first_exited()
             if exited:
                 print(

@@ -1,0 +1,57 @@
+"""`make run`'s starter: every service comes up, the site answers, Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from webapp.stack import free_port, port_open
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL")}
+    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), CLIP_MODEL="demo", DJANGO_SETTINGS_MODULE="")
+    env.pop("DJANGO_SETTINGS_MODULE")
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C to stop" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        text = log.read_text()
+        assert f"Image search is running: http://127.0.0.1:{port}" in text
+        assert "Model: demo" in text
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert json.load(response) == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert "Gallery" in response.read().decode()
+        services = json.loads((tmp_path / "data" / "services.json").read_text())
+        ports = [
+            port,
+            int(services["REDIS_URL"].split(":")[2].split("/")[0]),
+            int(services["MILVUS_URI"].rsplit(":", 1)[1]),
+        ]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    assert code == 0, log.read_text()
+    assert not any(port_open("127.0.0.1", p) for p in ports)
+    assert not (tmp_path / "data" / "services.json").exists()
