@@ -72,14 +72,16 @@ def _gallery_url() -> str:
 
 
 def detail(request, pk: int):
+    from search.duplicates import SIMILAR, find_duplicates
     from search.queries import BadQuery, QueryUnavailable
     from search.service import SearchParams, similar_to
     from search.vector_store import VectorStoreError
 
     image = get_object_or_404(Image.objects.visible_to(request.user).select_related("owner"), pk=pk)
-    similar, similar_error = [], ""
+    similar, duplicates, similar_error = [], [], ""
     if image.status == Image.Status.INDEXED:
         try:
+            duplicates = [d for d in find_duplicates(image, request.user) if d.kind != SIMILAR]
             similar = similar_to(image, request.user, SearchParams(limit=12))
         except (BadQuery, QueryUnavailable) as exc:
             similar_error = str(exc)
@@ -88,6 +90,7 @@ def detail(request, pk: int):
     context = {
         "image": image,
         "similar": similar,
+        "duplicates": duplicates,
         "similar_error": similar_error,
         "can_edit": image.editable_by(request.user),
     }

@@ -15,6 +15,7 @@ from ingestion.validation import InvalidImage, check_request_size, validate_uplo
 from webapp.api import error
 
 from . import queries
+from .duplicates import find_duplicates
 from .service import Result, parse_params, run_search, similar_to
 from .vector_store import VectorStoreError
 
@@ -136,3 +137,27 @@ def search(request):
 def similar(request, pk: int):
     image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
     return _respond(request, lambda params: (image.embedding_model, similar_to(image, request.user, params)))
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("min_score", float), OpenApiParameter("limit", int)],
+    responses=inline_serializer(
+        "Duplicates", {"duplicates": serializers.ListField(child=serializers.DictField())}
+    ),
+)
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def duplicates(request, pk: int):
+    image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
+    try:
+        params = parse_params(request.query_params, request.user)
+        found = find_duplicates(image, request.user, params.min_score, params.limit)
+    except queries.BadQuery as exc:
+        return error(str(exc), status.HTTP_400_BAD_REQUEST)
+    except VectorStoreError as exc:
+        return error(f"The search index is unavailable: {exc}", status.HTTP_503_SERVICE_UNAVAILABLE)
+    body = [
+        {**result_json(Result(d.image, d.score), request), "pdq_distance": d.pdq_distance, "kind": d.kind}
+        for d in found
+    ]
+    return Response({"duplicates": body, "count": len(body)})

@@ -5,4 +5,5 @@ from . import api
 urlpatterns = [
     path("search/", api.search, name="api-search"),
     path("images/<int:pk>/similar/", api.similar, name="api-similar"),
+    path("images/<int:pk>/duplicates/", api.duplicates, name="api-duplicates"),
 ]

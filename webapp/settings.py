@@ -198,6 +198,12 @@ QUERY_TIMEOUT = env_float("QUERY_TIMEOUT", 10.0)
 SEARCH_MAX_LIMIT = env_int("SEARCH_MAX_LIMIT", 200)
 SEARCH_DEFAULT_LIMIT = env_int("SEARCH_DEFAULT_LIMIT", 50)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32)
+# Duplicates, two tiers: "near" (a re-upload, resize or re-encode: PDQ within the HMA match
+# distance, or CLIP cosine at Immich's default) and "similar" (CLIP cosine above the floor).
+DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)
+NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.99)
+PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31)
+PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50)
 # A pending image older than this with no worker progress is re-queued by `reconcile`.
 PENDING_REQUEUE_SECONDS = env_int("PENDING_REQUEUE_SECONDS", 300)
 

@@ -128,6 +128,14 @@ def test_detail_page_with_similar_images(browser, alice, clean_index) -> None:
     assert "Delete" not in waiting
 
 
+def test_detail_page_lists_an_exact_copy_as_a_duplicate(browser, alice, clean_index) -> None:
+    original, copy = make_image(alice, "circle", title="First"), make_image(alice, "circle", title="Copy")
+    index(original, copy)
+    html = browser.get(f"/images/{original.pk}/").content.decode()
+    duplicates = html.split('id="duplicates"', 1)[1].split('id="similar"', 1)[0]
+    assert f'data-image-id="{copy.pk}"' in duplicates and "exact duplicate" in duplicates
+
+
 def test_detail_of_a_private_image_is_404_for_others(alice) -> None:
     image = make_image(alice, "square", visibility="private")
     assert Client().get(f"/images/{image.pk}/").status_code == 404
