@@ -8,8 +8,11 @@ from celery import shared_task
 
 
 def _answer(vectors) -> dict:
-    from .encoder import get_encoder
+    from .encoder import ModelUnavailable, encoder_state, get_encoder
 
+    if encoder_state()[0] == "loading":
+        # Answer at once rather than outlast the caller's short timeout.
+        raise ModelUnavailable("The model is still loading; try again in a moment.")
     encoder = get_encoder()
     return {"model": encoder.model_id, "dim": encoder.dim, "vector": vectors(encoder)[0].tolist()}
 

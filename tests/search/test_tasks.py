@@ -1,0 +1,47 @@
+"""The query worker's tasks, run in this process: answers, and plain errors instead of hangs."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import numpy as np
+import pytest
+
+from search import encoder as encoder_module
+from search import tasks
+from search.encoder import EncoderHolder, get_encoder
+from tests.conftest import draw_image, image_bytes
+
+
+def test_text_and_image_answers_carry_model_and_unit_vector() -> None:
+    answer = tasks.embed_text("a red circle")
+    assert answer["model"] == "demo" and answer["dim"] == len(answer["vector"])
+    np.testing.assert_allclose(answer["vector"], get_encoder().encode_texts(["a red circle"])[0], atol=1e-6)
+    data = base64.b64encode(image_bytes(draw_image("square"), "PNG")).decode()
+    assert np.linalg.norm(tasks.embed_image(data)["vector"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_undecodable_image_is_an_input_error() -> None:
+    answer = tasks.embed_image(base64.b64encode(b"not an image").decode())
+    assert answer["kind"] == "input" and "could not be decoded" in answer["error"]
+
+
+def test_a_loading_model_answers_at_once_instead_of_blocking(monkeypatch) -> None:
+    release = threading.Event()
+    loaded = get_encoder()
+
+    def slow_loader():
+        release.wait(30)
+        return loaded
+
+    holder = EncoderHolder(loader=slow_loader)
+    monkeypatch.setattr(encoder_module, "_holder", holder)
+    loading = holder.start_loading_in_background()
+    try:
+        answer = tasks.embed_text("anything")
+        assert answer == {"error": "The model is still loading; try again in a moment.", "kind": "model"}
+    finally:
+        release.set()
+        loading.join(30)
+    assert tasks.embed_text("anything")["model"] == "demo"
