@@ -33,22 +33,23 @@ def _mark_failed(image: Image, reason: str) -> None:
     )
 
 
-def _prepare_one(image: Image) -> Prepared | str:
+def _prepare_one(image: Image, encoder) -> Prepared | str:
     """The prepared image, or the reason it cannot be indexed."""
     try:
-        return prepare(read_file(image.original.name))
+        return prepare(read_file(image.original.name), encoder.image_inputs)
     except FileNotFoundError:
         return "The stored original is missing."
     except Exception as exc:  # any decode problem fails this image, not the batch
+        log.warning("Image %s could not be prepared", image.pk, exc_info=True)
         return f"Could not decode the image: {exc}"
 
 
-def _prepare_all(images: list[Image]) -> list[Prepared | str]:
+def _prepare_all(images: list[Image], encoder) -> list[Prepared | str]:
     threads = min(settings.PREPARE_THREADS, len(images))
     if threads <= 1:
-        return [_prepare_one(image) for image in images]
+        return [_prepare_one(image, encoder) for image in images]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prepare") as pool:
-        return list(pool.map(_prepare_one, images))
+        return list(pool.map(lambda image: _prepare_one(image, encoder), images))
 
 
 def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexReport:
@@ -68,7 +69,7 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
     report.skipped += [image.pk for image in images if image not in wanted]
     todo = []
     # Decoding, thumbnails and hashing release the GIL for most of their time: overlap them.
-    for image, outcome in zip(wanted, _prepare_all(wanted), strict=True):
+    for image, outcome in zip(wanted, _prepare_all(wanted, encoder), strict=True):
         if isinstance(outcome, Prepared):
             todo.append((image, outcome))
             continue
@@ -77,7 +78,7 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
     if not todo:
         return report
 
-    vectors = encoder.encode_images([p.image for _, p in todo])
+    vectors = encoder.encode_image_inputs([p.model_inputs for _, p in todo])
     for (image, prepared), vector in zip(todo, vectors, strict=False):
         thumb = store_thumbnail(prepared.thumbnail, image.sha256)
         image.set_embedding(vector, encoder.model_id)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pdqhash
@@ -18,11 +20,12 @@ EXIF_IFD = 0x8769
 
 @dataclass
 class Prepared:
-    image: PILImage.Image  # RGB, EXIF-transposed: what the encoder sees
+    image: PILImage.Image | None  # RGB, EXIF-transposed (None once turned into model inputs)
     thumbnail: bytes  # WebP
     pdq_hash: str
     pdq_quality: int
     taken_at: datetime | None
+    model_inputs: Any = None  # what the encoder makes of `image`
 
 
 def decode(data: bytes) -> PILImage.Image:
@@ -71,12 +74,16 @@ def working_copy(image: PILImage.Image) -> PILImage.Image:
     return small
 
 
-def prepare(data: bytes) -> Prepared:
+def prepare(data: bytes, model_inputs: Callable[[PILImage.Image], Any] | None = None) -> Prepared:
+    """Everything indexing needs from the bytes. With `model_inputs` the full-size image is turned
+    into the encoder's inputs here and dropped, so a batch never holds many decoded originals."""
     image = decode(data)
     small = working_copy(image)
     pdq, quality = compute_pdq(small)
+    inputs = model_inputs(image) if model_inputs else None
     return Prepared(
-        image=image,
+        image=None if model_inputs else image,
+        model_inputs=inputs,
         thumbnail=make_thumbnail(small if settings.THUMBNAIL_SIZE <= WORKING_SIZE else image),
         pdq_hash=pdq,
         pdq_quality=quality,

@@ -142,6 +142,24 @@ class Encoder:
                 parts.append(self._finish(self.model.get_image_features(**inputs)))
         return np.concatenate(parts)
 
+    def image_inputs(self, image: Image.Image) -> dict[str, torch.Tensor]:
+        """One image as model inputs, exactly as the model's own processor makes them. A few
+        hundred kB that can be kept while the full-size image is released: the ingest worker
+        prepares images in parallel and batches these with `encode_image_inputs`."""
+        return dict(self._process_chunk([image]))
+
+    def encode_image_inputs(self, inputs: Sequence[dict[str, torch.Tensor]]) -> np.ndarray:
+        """`encode_images` for inputs made by `image_inputs`, in batches of `batch_size`."""
+        if not inputs:
+            return self._empty()
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(inputs), self.batch_size):
+                chunk = inputs[start : start + self.batch_size]
+                batch = {key: torch.cat([one[key] for one in chunk]) for key in chunk[0]}
+                parts.append(self._finish(self.model.get_image_features(**self._to_model(batch))))
+        return np.concatenate(parts)
+
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return self._empty()

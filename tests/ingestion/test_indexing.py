@@ -107,9 +107,12 @@ class DeletingEncoder:
         self.model_id, self.dim = self.inner.model_id, self.inner.dim
         self.victim = victim
 
-    def encode_images(self, images):
+    def image_inputs(self, image):
+        return self.inner.image_inputs(image)
+
+    def encode_image_inputs(self, inputs):
         Image.objects.filter(pk=self.victim.pk).delete()
-        return self.inner.encode_images(images)
+        return self.inner.encode_image_inputs(inputs)
 
 
 def test_an_image_deleted_while_indexing_leaves_no_vector() -> None:

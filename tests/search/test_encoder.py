@@ -246,3 +246,12 @@ def test_holder_wraps_unexpected_errors() -> None:
     with pytest.raises(ModelUnavailable, match="disk on fire.*CLIP_MODEL"):
         holder.get()
     assert holder.state()[0] == "error"
+
+
+def test_inputs_made_one_by_one_encode_like_a_batch(encoder: Encoder) -> None:
+    images = [with_mode(shapes_image(i, (150 + 40 * i, 330 - 25 * i)), "RGB") for i in range(5)]
+    one_by_one = [encoder.image_inputs(image) for image in images]
+    np.testing.assert_allclose(
+        encoder.encode_image_inputs(one_by_one), encoder.encode_images(images), atol=1e-5
+    )
+    assert encoder.encode_image_inputs([]).shape == (0, encoder.dim)
