@@ -73,3 +73,10 @@ def test_similar_results(clean_index) -> None:
     owner = Client()
     owner.login(username="alice", password=PASSWORD)
     assert owner.get("/search/", {"similar": secret.pk}).status_code == 200
+
+
+def test_search_form_keeps_its_filters(client) -> None:
+    html = client.get("/search/", {"created_after": "2024-01-01", "created_before": "2024-12-31"})
+    page = html.content.decode()
+    assert 'name="created_after" value="2024-01-01"' in page
+    assert 'name="created_before" value="2024-12-31"' in page
