@@ -81,7 +81,7 @@ def detail(request, pk: int):
     similar, duplicates, similar_error = [], [], ""
     if image.status == Image.Status.INDEXED:
         try:
-            duplicates = [d for d in find_duplicates(image, request.user) if d.kind != SIMILAR]
+            duplicates = [d for d in find_duplicates(image, request.user) if d.kind != SIMILAR][:12]
             similar = similar_to(image, request.user, SearchParams(limit=12))
         except (BadQuery, QueryUnavailable) as exc:
             similar_error = str(exc)
