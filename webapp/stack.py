@@ -63,6 +63,8 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        if self.log_dir:
+            self.log_dir = Path(self.log_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.env["DATA_DIR"] = str(self.data_dir)
         self.env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
