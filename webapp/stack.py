@@ -148,7 +148,10 @@ class Stack:
         self.env["MILVUS_URI"] = f"http://127.0.0.1:{port}"
         return self.env["MILVUS_URI"]
 
-    def start_worker(self, queue: str, *, beat: bool = False, concurrency: int = 1) -> Service:
+    def start_worker(
+        self, queue: str, *, beat: bool = False, concurrency: int = 1, name: str = ""
+    ) -> Service:
+        name = name or queue
         argv = [
             str(BIN / "celery"),
             "-A",
@@ -157,7 +160,7 @@ class Stack:
             "-Q",
             queue,
             "-n",
-            f"{queue}@%h",
+            f"{name}@%h",
             "--loglevel",
             "INFO",
             "--without-gossip",
@@ -170,7 +173,7 @@ class Stack:
         )
         if beat:
             argv += ["--beat", "--schedule", str(self.data_dir / "celerybeat-schedule")]
-        return self._spawn(f"worker-{queue}", argv)
+        return self._spawn(f"worker-{name}", argv)
 
     def manage(self, *args: str) -> None:
         subprocess.run(
