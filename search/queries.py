@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 
 
@@ -35,13 +37,16 @@ def _call(task, arg: str) -> QueryVector:
         raise QueryUnavailable(f"The task queue (Redis) is unreachable: {exc}") from exc
     try:
         answer = result.get(timeout=timeout, propagate=True)
+    except CeleryTimeoutError as exc:
+        raise QueryUnavailable(
+            f"No search worker answered within {timeout:g} s. Is the query worker running?"
+        ) from exc
     except Exception as exc:
-        result.forget() if hasattr(result, "forget") else None
-        if exc.__class__.__name__ == "TimeoutError":
-            raise QueryUnavailable(
-                f"No search worker answered within {timeout:g} s. Is the query worker running?"
-            ) from exc
         raise QueryUnavailable(f"The search worker failed: {exc}") from exc
+    finally:
+        # A query vector is needed once: do not keep it in Redis for result_expires.
+        with contextlib.suppress(Exception):
+            result.forget()
     if "error" in answer:
         if answer.get("kind") == "input":
             raise BadQuery(answer["error"])
