@@ -4,6 +4,8 @@ for the integration and browser tests, and Pillow-drawn test images."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -33,6 +35,10 @@ def embedded_services():
     celery_app.conf.update(broker_url=redis_url, result_backend=redis_url)
     yield stack
     stack.stop()
+    data_dir = Path(settings.DATA_DIR)
+    # The throw-away folder made by webapp/test_settings.py; KEEP_TEST_DATA=1 keeps its logs.
+    if data_dir.name.startswith("imagesearch-test-") and not os.environ.get("KEEP_TEST_DATA"):
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +73,8 @@ def workers(embedded_services, django_db_setup, django_db_blocker):
 @pytest.fixture
 def clean_index():
     """Drop every collection so a test sees only the vectors it writes."""
-    from search.vector_store import get_client
-
     from search.index import forget_stores
+    from search.vector_store import get_client
 
     client = get_client()
     for name in client.list_collections():
