@@ -31,6 +31,7 @@ def _by_image(request, params, text: str):
 def search_page(request):
     text = " ".join((request.GET.get("q") or request.POST.get("q") or "").split())[:1000]
     context = {"q": text, "results": None, "error": "", "source": None, "mode": "text"}
+    status = 200
     try:
         params = parse_params(request.GET, request.user)
         context["min_score"] = params.min_score
@@ -44,14 +45,15 @@ def search_page(request):
         elif text:
             context["results"] = run_search(queries.embed_text(text), request.user, params)
         elif "q" in request.GET:
-            context["error"] = "Type something to search for."
+            context["error"], status = "Type something to search for.", 400
+        if context["mode"] != "image" and context["results"] and len(context["results"]) >= params.limit:
+            following = request.GET.copy()
+            following["offset"] = params.offset + params.limit
+            context["next_url"] = f"?{following.urlencode()}"
     except (queries.BadQuery, InvalidImage, ValueError) as exc:
-        context["error"] = str(exc)
+        context["error"], status = str(exc), 400
     except queries.QueryUnavailable as exc:
-        context["error"] = f"Search is unavailable right now: {exc}"
+        context["error"], status = f"Search is unavailable right now: {exc}", 503
     except VectorStoreError as exc:
-        context["error"] = f"The search index is unavailable right now: {exc}"
-    status = 400 if context["error"] and "unavailable" not in context["error"] else 200
-    if "unavailable" in context["error"]:
-        status = 503
+        context["error"], status = f"The search index is unavailable right now: {exc}", 503
     return render(request, "search/search.html", context, status=status)

@@ -80,3 +80,17 @@ def test_search_form_keeps_its_filters(client) -> None:
     page = html.content.decode()
     assert 'name="created_after" value="2024-01-01"' in page
     assert 'name="created_before" value="2024-12-31"' in page
+
+
+def test_similar_results_page_on(clean_index) -> None:
+    alice = make_user("alice")
+    source, *others = [make_image(alice, kind) for kind in ("circle", "square", "stripes", "triangle")]
+    index(source, *others)
+
+    first = Client().get("/search/", {"similar": source.pk, "limit": 2}).content.decode()
+    assert first.count('class="card"') == 2
+    assert 'id="next-results"' in first and "offset=2" in first
+    rest = Client().get("/search/", {"similar": source.pk, "limit": 2, "offset": 2}).content.decode()
+    assert rest.count('class="card"') == 1 and 'id="next-results"' not in rest
+    shown = {int(part.split('"')[0]) for part in (first + rest).split('data-image-id="')[1:]}
+    assert shown == {image.pk for image in others}
