@@ -110,11 +110,13 @@ def main() -> int:
                     print(
                         f"  Model ready: {state}" if state == "ok" else f"  Model failed: {state}", flush=True
                     )
-            exited = stack.first_exited()
-            if exited:
+            restarted, broken = stack.supervise()
+            for service in restarted:
+                print(f"  {service.name} stopped unexpectedly; restarted it.", file=sys.stderr, flush=True)
+            if broken:
                 print(
-                    f"{exited.name} stopped unexpectedly (exit code {exited.process.returncode}); "
-                    "shutting down.",
+                    f"{broken.name} keeps stopping (exit code {broken.process.returncode}); "
+                    f"shutting down. Its log ends with:\n{stack.tail(broken)}",
                     file=sys.stderr,
                 )
                 return 1

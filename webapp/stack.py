@@ -52,6 +52,14 @@ class Service:
     name: str
     process: subprocess.Popen
     log_path: Path | None = None
+    argv: list[str] = field(default_factory=list)
+    port: int | None = None
+    restarts: list[float] = field(default_factory=list)  # when it was restarted (monotonic)
+
+
+# A service that dies this often within the window is broken, not unlucky: stop restarting it.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 120.0
 
 
 @dataclass
@@ -70,23 +78,52 @@ class Stack:
         self.env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
         self.env["PYTHONUNBUFFERED"] = "1"
 
-    def _spawn(self, name: str, argv: list[str]) -> Service:
+    def _popen(self, argv: list[str], log: Path | None) -> subprocess.Popen:
+        out = open(log, "ab") if log else None  # noqa: SIM115 - the child gets its own copy
+        try:
+            return subprocess.Popen(
+                argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                cwd=Path(__file__).resolve().parent.parent,
+                start_new_session=True,
+            )
+        finally:
+            if out:
+                out.close()
+
+    def _spawn(self, name: str, argv: list[str], port: int | None = None) -> Service:
         log = None
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log = self.log_dir / f"{name}.log"
-        out = open(log, "ab") if log else None  # noqa: SIM115 - owned by the child
-        process = subprocess.Popen(
-            argv,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            cwd=Path(__file__).resolve().parent.parent,
-            start_new_session=True,
-        )
-        service = Service(name, process, log)
+        service = Service(name, self._popen(argv, log), log, argv, port)
         self.services.append(service)
         return service
+
+    def restart(self, service: Service) -> None:
+        """Start a dead service again with the same command line (and so the same port)."""
+        service.restarts.append(time.monotonic())
+        service.process = self._popen(service.argv, service.log_path)
+        if service.port:
+            self._wait_port(service, service.port, 60)
+
+    def supervise(self) -> tuple[list[Service], Service | None]:
+        """Restart services that died. Returns those restarted and one that keeps dying, if any."""
+        restarted = []
+        for service in self.services:
+            if service.process.poll() is None:
+                continue
+            recent = [t for t in service.restarts if time.monotonic() - t < RESTART_WINDOW_S]
+            if len(recent) >= MAX_RESTARTS:
+                return restarted, service
+            try:
+                self.restart(service)
+            except RuntimeError:
+                return restarted, service
+            restarted.append(service)
+        return restarted, None
 
     def _wait_port(self, service: Service, port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -117,13 +154,17 @@ class Stack:
                 "127.0.0.1",
                 "--save",
                 "",
+                # An append-only file keeps queued work across a Redis restart.
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 str(redis_dir),
                 "--protected-mode",
                 "yes",
             ],
+            port,
         )
         self._wait_port(service, port, 15)
         self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
@@ -143,6 +184,7 @@ class Stack:
                 "--port",
                 str(port),
             ],
+            port,
         )
         self._wait_port(service, port, 60)
         self.env["MILVUS_URI"] = f"http://127.0.0.1:{port}"
@@ -200,6 +242,7 @@ class Stack:
                 "--access-logfile",
                 "-",
             ],
+            port,
         )
         self._wait_port(service, port, 60)
         return service

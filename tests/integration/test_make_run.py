@@ -19,6 +19,26 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (name) state ppid ...": the name may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL")}
@@ -43,6 +63,15 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             assert json.load(response) == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             assert "Gallery" in response.read().decode()
+        # A worker that dies is started again.
+        (query_worker,) = [pid for pid in children(proc.pid) if "query@%h" in cmdline(pid)]
+        os.kill(query_worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while "worker-query stopped unexpectedly; restarted it." not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert any("query@%h" in cmdline(pid) for pid in children(proc.pid))
+
         services = json.loads((tmp_path / "data" / "services.json").read_text())
         ports = [
             port,
