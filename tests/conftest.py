@@ -41,6 +41,14 @@ def embedded_services():
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def database_url(db: dict) -> str:
+    """The URL of the test database this process uses, for the worker processes."""
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 @pytest.fixture(scope="session")
 def workers(embedded_services, django_db_setup, django_db_blocker):
     """Real `ingest` and `query` Celery workers sharing the test database file."""
@@ -49,7 +57,7 @@ def workers(embedded_services, django_db_setup, django_db_blocker):
     from search.worker_status import encoder_summary, read_all
 
     stack = embedded_services
-    stack.env["DATABASE_URL"] = f"sqlite:///{connection.settings_dict['NAME']}"
+    stack.env["DATABASE_URL"] = database_url(connection.settings_dict)
     started = [stack.start_worker("ingest"), stack.start_worker("query", concurrency=2)]
     deadline = time.monotonic() + 120
     while True:
