@@ -55,7 +55,7 @@ def _prepare_all(images: list[Image], encoder) -> list[Prepared | str]:
 def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexReport:
     """Index a batch. Raises ModelUnavailable / VectorStoreError with rows left pending."""
     from search.encoder import get_encoder
-    from search.index import store_for, vector_row
+    from search.index import pdq_store, pdq_vector, store_for, vector_row
 
     encoder = encoder or get_encoder()
     report = IndexReport()
@@ -99,6 +99,9 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
     store = store_for(encoder.model_id, encoder.dim)
     store.upsert([vector_row(image, vector) for (image, _), vector in zip(todo, vectors, strict=False)])
     store.flush()
+    hashes = pdq_store()
+    hashes.upsert([vector_row(image, pdq_vector(prepared.pdq_hash)) for image, prepared in todo])
+    hashes.flush()
 
     done = [image.pk for image, _ in todo]
     Image.objects.filter(pk__in=done).update(
@@ -110,8 +113,9 @@ def index_images(ids: list[int], *, force: bool = False, encoder=None) -> IndexR
     # An image deleted while we worked must not leave its vector behind.
     gone = set(done) - set(Image.objects.filter(pk__in=done).values_list("pk", flat=True))
     if gone:
-        store.delete(sorted(gone))
-        store.flush()
+        for vectors_of in (store, hashes):
+            vectors_of.delete(sorted(gone))
+            vectors_of.flush()
         for image, _ in todo:
             if image.pk in gone:
                 delete_if_unreferenced(image.thumbnail.name)

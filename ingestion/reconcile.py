@@ -20,6 +20,8 @@ class ReconcileReport:
     restored: int = 0
     orphans_deleted: int = 0
     collections: int = 0
+    hashes_restored: int = 0
+    hash_orphans_deleted: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -87,9 +89,29 @@ def sync_collections(report: ReconcileReport) -> None:
             )
 
 
+def sync_hashes(report: ReconcileReport) -> None:
+    """The same for the PDQ collection, from the hashes kept in the database."""
+    from search.index import pdq_row, pdq_store
+
+    store = pdq_store()
+    in_milvus = store.ids()
+    rows = Image.objects.exclude(pdq_hash="").exclude(status=Image.Status.FAILED)
+    wanted = set(rows.values_list("pk", flat=True))
+    for batch in _batches(sorted(wanted - in_milvus), 500):
+        images = list(Image.objects.filter(pk__in=batch))
+        store.upsert([pdq_row(image) for image in images])
+        report.hashes_restored += len(images)
+    orphans = sorted(in_milvus - wanted)
+    if orphans:
+        store.delete(orphans)
+        report.hash_orphans_deleted += len(orphans)
+    store.flush()
+
+
 def reconcile(older_than: timedelta | None = None) -> ReconcileReport:
     report = ReconcileReport()
     sync_collections(report)
+    sync_hashes(report)
     report.requeued = requeue_pending(older_than)
     log.info("reconcile: %s", report.as_dict())
     return report

@@ -132,7 +132,7 @@ def update_image(image: Image, *, title=None, tags=None, visibility=None) -> Ima
 
 
 def sync_vector_metadata(image_id: int) -> None:
-    from search.index import store_for, vector_row
+    from search.index import pdq_row, pdq_store, store_for, vector_row
     from search.vector_store import VectorStoreError
 
     image = Image.objects.filter(pk=image_id).first()
@@ -143,21 +143,24 @@ def sync_vector_metadata(image_id: int) -> None:
         store = store_for(image.embedding_model, len(vector))
         store.upsert([vector_row(image, vector)])
         store.flush()
+        if image.pdq_hash:
+            pdq_store().upsert([pdq_row(image)])
+            pdq_store().flush()
     except VectorStoreError as exc:
         log.warning("Milvus metadata for image %s not updated (reconcile will): %s", image_id, exc)
 
 
 def remove_image_artifacts(image: Image) -> None:
     """Delete the image's vector and files; called after its row is gone."""
-    from search.index import store_for
+    from search.index import pdq_store, store_for
     from search.vector_store import VectorStoreError
 
     vector = image.embedding_vector()
     if vector is not None and image.embedding_model:
         try:
-            store = store_for(image.embedding_model, len(vector))
-            store.delete([image.pk])
-            store.flush()
+            for store in (store_for(image.embedding_model, len(vector)), pdq_store()):
+                store.delete([image.pk])
+                store.flush()
         except VectorStoreError as exc:
             # Search never shows rows that are gone, and reconcile deletes orphan vectors.
             log.warning("Vector of deleted image %s left in Milvus: %s", image.pk, exc)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 
 from ingestion.models import Image
 
-from .index import store_for
+from .index import pdq_matches, store_for
 from .service import hydrate
 from .vector_store import SearchFilter
 
@@ -34,6 +35,14 @@ def pdq_distance(a: Image, b: Image) -> int | None:
     return (int(a.pdq_hash, 16) ^ int(b.pdq_hash, 16)).bit_count()
 
 
+def _cosine(a: Image, b: Image) -> float:
+    """CLIP similarity from the stored embeddings (0 when they come from different models)."""
+    va, vb = a.embedding_vector(), b.embedding_vector()
+    if va is None or vb is None or a.embedding_model != b.embedding_model:
+        return 0.0
+    return float(np.dot(va, vb))
+
+
 def classify(source: Image, other: Image, score: float) -> tuple[str, int | None]:
     distance = pdq_distance(source, other)
     if other.sha256 == source.sha256:
@@ -55,11 +64,27 @@ def find_duplicates(image: Image, user, min_score: float | None = None, limit: i
         .select_related("owner")[:limit]
     )
     found = {other.pk: Duplicate(other, 1.0, pdq_distance(image, other), EXACT) for other in exact}
+    viewer_id = user.pk if user.is_authenticated else None
+    # PDQ catches re-encodes and resizes wherever CLIP ranks them; CLIP catches edits PDQ misses.
+    if image.pdq_hash and (image.pdq_quality or 0) >= settings.PDQ_MIN_QUALITY:
+        matches = pdq_matches(
+            image.pdq_hash,
+            settings.PDQ_MATCH_DISTANCE,
+            limit,
+            SearchFilter(viewer_id=viewer_id, exclude_ids=(image.pk, *found)),
+        )
+        rows = (
+            Image.objects.visible_to(user)
+            .filter(pk__in=[pk for pk, _ in matches], status=Image.Status.INDEXED)
+            .select_related("owner")
+        )
+        for other in rows:
+            score = _cosine(image, other)
+            kind, distance = classify(image, other, score)
+            found[other.pk] = Duplicate(other, score, distance, kind)
     vector = image.embedding_vector()
     if vector is not None:
-        viewer = SearchFilter(
-            viewer_id=user.pk if user.is_authenticated else None, exclude_ids=(image.pk, *found)
-        )
+        viewer = SearchFilter(viewer_id=viewer_id, exclude_ids=(image.pk, *found))
         hits = store_for(image.embedding_model, len(vector)).range_search(
             vector, min_score=floor, limit=limit, filter=viewer
         )

@@ -208,10 +208,26 @@ def _is_not_loaded(exc: BaseException) -> bool:
 # ---------------------------------------------------------------------------- store
 
 
+_METRICS = ("COSINE", "IP", "L2")
+
+
 class VectorStore:
-    def __init__(self, name: str, dim: int, uri: str | None = None, token: str | None = None):
+    """One collection. Scores are the metric's: cosine similarity by default; IP serves the
+    +1/-1 PDQ vectors (Milvus Lite has no binary vectors), where Hamming = (dim - IP) / 2."""
+
+    def __init__(
+        self,
+        name: str,
+        dim: int,
+        uri: str | None = None,
+        token: str | None = None,
+        metric: str = "COSINE",
+    ):
+        if metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}")
         self.name = name
         self.dim = _as_int("dim", dim)
+        self.metric = metric
         self._uri = uri
         self._token = token
 
@@ -262,7 +278,7 @@ class VectorStore:
         return arr.tolist()
 
     def _params(self, ef: int, **extra: float) -> dict[str, Any]:
-        return {"metric_type": "COSINE", "params": {"ef": ef, **extra}}
+        return {"metric_type": self.metric, "params": {"ef": ef, **extra}}
 
     @staticmethod
     def _expr(filter: SearchFilter | None) -> str:
@@ -293,7 +309,7 @@ class VectorStore:
                 index.add_index(
                     field_name=VECTOR,
                     index_type="HNSW",
-                    metric_type="COSINE",
+                    metric_type=self.metric,
                     params={
                         "M": int(settings.HNSW_M),
                         "efConstruction": int(settings.HNSW_EF_CONSTRUCTION),

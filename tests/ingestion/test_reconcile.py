@@ -83,7 +83,8 @@ def test_a_pending_image_with_an_embedding_gets_indexed() -> None:
     call_command("reconcile", stdout=out)
 
     assert out.getvalue().strip() == (
-        "Checked 1 collection(s): restored 1 vector(s), deleted 0 orphan(s), re-queued 0 pending image(s)."
+        "Checked 1 collection(s): restored 1 vector(s), deleted 0 orphan(s), re-queued 0 pending image(s); "
+        "PDQ hashes: restored 0, deleted 0 orphan(s)."
     )
     waiting.refresh_from_db()
     assert waiting.status == Image.Status.INDEXED and waiting.indexed_at is not None
@@ -105,3 +106,25 @@ def test_rebuilds_a_wiped_collection() -> None:
     assert store.ids() == {i.pk for i in images}
     for image in images:
         assert store.search(image.embedding_vector(), limit=1)[0].id == image.pk
+
+
+def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:
+    from search.index import pdq_store, pdq_vector
+
+    owner = make_user()
+    image = make_image(owner, "circle")
+    index(image)
+    hashes = pdq_store()
+    assert hashes.ids() == {image.pk}
+    hashes.delete([image.pk])
+    hashes.upsert(
+        [VectorRow(id=424242, vector=pdq_vector("0f" * 32), owner_id=owner.pk, is_public=True, created_at=0)]
+    )
+    hashes.flush()
+
+    report = reconcile()
+
+    assert (report.hashes_restored, report.hash_orphans_deleted) == (1, 1)
+    assert hashes.ids() == {image.pk}
+    stored = hashes.get_vectors([image.pk])[image.pk]
+    np.testing.assert_array_equal(stored, pdq_vector(image.pdq_hash))

@@ -97,3 +97,28 @@ def test_api_contract(alice) -> None:
     assert (entry["id"], entry["kind"], entry["pdq_distance"]) == (copy.pk, "exact", 0)
     assert api_client(alice).get(f"/api/images/{source.pk}/duplicates/?min_score=7").status_code == 400
     assert api_client().get("/api/images/999999/duplicates/").status_code == 404
+
+
+def test_pdq_finds_a_resized_copy_even_below_the_clip_floor(alice, settings) -> None:
+    settings.DUPLICATE_MIN_SCORE = 1.01  # CLIP alone would find nothing
+    source, resized = make_image(alice, data=photo()), make_image(alice, data=resized_jpeg())
+    other = make_image(alice, data=image_bytes(scene(seed=1), "PNG"))
+    index(source, resized, other)
+
+    (found,) = find_duplicates(source, alice)
+
+    assert (found.image.pk, found.kind) == (resized.pk, NEAR)
+    assert found.pdq_distance <= settings.PDQ_MATCH_DISTANCE
+    assert found.score == pytest.approx(float(source.embedding_vector() @ resized.embedding_vector()))
+
+
+def test_deleting_an_image_removes_its_hash(alice, django_capture_on_commit_callbacks) -> None:
+    from search.index import pdq_store
+
+    image = make_image(alice, data=photo())
+    index(image)
+    pk = image.pk
+    assert pdq_store().ids() == {pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        image.delete()
+    assert pdq_store().ids() == set()

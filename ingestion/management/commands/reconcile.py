@@ -24,5 +24,6 @@ class Command(BaseCommand):
         report = reconcile(older)
         self.stdout.write(
             f"Checked {report.collections} collection(s): restored {report.restored} vector(s), "
-            f"deleted {report.orphans_deleted} orphan(s), re-queued {report.requeued} pending image(s)."
+            f"deleted {report.orphans_deleted} orphan(s), re-queued {report.requeued} pending image(s); "
+            f"PDQ hashes: restored {report.hashes_restored}, deleted {report.hash_orphans_deleted} orphan(s)."
         )

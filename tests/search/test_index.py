@@ -1,0 +1,41 @@
+"""PDQ hashes in Milvus: +1/-1 vectors under inner product give exact Hamming distances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search.index import pdq_matches, pdq_store, pdq_vector
+from search.vector_store import VectorRow
+
+pytestmark = pytest.mark.usefixtures("clean_index")
+
+
+def flip(hex_hash: str, bits: list[int]) -> str:
+    value = int(hex_hash, 16)
+    for bit in bits:
+        value ^= 1 << bit
+    return f"{value:064x}"
+
+
+def test_range_search_returns_hashes_within_the_distance_with_exact_distances() -> None:
+    rng = np.random.default_rng(7)
+    query = rng.bytes(32).hex()
+    stored = {
+        1: query,
+        2: flip(query, list(range(10))),
+        3: flip(query, list(range(0, 62, 2))),  # 31 bits: the HMA threshold, included
+        4: flip(query, list(range(32))),  # 32 bits: just outside
+        5: rng.bytes(32).hex(),  # unrelated: about 128 bits away
+    }
+    store = pdq_store()
+    store.upsert([VectorRow(pk, pdq_vector(h), 1, True, 0) for pk, h in stored.items()])
+    store.flush()
+
+    assert pdq_matches(query, 31, limit=10) == [(1, 0), (2, 10), (3, 31)]
+    assert [pk for pk, _ in pdq_matches(query, 32, limit=10)] == [1, 2, 3, 4]
+
+
+def test_pdq_vector_is_plus_minus_one_per_bit() -> None:
+    vector = pdq_vector("80" + "00" * 31)
+    assert vector.shape == (256,) and vector[0] == 1.0 and (vector[1:] == -1.0).all()
