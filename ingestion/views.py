@@ -99,6 +99,25 @@ def detail(request, pk: int):
 
 @login_required
 @require_POST
+def edit(request, pk: int):
+    image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
+    if not image.editable_by(request.user):
+        return HttpResponseForbidden("Only the owner can edit this image.")
+    try:
+        services.update_image(
+            image,
+            title=request.POST.get("title", image.title),
+            tags=request.POST.get("tags", ""),
+            visibility=request.POST.get("visibility", image.visibility),
+        )
+        messages.success(request, "Saved.")
+    except InvalidImage as exc:
+        messages.error(request, str(exc))
+    return redirect(image.get_absolute_url())
+
+
+@login_required
+@require_POST
 def delete(request, pk: int):
     # Others' private images are a 404, as everywhere else: their existence is not confirmed.
     image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)

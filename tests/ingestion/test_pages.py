@@ -194,3 +194,33 @@ def test_login_page(alice) -> None:
     assert response.status_code == 302 and response["Location"] == "/upload/"
     bad = Client().post("/accounts/login/", {"username": "alice", "password": "wrong"})
     assert bad.status_code == 200 and "Please enter a correct username and password" in bad.content.decode()
+
+
+def test_owner_edits_title_tags_and_visibility_on_the_detail_page(browser, alice) -> None:
+    image = make_image(alice, "circle", title="Old title")
+    page = browser.get(f"/images/{image.pk}/").content.decode()
+    assert 'id="edit"' in page and 'value="Old title"' in page
+
+    response = browser.post(
+        f"/images/{image.pk}/edit/",
+        {"title": "New title", "tags": "Red, round", "visibility": "private"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == f"/images/{image.pk}/"
+    assert "<h1>New title</h1>" in response.content.decode()
+    image.refresh_from_db()
+    assert (image.title, image.visibility, image.tag_names()) == ("New title", "private", ["red", "round"])
+
+    bad = browser.post(f"/images/{image.pk}/edit/", {"visibility": "everyone"}, follow=True)
+    assert "visibility must be" in bad.content.decode()
+
+
+def test_others_cannot_edit(alice) -> None:
+    image = make_image(alice, "circle", title="Mine")
+    make_user("bob")
+    bob = Client()
+    bob.login(username="bob", password=PASSWORD)
+    assert 'id="edit"' not in bob.get(f"/images/{image.pk}/").content.decode()
+    assert bob.post(f"/images/{image.pk}/edit/", {"title": "Hijacked"}).status_code == 403
+    image.refresh_from_db()
+    assert image.title == "Mine"
