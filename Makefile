@@ -20,9 +20,10 @@ chromium:
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 run: install
-	$(PY) scripts/run.py
+	$(PY) -m launcher.run
 
 test: install chromium
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-fast: install
@@ -33,6 +34,7 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .test-data .pytest_cache .ruff_cache

@@ -1,25 +1,31 @@
-"""Images API: upload, list, detail, edit, delete."""
+"""Images API: upload, list, detail, edit, delete. Errors are raised, and mapped to JSON in one
+place (`webapp.errors`)."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
-from webapp.api import error
+from core.errors import BadInput
 
 from . import services
-from .filters import filter_images
-from .models import Image
+from .access import get_image_for_user, visible_images
+from .forms import ImageEditForm, ImageFieldsForm, ImageListForm
 from .serializers import ImageSerializer, ImageUpdateSerializer, ImageUploadSerializer
-from .validation import InvalidImage, check_request_size
+from .validation import check_request_size
 
-
-def visible_images(request):
-    return Image.objects.visible_to(request.user).select_related("owner").prefetch_related("tags")
+LIST_FILTERS = [
+    OpenApiParameter("owner", str, description="A username, or 'me'"),
+    OpenApiParameter("visibility", str, enum=["public", "private"]),
+    OpenApiParameter("status", str, enum=["pending", "indexed", "failed"]),
+    OpenApiParameter("tag", str),
+    OpenApiParameter("ids", str, description="Comma-separated image ids (at most 200)"),
+    OpenApiParameter("created_after", str, description="YYYY-MM-DD or an ISO 8601 date-time"),
+    OpenApiParameter("created_before", str, description="YYYY-MM-DD (the whole day) or a date-time"),
+]
 
 
 class ImageListCreate(generics.GenericAPIView):
@@ -27,36 +33,21 @@ class ImageListCreate(generics.GenericAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(responses=ImageSerializer(many=True))
+    @extend_schema(parameters=LIST_FILTERS, responses=ImageSerializer(many=True))
     def get(self, request):
-        try:
-            images = filter_images(visible_images(request), request.query_params, request.user)
-        except InvalidImage as exc:
-            return error(str(exc), status.HTTP_400_BAD_REQUEST)
-        page = self.paginate_queryset(images)
+        filters = ImageListForm(request.query_params, user=request.user)
+        page = self.paginate_queryset(filters.apply(visible_images(request.user)))
         data = ImageSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
 
     @extend_schema(request=ImageUploadSerializer, responses={201: ImageSerializer})
     def post(self, request):
-        try:
-            check_request_size(request)
-        except InvalidImage as exc:
-            return error(str(exc), status.HTTP_400_BAD_REQUEST)
+        check_request_size(request)
         upload = request.FILES.get("file")
         if upload is None:
-            return error("Send the image as a multipart form field named 'file'.", 400)
-        try:
-            image = services.create_from_upload(
-                request.user,
-                upload,
-                upload.name,
-                title=request.data.get("title", ""),
-                tags=services.parse_tags(request.data.getlist("tags")),
-                visibility=services.parse_visibility(request.data.get("visibility")),
-            )
-        except InvalidImage as exc:
-            return error(str(exc), status.HTTP_400_BAD_REQUEST)
+            raise BadInput("Send the image as a multipart form field named 'file'.")
+        fields = ImageFieldsForm(request.data).cleaned()
+        image = services.create_from_upload(request.user, upload, upload.name, **fields)
         body = ImageSerializer(image, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -66,30 +57,20 @@ class ImageDetail(generics.GenericAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    def get_image(self, request, pk: int) -> Image:
-        return get_object_or_404(visible_images(request), pk=pk)
+    def _body(self, request, pk: int) -> dict:
+        return ImageSerializer(get_image_for_user(request.user, pk), context={"request": request}).data
 
     def get(self, request, pk: int):
-        image = self.get_image(request, pk)
-        return Response(ImageSerializer(image, context={"request": request}).data)
+        return Response(self._body(request, pk))
 
     @extend_schema(request=ImageUpdateSerializer, responses=ImageSerializer)
     def patch(self, request, pk: int):
-        image = self.get_image(request, pk)
-        if not image.editable_by(request.user):
-            return error("Only the owner can change this image.", status.HTTP_403_FORBIDDEN)
-        changes = ImageUpdateSerializer(data=request.data, partial=True)
-        changes.is_valid(raise_exception=True)
-        try:
-            services.update_image(image, **changes.validated_data)
-        except InvalidImage as exc:
-            return error(str(exc), status.HTTP_400_BAD_REQUEST)
-        image = self.get_image(request, pk)
-        return Response(ImageSerializer(image, context={"request": request}).data)
+        image = get_image_for_user(request.user, pk, write=True)
+        if not isinstance(request.data, dict):
+            raise BadInput("Send the changes as a JSON object or form fields.")
+        services.update_image(image, **ImageEditForm(request.data).given())
+        return Response(self._body(request, pk))
 
     def delete(self, request, pk: int):
-        image = self.get_image(request, pk)
-        if not image.editable_by(request.user):
-            return error("Only the owner can delete this image.", status.HTTP_403_FORBIDDEN)
-        image.delete()
+        get_image_for_user(request.user, pk, write=True, action="delete").delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,16 +1,15 @@
+import warnings
+
 from django.apps import AppConfig
+from django.conf import settings
+from PIL import Image as PILImage
 
 
 class IngestionConfig(AppConfig):
     name = "ingestion"
 
     def ready(self) -> None:
-        import warnings
-
-        from django.conf import settings
-        from PIL import Image as PILImage
-
-        from . import signals  # noqa: F401
+        from . import signals  # noqa: F401  (connects ingestion's own receivers)
 
         # Pillow refuses outright at twice its limit; our own check gives the clearer message.
         PILImage.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS

@@ -6,12 +6,11 @@ import mimetypes
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from .models import Image
+from .access import get_image_for_user
 
 
 def _viewer(request):
@@ -26,7 +25,7 @@ def _viewer(request):
 
 
 def _serve(request, pk: int, field: str, content_type: str | None = None):
-    image = get_object_or_404(Image.objects.visible_to(_viewer(request)), pk=pk)
+    image = get_image_for_user(_viewer(request), pk)
     name = getattr(image, field).name
     if not name or not default_storage.exists(name):
         raise Http404("File not available.")

@@ -76,6 +76,20 @@ class Image(models.Model):
     def __str__(self) -> str:
         return self.title or self.original_filename or f"image {self.pk}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        image = super().from_db(db, field_names, values)
+        image.remember_visibility()
+        return image
+
+    def remember_visibility(self) -> None:
+        """Note the stored visibility, so a save can tell whether it changed."""
+        self._stored_visibility = self.__dict__.get("visibility")
+
+    def visibility_changed(self) -> bool:
+        stored = getattr(self, "_stored_visibility", None)
+        return stored is not None and stored != self.visibility
+
     @property
     def display_title(self) -> str:
         return str(self)

@@ -1,16 +1,52 @@
+"""What ingestion announces to the apps above it, which connect their handlers in their
+`AppConfig.ready()` (ingestion never imports them). Every signal is sent after the database
+transaction commits, so a receiver always finds the rows it is told about.
+
+- `images_created(ids)`: new pending images whose originals are stored (the search app queues
+  their indexing).
+- `image_visibility_changed(image_id)`: the search app updates its index's copy.
+- Deletion is Django's own `post_delete` of `Image`.
+"""
+
+from __future__ import annotations
+
 import copy
 
 from django.db import transaction
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal, receiver
 
 from .models import Image
+from .storage import delete_if_unreferenced
+
+images_created = Signal()
+image_visibility_changed = Signal()
+
+
+def announce_created(ids: list[int]) -> None:
+    """Send `images_created` once the current transaction (if any) commits."""
+    ids = list(ids)
+    if ids:
+        transaction.on_commit(lambda: images_created.send(sender=Image, ids=ids))
+
+
+@receiver(post_save, sender=Image)
+def _announce_visibility_change(sender, instance: Image, created: bool, **kwargs) -> None:
+    # Covers every way a row is saved (pages, API, the Django admin).
+    if created or not instance.visibility_changed():
+        return
+    instance.remember_visibility()
+    image_id = instance.pk
+    transaction.on_commit(lambda: image_visibility_changed.send(sender=Image, image_id=image_id))
 
 
 @receiver(post_delete, sender=Image)
-def clean_up_deleted_image(sender, instance: Image, **kwargs) -> None:
-    from .services import remove_image_artifacts
-
+def _delete_unreferenced_files(sender, instance: Image, **kwargs) -> None:
     # A copy: delete() clears instance.pk, before the callback runs when an outer transaction is open.
     deleted = copy.copy(instance)
-    transaction.on_commit(lambda: remove_image_artifacts(deleted))
+
+    def clean_up() -> None:
+        delete_if_unreferenced(deleted.original.name)
+        delete_if_unreferenced(deleted.thumbnail.name)
+
+    transaction.on_commit(clean_up)

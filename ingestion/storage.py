@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from .models import Image
+
 
 def _sharded(prefix: str, sha256: str, extension: str) -> str:
     return f"{prefix}/{sha256[:2]}/{sha256[2:4]}/{sha256}.{extension}"
@@ -31,8 +33,6 @@ def read_file(name: str) -> bytes:
 
 def delete_if_unreferenced(name: str) -> None:
     """Delete a stored file unless another image still points at it (shared by identical uploads)."""
-    from .models import Image
-
     if not name:
         return
     if Image.objects.filter(original=name).exists() or Image.objects.filter(thumbnail=name).exists():

@@ -5,7 +5,6 @@ from . import media, views
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("upload/", views.upload, name="upload"),
-    path("images/<int:pk>/", views.detail, name="image-detail"),
     path("images/<int:pk>/edit/", views.edit, name="image-edit"),
     path("images/<int:pk>/delete/", views.delete, name="image-delete"),
     path("media/images/<int:pk>/original", media.original, name="image-file"),

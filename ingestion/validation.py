@@ -12,6 +12,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
+from core.errors import BadInput, PayloadTooLarge
+
 # Pillow format name -> stored file extension.
 ALLOWED_FORMATS = {
     "JPEG": "jpg",
@@ -23,7 +25,7 @@ ALLOWED_FORMATS = {
 }
 
 
-class InvalidImage(ValueError):
+class InvalidImage(BadInput):
     """The upload is not an acceptable image; the message is shown to the user as is."""
 
 
@@ -114,7 +116,7 @@ def check_request_size(request, files: int = 1) -> None:
         length = 0
     limit = files * settings.MAX_UPLOAD_BYTES + REQUEST_OVERHEAD_BYTES
     if length > limit:
-        raise InvalidImage(
+        raise PayloadTooLarge(
             f"The upload is too large ({_megabytes(length)}); "
             f"the limit is {_megabytes(settings.MAX_UPLOAD_BYTES)} per image."
         )

@@ -1,30 +1,28 @@
-"""Search API: by text, by example image (optionally with text), and similar-to-an-image."""
+"""Search API: by text, by example image (optionally with text), similar-to and duplicates-of an
+image. Input is parsed by `search.forms`; errors are raised and mapped in `webapp.errors`."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from ingestion.models import Image
-from ingestion.validation import InvalidImage, check_request_size, validate_upload
-from webapp.api import error
+from ingestion.access import get_image_for_user
+from ingestion.validation import check_request_size, validate_upload
 
 from . import queries
 from .duplicates import find_duplicates
-from .service import Result, parse_params, run_search, similar_to
-from .vector_store import VectorStoreError
+from .forms import SearchForm
+from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
+from .service import Result, run_search, similar_to
 
-MAX_QUERY_CHARS = 1000
-
-RESULT = inline_serializer(
+RESULTS = inline_serializer(
     "SearchResults",
     {
-        "results": serializers.ListField(child=serializers.DictField()),
+        "results": SearchResultSerializer(many=True),
         "count": serializers.IntegerField(),
         "model": serializers.CharField(),
     },
@@ -41,54 +39,25 @@ FILTERS = [
 ]
 
 
-def result_json(result: Result, request) -> dict:
-    image = result.image
-    thumb = image.thumbnail_url
-    return {
-        "id": image.pk,
-        "score": round(result.score, 6),
-        "title": image.display_title,
-        "thumbnail_url": request.build_absolute_uri(thumb) if thumb else None,
-        "url": request.build_absolute_uri(image.file_url),
-        "page_url": request.build_absolute_uri(image.get_absolute_url()),
-        "created_at": image.created_at.isoformat(),
-        "owner": image.owner.username,
-        "visibility": image.visibility,
-        "width": image.width,
-        "height": image.height,
-    }
+def _results(request, model_id: str, results: list[Result]) -> Response:
+    return Response({"results": results_json(results, request), "count": len(results), "model": model_id})
 
 
-def _respond(request, run, model_id: str = "") -> Response:
-    """Run a search, mapping every known failure to a clear status and message."""
-    try:
-        params = parse_params(request.query_params, request.user)
-        query_model, results = run(params)
-    except (queries.BadQuery, InvalidImage) as exc:
-        return error(str(exc), status.HTTP_400_BAD_REQUEST)
-    except queries.QueryUnavailable as exc:
-        return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
-    except VectorStoreError as exc:
-        return error(f"The search index is unavailable: {exc}", status.HTTP_503_SERVICE_UNAVAILABLE)
-    body = {
-        "results": [result_json(r, request) for r in results],
-        "count": len(results),
-        "model": query_model or model_id,
-    }
-    return Response(body)
-
-
-def _text(raw) -> str:
-    text = " ".join(str(raw or "").split())
-    if len(text) > MAX_QUERY_CHARS:
-        raise queries.BadQuery(f"The query is too long; the limit is {MAX_QUERY_CHARS} characters.")
-    return text
+def _image_query(request, text: str) -> queries.QueryVector:
+    check_request_size(request)
+    upload = request.FILES.get("image")
+    if upload is None:
+        raise queries.BadQuery("Send the example image as a multipart form field named 'image'.")
+    parts = [queries.embed_image(validate_upload(upload, upload.name).data)]
+    if text:
+        parts.append(queries.embed_text(text))
+    return queries.combine(*parts)
 
 
 @extend_schema(
     methods=["GET"],
     parameters=[OpenApiParameter("q", str, required=True), *FILTERS],
-    responses=RESULT,
+    responses=RESULTS,
 )
 @extend_schema(
     methods=["POST"],
@@ -98,66 +67,40 @@ def _text(raw) -> str:
             "ImageQuery", {"image": serializers.ImageField(), "q": serializers.CharField(required=False)}
         )
     },
-    responses=RESULT,
+    responses=RESULTS,
 )
 @api_view(["GET", "POST"])
 @permission_classes([AllowAny])
 @parser_classes([MultiPartParser, FormParser])
 def search(request):
+    form = SearchForm(request.query_params, user=request.user)
+    params = form.params()
     if request.method == "GET":
-
-        def run(params):
-            text = _text(request.query_params.get("q"))
-            if not text:
-                raise queries.BadQuery("Type something to search for: the q parameter is empty.")
-            query = queries.embed_text(text)
-            return query.model_id, run_search(query, request.user, params)
-
-        return _respond(request, run)
-
-    def run_image(params):
-        check_request_size(request)
-        upload = request.FILES.get("image")
-        if upload is None:
-            raise queries.BadQuery("Send the example image as a multipart form field named 'image'.")
-        validated = validate_upload(upload, upload.name)
-        parts = [queries.embed_image(validated.data)]
-        text = _text(request.data.get("q"))
-        if text:
-            parts.append(queries.embed_text(text))
-        query = queries.combine(*parts) if len(parts) > 1 else parts[0]
-        return query.model_id, run_search(query, request.user, params)
-
-    return _respond(request, run_image)
+        query = queries.embed_text(form.required_text())
+    else:
+        query = _image_query(request, SearchForm(request.data, user=request.user).text())
+    return _results(request, query.model_id, run_search(query, request.user, params))
 
 
-@extend_schema(parameters=FILTERS, responses=RESULT)
+@extend_schema(parameters=FILTERS, responses=RESULTS)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def similar(request, pk: int):
-    image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
-    return _respond(request, lambda params: (image.embedding_model, similar_to(image, request.user, params)))
+    image = get_image_for_user(request.user, pk)
+    params = SearchForm(request.query_params, user=request.user).params()
+    return _results(request, image.embedding_model, similar_to(image, request.user, params))
 
 
 @extend_schema(
     parameters=[OpenApiParameter("min_score", float), OpenApiParameter("limit", int)],
     responses=inline_serializer(
-        "Duplicates", {"duplicates": serializers.ListField(child=serializers.DictField())}
+        "Duplicates", {"duplicates": DuplicateSerializer(many=True), "count": serializers.IntegerField()}
     ),
 )
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def duplicates(request, pk: int):
-    image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
-    try:
-        params = parse_params(request.query_params, request.user)
-        found = find_duplicates(image, request.user, params.min_score, params.limit)
-    except queries.BadQuery as exc:
-        return error(str(exc), status.HTTP_400_BAD_REQUEST)
-    except VectorStoreError as exc:
-        return error(f"The search index is unavailable: {exc}", status.HTTP_503_SERVICE_UNAVAILABLE)
-    body = [
-        {**result_json(Result(d.image, d.score), request), "pdq_distance": d.pdq_distance, "kind": d.kind}
-        for d in found
-    ]
-    return Response({"duplicates": body, "count": len(body)})
+    image = get_image_for_user(request.user, pk)
+    params = SearchForm(request.query_params, user=request.user).params()
+    found = find_duplicates(image, request.user, params.min_score, params.limit)
+    return Response({"duplicates": duplicates_json(found, request), "count": len(found)})

@@ -3,3 +3,20 @@ from django.apps import AppConfig
 
 class SearchConfig(AppConfig):
     name = "search"
+
+    def ready(self) -> None:
+        from celery.signals import worker_ready, worker_shutdown
+        from django.db.models.signals import post_delete
+
+        from ingestion.models import Image
+        from ingestion.signals import image_visibility_changed, images_created
+
+        from . import handlers, worker
+
+        images_created.connect(handlers.queue_new_images, sender=Image, dispatch_uid="search-queue-new")
+        image_visibility_changed.connect(
+            handlers.republish_after_visibility_change, sender=Image, dispatch_uid="search-republish"
+        )
+        post_delete.connect(handlers.unpublish_deleted_image, sender=Image, dispatch_uid="search-unpublish")
+        worker_ready.connect(worker.on_worker_ready, dispatch_uid="search-worker-ready")
+        worker_shutdown.connect(worker.on_worker_shutdown, dispatch_uid="search-worker-shutdown")

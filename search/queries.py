@@ -10,12 +10,16 @@ import numpy as np
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 
+from core.errors import BadInput, ServiceUnavailable
 
-class QueryUnavailable(RuntimeError):
+from . import tasks
+
+
+class QueryUnavailable(ServiceUnavailable):
     """No embedding could be computed now (no worker, broker down, model missing): a 503."""
 
 
-class BadQuery(ValueError):
+class BadQuery(BadInput):
     """The query itself is unusable: a 400."""
 
 
@@ -55,15 +59,11 @@ def _call(task, arg: str) -> QueryVector:
 
 
 def embed_text(text: str) -> QueryVector:
-    from .tasks import embed_text as task
-
-    return _call(task, text)
+    return _call(tasks.embed_text, text)
 
 
 def embed_image(data: bytes) -> QueryVector:
-    from .tasks import embed_image as task
-
-    return _call(task, base64.b64encode(data).decode("ascii"))
+    return _call(tasks.embed_image, base64.b64encode(data).decode("ascii"))
 
 
 def combine(*parts: QueryVector) -> QueryVector:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.utils.dateparse import parse_date, parse_datetime
-
+from ingestion.access import visible_images
 from ingestion.models import Image
 
-from .index import store_for
+from .index import embedding_store
 from .queries import BadQuery, QueryVector
-from .vector_store import SearchFilter
+from .vector_store import Hit, SearchFilter
 
 SORTS = ("relevance", "date")
 
@@ -26,7 +22,7 @@ class SearchParams:
     sort: str = "relevance"
     owner_id: int | None = None
     visibility: str | None = None
-    created_after: int | None = None
+    created_after: int | None = None  # epoch seconds, inclusive
     created_before: int | None = None
     exclude_ids: tuple[int, ...] = field(default_factory=tuple)
     no_match: bool = False  # e.g. an unknown owner: the answer is empty without asking Milvus
@@ -36,81 +32,6 @@ class SearchParams:
 class Result:
     image: Image
     score: float
-
-
-def _int(params, name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise BadQuery(f"{name} must be a whole number.") from None
-    if not low <= value <= high:
-        raise BadQuery(f"{name} must be between {low} and {high}.")
-    return value
-
-
-def _timestamp(params, name: str, end_of_day: bool) -> int | None:
-    raw = (params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        # The date first: parse_datetime would read a bare date as midnight, losing end_of_day.
-        day = parse_date(raw)
-        moment = None if day else parse_datetime(raw)
-    except ValueError:  # well formed but impossible, e.g. month 13
-        day = moment = None
-    if day is not None:
-        moment = datetime.combine(day, time.max if end_of_day else time.min)
-    if moment is None:
-        raise BadQuery(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 date-time.")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
-def parse_params(params, user) -> SearchParams:
-    """Turn query-string values into typed parameters, with a clear error for anything wrong."""
-    limit = _int(params, "limit", settings.SEARCH_DEFAULT_LIMIT, 1, settings.SEARCH_MAX_LIMIT)
-    offset = _int(params, "offset", 0, 0, 10_000)
-    min_score = None
-    if params.get("min_score") not in (None, ""):
-        try:
-            min_score = float(params["min_score"])
-        except (TypeError, ValueError):
-            raise BadQuery("min_score must be a number between -1 and 1.") from None
-        if not -1.0 <= min_score <= 1.0:
-            raise BadQuery("min_score must be a number between -1 and 1.")
-    sort = params.get("sort") or "relevance"
-    if sort not in SORTS:
-        raise BadQuery("sort must be 'relevance' or 'date'.")
-    visibility = params.get("visibility") or None
-    if visibility not in (None, *Image.Visibility.values):
-        raise BadQuery("visibility must be 'public' or 'private'.")
-    owner_id, no_match = _owner(params.get("owner"), user)
-    return SearchParams(
-        limit=limit,
-        offset=offset,
-        min_score=min_score,
-        sort=sort,
-        owner_id=owner_id,
-        visibility=visibility,
-        created_after=_timestamp(params, "created_after", end_of_day=False),
-        created_before=_timestamp(params, "created_before", end_of_day=True),
-        no_match=no_match,
-    )
-
-
-def _owner(raw: str | None, user) -> tuple[int | None, bool]:
-    if not raw:
-        return None, False
-    if raw == "me":
-        if not user.is_authenticated:
-            raise BadQuery("owner=me needs you to be signed in.")
-        return user.pk, False
-    owner = get_user_model().objects.filter(username=raw).only("pk").first()
-    return (owner.pk, False) if owner else (None, True)
 
 
 def search_filter(user, params: SearchParams) -> SearchFilter:
@@ -124,12 +45,9 @@ def search_filter(user, params: SearchParams) -> SearchFilter:
     )
 
 
-def hydrate(hits, user) -> list[Result]:
+def hydrate(hits: list[Hit], user) -> list[Result]:
     """Rows in hit order; vectors whose rows are gone or hidden are dropped."""
-    ids = [hit.id for hit in hits]
-    rows = (
-        Image.objects.visible_to(user).filter(pk__in=ids, status=Image.Status.INDEXED).select_related("owner")
-    )
+    rows = visible_images(user).filter(pk__in=[hit.id for hit in hits], status=Image.Status.INDEXED)
     by_id = {row.pk: row for row in rows}
     return [Result(by_id[hit.id], hit.score) for hit in hits if hit.id in by_id]
 
@@ -137,8 +55,7 @@ def hydrate(hits, user) -> list[Result]:
 def run_search(query: QueryVector, user, params: SearchParams) -> list[Result]:
     if params.no_match:
         return []
-    store = store_for(query.model_id, query.dim)
-    hits = store.search(
+    hits = embedding_store(query.model_id, query.dim).search(
         query.vector,
         limit=params.limit,
         offset=params.offset,

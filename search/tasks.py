@@ -1,29 +1,62 @@
-"""Query-time embeddings, computed on the `query` queue so searches never wait behind ingest."""
+"""Celery tasks. Ingest queue: indexing and reconcile. Query queue: query-time embeddings, kept
+apart so searches never wait behind an ingest backlog (routes in settings.CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
 import base64
+import logging
+from collections.abc import Callable
 
 from celery import shared_task
 
+from ingestion.processing import decode
 
-def _answer(vectors) -> dict:
-    from .encoder import ModelUnavailable, encoder_state, get_encoder
+from . import indexing
+from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder
+from .reconcile import reconcile
+from .vector_store import VectorStoreError
 
-    if encoder_state()[0] == "loading":
-        # Answer at once rather than outlast the caller's short timeout.
-        raise ModelUnavailable("The model is still loading; try again in a moment.")
-    encoder = get_encoder()
-    return {"model": encoder.model_id, "dim": encoder.dim, "vector": vectors(encoder)[0].tolist()}
+log = logging.getLogger(__name__)
 
 
-def _safely(compute) -> dict:
-    from ingestion.processing import decode
-
-    from .encoder import ModelUnavailable
-
+@shared_task(
+    bind=True,
+    name="search.tasks.index_images",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(VectorStoreError,),
+    max_retries=6,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+)
+def index_images(self, ids: list[int], force: bool = False) -> dict:
     try:
-        return compute(decode)
+        return indexing.index_images(ids, force=force).as_dict()
+    except ModelUnavailable as exc:
+        # Retrying cannot help until the model is fixed; rows stay pending and are
+        # re-queued when a worker starts with a usable model.
+        log.error("Indexing %d image(s) postponed: %s", len(ids), exc)
+        indexing.note_pending(ids, f"Waiting for the model: {exc}")
+        return {"pending": ids, "reason": str(exc)}
+    except VectorStoreError as exc:
+        indexing.note_pending(ids, f"Waiting for Milvus: {exc}")
+        raise  # retried with back-off by autoretry_for
+
+
+@shared_task(name="search.tasks.reconcile")
+def reconcile_task() -> dict:
+    return reconcile().as_dict()
+
+
+def _embed(vectors: Callable) -> dict:
+    """One query vector, or an error the web side maps to 400 (bad input) or 503 (model)."""
+    try:
+        if encoder_state()[0] == EncoderState.LOADING:
+            # Answer at once rather than outlast the caller's short timeout.
+            raise ModelUnavailable("The model is still loading; try again in a moment.")
+        encoder = get_encoder()
+        return {"model": encoder.model_id, "dim": encoder.dim, "vector": vectors(encoder)[0].tolist()}
     except ModelUnavailable as exc:
         return {"error": str(exc), "kind": "model"}
     except (OSError, ValueError, SyntaxError) as exc:
@@ -32,13 +65,9 @@ def _safely(compute) -> dict:
 
 @shared_task(name="search.tasks.embed_text")
 def embed_text(text: str) -> dict:
-    return _safely(lambda decode: _answer(lambda enc: enc.encode_texts([text])))
+    return _embed(lambda encoder: encoder.encode_texts([text]))
 
 
 @shared_task(name="search.tasks.embed_image")
 def embed_image(data_b64: str) -> dict:
-    def compute(decode):
-        image = decode(base64.b64decode(data_b64))
-        return _answer(lambda enc: enc.encode_images([image]))
-
-    return _safely(compute)
+    return _embed(lambda encoder: encoder.encode_images([decode(base64.b64decode(data_b64))]))

@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("search/", views.search_page, name="search"),
+    path("images/<int:pk>/", views.image_page, name="image-detail"),
 ]

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import grpc
 import numpy as np
 from django.conf import settings
+from pymilvus import DataType, MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from core.errors import ServiceUnavailable
 
 _T = TypeVar("_T")
 
@@ -32,8 +37,11 @@ PK, VECTOR, OWNER, PUBLIC, CREATED = "id", "embedding", "owner_id", "is_public",
 _VISIBILITIES = ("public", "private")
 
 
-class VectorStoreError(RuntimeError):
-    """Any failure talking to Milvus, with a plain message."""
+class VectorStoreError(ServiceUnavailable):
+    """Any failure talking to Milvus. The message (for logs and /healthz) names the server; users
+    are told only that search is unavailable."""
+
+    public_default = "The search index is unavailable right now; try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -146,8 +154,6 @@ def get_client(uri: str | None = None, token: str | None = None) -> Any:
         if client is not None:
             return client
         try:
-            from pymilvus import MilvusClient
-
             # dedicated: pymilvus otherwise shares one channel per address and never closes
             # it, so dropping our client would not give a fresh connection.
             client = MilvusClient(uri=key[0], token=key[1], timeout=_CONNECT_TIMEOUT, dedicated=True)
@@ -184,9 +190,6 @@ def _describe(exc: BaseException) -> str:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    import grpc
-    from pymilvus.exceptions import MilvusException
-
     if isinstance(exc, grpc.RpcError):
         return True
     if isinstance(exc, MilvusException) and exc.code == 2:  # Status.CONNECT_FAILED
@@ -287,8 +290,6 @@ class VectorStore:
     # -- schema
 
     def ensure_collection(self) -> None:
-        from pymilvus import DataType, MilvusClient
-
         def run(client: Any) -> None:
             if not client.has_collection(self.name, timeout=_OP_TIMEOUT):
                 schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -327,13 +328,6 @@ class VectorStore:
                 dim = int(field.get("params", {}).get("dim", self.dim))
                 if dim != self.dim:
                     raise VectorStoreError(f"collection {self.name!r} has dim {dim}, expected {self.dim}")
-
-    def drop(self) -> None:
-        def run(client: Any) -> None:
-            if client.has_collection(self.name, timeout=_OP_TIMEOUT):
-                client.drop_collection(self.name, timeout=_OP_TIMEOUT)
-
-        self._call("drop", run, reload=False)
 
     # -- writes
 
@@ -400,19 +394,6 @@ class VectorStore:
             ),
         )
 
-    def search_many(
-        self,
-        vectors: Sequence[Sequence[float]] | np.ndarray,
-        limit: int,
-        filter: SearchFilter | None = None,
-    ) -> list[list[Hit]]:
-        limit = _as_int("limit", limit)
-        data = self._vectors(vectors)
-        if not data or limit <= 0:
-            return [[] for _ in data]
-        ef = max(int(settings.HNSW_EF), limit)
-        return [self._hits(hits) for hits in self._search(data, limit, filter, self._params(ef))]
-
     def range_search(
         self,
         vector: Sequence[float] | np.ndarray,
@@ -432,16 +413,6 @@ class VectorStore:
         raw = self._search([self._vector(vector)], limit, filter, params)
         return self._hits(raw[0], lo=float(min_score), hi=float(max_score))
 
-    def get_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
-        pks = [_as_int("id", i) for i in ids]
-        if not pks:
-            return {}
-        rows = self._call(
-            "get",
-            lambda c: c.get(self.name, ids=pks, output_fields=[PK, VECTOR], timeout=_OP_TIMEOUT),
-        )
-        return {int(r[PK]): np.asarray(r[VECTOR], dtype=np.float32) for r in rows}
-
     def ids(self) -> set[int]:
         """All stored ids (a plain query with a limit pages in insertion order, not by id)."""
 
@@ -458,16 +429,6 @@ class VectorStore:
             return found
 
         return self._call("ids", run)
-
-    def count(self) -> int:
-        rows = self._call(
-            "count",
-            lambda c: c.query(self.name, filter="", output_fields=["count(*)"], timeout=_OP_TIMEOUT),
-        )
-        return int(rows[0]["count(*)"]) if rows else 0
-
-    def ping(self) -> None:
-        ping(self._uri, self._token)
 
 
 def ping(uri: str | None = None, token: str | None = None) -> None:

@@ -1,59 +1,80 @@
-"""The search page: text box, example-image upload, and "similar to" results."""
+"""Pages: the search page (by words, by example image, similar to an image) and the image page with
+its duplicates and similar images. Input goes through `search.forms`, as in the API."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
+from core.errors import UserFacingError
+from ingestion.access import get_image_for_user
 from ingestion.models import Image
-from ingestion.validation import InvalidImage, validate_upload
+from ingestion.validation import check_request_size, validate_upload
 
 from . import queries
-from .service import parse_params, run_search, similar_to
-from .vector_store import VectorStoreError
+from .duplicates import SIMILAR, find_duplicates
+from .forms import SearchPageForm
+from .service import SearchParams, run_search, similar_to
+
+DETAIL_NEIGHBOURS = 12
 
 
-def _similar(request, params):
-    source = get_object_or_404(Image.objects.visible_to(request.user), pk=request.GET["similar"])
-    return source, similar_to(source, request.user, params)
-
-
-def _by_image(request, params, text: str):
+def _by_image(request, text: str) -> queries.QueryVector:
+    check_request_size(request)
     upload = request.FILES.get("image")
     if upload is None:
         raise queries.BadQuery("Choose an example image to search with.")
     parts = [queries.embed_image(validate_upload(upload, upload.name).data)]
     if text:
         parts.append(queries.embed_text(text))
-    query = queries.combine(*parts) if len(parts) > 1 else parts[0]
-    return run_search(query, request.user, params)
+    return queries.combine(*parts)
 
 
 def search_page(request):
-    text = " ".join((request.GET.get("q") or request.POST.get("q") or "").split())[:1000]
-    context = {"q": text, "results": None, "error": "", "source": None, "mode": "text"}
+    form = SearchPageForm(request.GET, user=request.user)
+    context = {"q": request.GET.get("q", ""), "results": None, "error": "", "source": None, "mode": "text"}
     status = 200
     try:
-        params = parse_params(request.GET, request.user)
-        context["min_score"] = params.min_score
-        context["sort"] = params.sort
+        params = form.params()
+        context.update(q=form.text(), min_score=params.min_score, sort=params.sort)
+        similar = form.cleaned()["similar"]
         if request.method == "POST":
-            context["mode"] = "image"
-            context["results"] = _by_image(request, params, text)
-        elif request.GET.get("similar"):
+            text = SearchPageForm(request.POST, user=request.user).text()
+            context.update(mode="image", q=text)
+            context["results"] = run_search(_by_image(request, text), request.user, params)
+        elif similar:
             context["mode"] = "similar"
-            context["source"], context["results"] = _similar(request, params)
-        elif text:
-            context["results"] = run_search(queries.embed_text(text), request.user, params)
+            context["source"] = get_image_for_user(request.user, similar)
+            context["results"] = similar_to(context["source"], request.user, params)
+        elif context["q"]:
+            context["results"] = run_search(queries.embed_text(context["q"]), request.user, params)
         elif "q" in request.GET:
-            context["error"], status = "Type something to search for.", 400
+            form.required_text()
         if context["mode"] != "image" and context["results"] and len(context["results"]) >= params.limit:
             following = request.GET.copy()
             following["offset"] = params.offset + params.limit
             context["next_url"] = f"?{following.urlencode()}"
-    except (queries.BadQuery, InvalidImage, ValueError) as exc:
-        context["error"], status = str(exc), 400
-    except queries.QueryUnavailable as exc:
-        context["error"], status = f"Search is unavailable right now: {exc}", 503
-    except VectorStoreError as exc:
-        context["error"], status = f"The search index is unavailable right now: {exc}", 503
+    except UserFacingError as exc:
+        # Shown beside the search forms, so the visitor can correct the query in place.
+        context["error"], status = exc.public_message, exc.status_code
     return render(request, "search/search.html", context, status=status)
+
+
+def image_page(request, pk: int):
+    image = get_image_for_user(request.user, pk)
+    similar, duplicates, similar_error = [], [], ""
+    if image.status == Image.Status.INDEXED:
+        try:
+            found = find_duplicates(image, request.user)
+            duplicates = [d for d in found if d.kind != SIMILAR][:DETAIL_NEIGHBOURS]
+            similar = similar_to(image, request.user, SearchParams(limit=DETAIL_NEIGHBOURS))
+        except UserFacingError as exc:
+            # The image itself is still worth showing when its neighbours cannot be found.
+            similar_error = exc.public_message
+    context = {
+        "image": image,
+        "similar": similar,
+        "duplicates": duplicates,
+        "similar_error": similar_error,
+        "can_edit": image.editable_by(request.user),
+    }
+    return render(request, "search/image.html", context)

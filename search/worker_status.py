@@ -3,28 +3,47 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
+import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import redis
 from django.conf import settings
+
+from .encoder import EncoderState, encoder_state, get_encoder
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "imagesearch:worker:"
 HEARTBEAT_SECONDS = 5
 TTL_SECONDS = 20
 
 
+class SummaryState(enum.StrEnum):
+    """What the workers serving one queue add up to; a str, so templates and JSON see its value."""
+
+    OK = "ok"
+    LOADING = "loading"
+    NO_WORKER = "no_worker"
+    ERROR = "error"
+
+
 @dataclass
 class WorkerState:
     hostname: str
     queues: list[str]
-    state: str  # "ok" | "loading" | "error" | "idle"
+    state: EncoderState  # stored in Redis as its string value
     detail: str = ""
     model: str = ""
     device: str = ""
     dim: int = 0
+
+    def __post_init__(self) -> None:
+        self.state = EncoderState(self.state)  # read back from JSON as a plain str
 
 
 def redis_client() -> redis.Redis:
@@ -42,29 +61,33 @@ def read_all(client: redis.Redis | None = None) -> list[WorkerState]:
     client = client or redis_client()
     keys = sorted(client.scan_iter(match=KEY_PREFIX + "*", count=100))
     states = []
-    for raw in client.mget(keys) if keys else []:
-        if raw:
+    for key, raw in zip(keys, client.mget(keys) if keys else [], strict=True):
+        if not raw:  # expired between SCAN and MGET
+            continue
+        try:
             states.append(WorkerState(**json.loads(raw)))
+        except (TypeError, ValueError) as exc:  # a worker of another version: skip it, not /healthz
+            logger.warning("Ignoring unreadable worker state %s: %s", key, exc)
     return states
 
 
-def encoder_summary(states: list[WorkerState], queue: str | None = None) -> tuple[str, str]:
-    """("ok" | "loading" | "error", plain-words detail) for the workers serving `queue`."""
+def encoder_summary(states: list[WorkerState], queue: str | None = None) -> tuple[SummaryState, str]:
+    """(state, plain-words detail) for the workers serving `queue`."""
     queue = queue or settings.QUERY_QUEUE
     serving = [s for s in states if queue in s.queues]
     if not serving:
-        return "error", f"no worker is serving the '{queue}' queue; start one (make run does)."
-    if any(s.state == "ok" for s in serving):
-        ok = next(s for s in serving if s.state == "ok")
-        return "ok", f"{ok.model} on {ok.device}"
-    if any(s.state in ("loading", "idle") for s in serving):
-        return "loading", "the model is loading."
-    return "error", serving[0].detail or "the model could not be loaded"
+        return SummaryState.NO_WORKER, f"no worker is serving the '{queue}' queue; start one (make run does)."
+    ok = next((s for s in serving if s.state == EncoderState.OK), None)
+    if ok:
+        return SummaryState.OK, f"{ok.model} on {ok.device}"
+    if any(s.state in (EncoderState.LOADING, EncoderState.IDLE) for s in serving):
+        return SummaryState.LOADING, "the model is loading."
+    return SummaryState.ERROR, serving[0].detail or "the model could not be loaded"
 
 
 def current_model(states: list[WorkerState]) -> str:
     for state in states:
-        if state.state == "ok" and state.model:
+        if state.state == EncoderState.OK and state.model:
             return state.model
     return ""
 
@@ -72,7 +95,7 @@ def current_model(states: list[WorkerState]) -> str:
 class Heartbeat:
     """Publishes this worker's encoder state every few seconds from a daemon thread."""
 
-    def __init__(self, hostname: str, queues: list[str], on_ready=None):
+    def __init__(self, hostname: str, queues: list[str], on_ready: Callable[[], None] | None = None) -> None:
         self.hostname = hostname or socket.gethostname()
         self.queues = queues
         self.on_ready = on_ready
@@ -80,12 +103,10 @@ class Heartbeat:
         self._ready_fired = False
 
     def snapshot(self) -> WorkerState:
-        from .encoder import encoder_state, get_encoder
-
         state, detail = encoder_state()
         model = device = ""
         dim = 0
-        if state == "ok":
+        if state == EncoderState.OK:
             encoder = get_encoder()
             model, device, dim = encoder.model_id, encoder.device, encoder.dim
         return WorkerState(self.hostname, self.queues, state, detail, model, device, dim)
@@ -95,7 +116,7 @@ class Heartbeat:
         # Redis down: the worker itself reconnects; the next beat tries again.
         with contextlib.suppress(redis.RedisError):
             publish(snapshot)
-        if snapshot.state == "ok" and not self._ready_fired and self.on_ready:
+        if snapshot.state == EncoderState.OK and not self._ready_fired and self.on_ready:
             self._ready_fired = True
             self.on_ready()
 

@@ -1,51 +1,82 @@
-"""/healthz: each component in plain words; 503 when one is down."""
+"""/healthz: each component in plain words; 503 when one is down.
+
+The body is exactly the public contract. The header `X-Encoder-State` (ok | loading | no_worker |
+error) is the machine-readable form of `encoder`, for supervisors such as `make run` that must not
+parse the human message."""
 
 from __future__ import annotations
 
+import enum
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from search.vector_store import VectorStoreError, ping
+from search.worker_status import SummaryState, encoder_summary, read_all, redis_client
+
+ENCODER_STATE_HEADER = "X-Encoder-State"
+
+
+class Health(enum.StrEnum):
+    OK = "ok"
+    LOADING = "loading"
+    ERROR = "error"
+
+
+def _down(detail: str) -> str:
+    return f"{Health.ERROR}: {detail}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password: /healthz is public."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        return "ok"
+        return Health.OK
     except Exception as exc:
-        return f"error: {exc}"
+        return _down(str(exc))
 
 
-def _redis_and_encoder() -> tuple[str, str]:
-    import redis
-
-    from search.worker_status import encoder_summary, read_all, redis_client
-
+def _redis_and_encoder() -> tuple[str, str, SummaryState]:
     try:
         client = redis_client()
         client.ping()
         states = read_all(client)
     except redis.RedisError as exc:
-        return (
-            f"error: Redis is unreachable at {settings.REDIS_URL}: {exc}",
-            "error: unknown while Redis is down",
-        )
+        redis_state = _down(f"Redis is unreachable at {redact(settings.REDIS_URL)}: {exc}")
+        return redis_state, _down("unknown while Redis is down"), SummaryState.ERROR
     state, detail = encoder_summary(states)
-    return "ok", state if state != "error" else f"error: {detail}"
+    if state == SummaryState.OK:
+        return Health.OK, Health.OK, state
+    if state == SummaryState.LOADING:
+        return Health.OK, Health.LOADING, state
+    return Health.OK, _down(detail), state
 
 
 def _milvus() -> str:
-    from search.vector_store import VectorStoreError, ping
-
     try:
         ping()
-        return "ok"
+        return Health.OK
     except VectorStoreError as exc:
-        return f"error: {exc}"
+        return _down(str(exc))
 
 
 def healthz(request):
-    redis_state, encoder = _redis_and_encoder()
+    redis_state, encoder, encoder_state = _redis_and_encoder()
     body = {"database": _database(), "redis": redis_state, "milvus": _milvus(), "encoder": encoder}
-    healthy = all(v in ("ok", "loading") for v in body.values())
-    return JsonResponse(body, status=200 if healthy else 503)
+    healthy = all(value in (Health.OK, Health.LOADING) for value in body.values())
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response[ENCODER_STATE_HEADER] = encoder_state
+    return response

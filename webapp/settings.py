@@ -2,69 +2,84 @@
 
 from __future__ import annotations
 
+import math
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Environment helpers: each reads one variable; unset or empty means the default, and a value that
+# does not parse stops start-up with a message naming the variable instead of being guessed at.
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
 
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = env_str(name)
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
-DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def _running_services() -> dict:
-    """Addresses of the Redis and Milvus that a live `make run` started for this DATA_DIR,
-    so management commands run beside it reach the same services."""
-    import json
-
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = env_str(name)
+    if not value:
+        return default
     try:
-        info = json.loads((DATA_DIR / "services.json").read_text())
-        os.kill(int(info.pop("pid")), 0)
-        return info
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
 
 
-RUNNING_SERVICES = _running_services()
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, got {number:g}")
+    return number
 
 
-def _secret_key() -> str:
-    """Use DJANGO_SECRET_KEY, else a random key kept in DATA_DIR so sessions survive restarts."""
-    key = os.environ.get("DJANGO_SECRET_KEY")
-    if key:
-        return key
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Comma-separated; blank items are dropped."""
+    value = env_str(name)
+    if not value:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
-SECRET_KEY = _secret_key()
+# launcher.environment.prepare() (run by manage.py and `make run`) creates DATA_DIR and the secret key
+# and passes both on; settings only read them, so importing them touches no files.
+DATA_DIR = Path(env_str("DATA_DIR") or BASE_DIR / "data").resolve()
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set. Set it (in production), or start through `manage.py` or "
+        "`make run`, which create one in DATA_DIR/secret_key and pass it on."
+    )
 DEBUG = env_bool("DEBUG")
-PORT = env_int("PORT", 8000)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+PORT = env_int("PORT", 8000, minimum=1)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.errors.UserFacingErrorMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -115,9 +131,7 @@ TEMPLATES = [
 
 SQLITE_PATH = DATA_DIR / "db.sqlite3"
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}", conn_max_age=60
-    )
+    "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"), conn_max_age=60)
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and commands share one SQLite file: WAL lets readers run beside a writer,
@@ -128,9 +142,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("TEST_DATABASE_PATH") or str(DATA_DIR / "test_db.sqlite3")
-    }
+    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_PATH", str(DATA_DIR / "test_db.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -160,52 +172,47 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 
 # Upload limits: checked before and while decoding, so a hostile file cannot exhaust memory.
-MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
-MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 100_000_000)
-MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 200)
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
+MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 200, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
-THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 384)
+THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 384, minimum=1)
 
 # Model and vectors.
-CLIP_MODEL = os.environ.get("CLIP_MODEL", "").strip() or "openai/clip-vit-base-patch32"
-CLIP_DEVICE = os.environ.get("CLIP_DEVICE", "").strip() or None  # None: CUDA when available
-MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR") or DATA_DIR / "models").resolve()
-ENCODE_BATCH_SIZE = env_int("ENCODE_BATCH_SIZE", 32)
-TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)  # 0: torch's default (one per core)
+CLIP_MODEL = env_str("CLIP_MODEL", "openai/clip-vit-base-patch32")
+CLIP_DEVICE = env_str("CLIP_DEVICE") or None  # None: CUDA when available
+MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR") or DATA_DIR / "models").resolve()
+ENCODE_BATCH_SIZE = env_int("ENCODE_BATCH_SIZE", 32, minimum=1)
+TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0, minimum=0)  # 0: torch's default (one per core)
 # Threads that decode, thumbnail and hash images beside the encoder in the ingest worker.
-PREPARE_THREADS = env_int("PREPARE_THREADS", min(8, os.cpu_count() or 1))
+PREPARE_THREADS = env_int("PREPARE_THREADS", min(8, os.cpu_count() or 1), minimum=1)
 # Threads that run the model's own image processor on chunks of a batch (identical output).
-PREPROCESS_THREADS = env_int("PREPROCESS_THREADS", min(8, os.cpu_count() or 1))
-MILVUS_URI = (
-    os.environ.get("MILVUS_URI", "").strip()
-    or RUNNING_SERVICES.get("MILVUS_URI")
-    or str(DATA_DIR / "milvus.db")
-)
-MILVUS_TOKEN = os.environ.get("MILVUS_TOKEN", "")
-HNSW_M = env_int("HNSW_M", 16)
-HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 200)
-HNSW_EF = env_int("HNSW_EF", 128)
+PREPROCESS_THREADS = env_int("PREPROCESS_THREADS", min(8, os.cpu_count() or 1), minimum=1)
+# Beside a live `make run`, manage.py's prepare() sets these to its servers' addresses.
+MILVUS_URI = env_str("MILVUS_URI", str(DATA_DIR / "milvus.db"))
+MILVUS_TOKEN = env_str("MILVUS_TOKEN")
+HNSW_M = env_int("HNSW_M", 16, minimum=2)
+HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 200, minimum=1)
+HNSW_EF = env_int("HNSW_EF", 128, minimum=1)
 
 # Queues: searches go to their own queue so an ingest backlog never delays them.
-REDIS_URL = (
-    os.environ.get("REDIS_URL", "").strip() or RUNNING_SERVICES.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-)
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 INGEST_QUEUE = "ingest"
 QUERY_QUEUE = "query"
-QUERY_TIMEOUT = env_float("QUERY_TIMEOUT", 10.0)
-SEARCH_MAX_LIMIT = env_int("SEARCH_MAX_LIMIT", 200)
-SEARCH_DEFAULT_LIMIT = env_int("SEARCH_DEFAULT_LIMIT", 50)
-INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32)
+QUERY_TIMEOUT = env_float("QUERY_TIMEOUT", 10.0, minimum=0.1)
+SEARCH_MAX_LIMIT = env_int("SEARCH_MAX_LIMIT", 200, minimum=1)
+SEARCH_DEFAULT_LIMIT = env_int("SEARCH_DEFAULT_LIMIT", 50, minimum=1)
+INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32, minimum=1)
 # Duplicates, two tiers: "near" (a re-upload, resize or re-encode: PDQ within the HMA match
 # distance, or CLIP cosine at Immich's default) and "similar" (CLIP cosine above the floor).
 DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)
 NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.99)
-PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31)
-PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50)
+PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31, minimum=0)
+PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)
 # A pending image older than this with no worker progress is re-queued by `reconcile`.
-PENDING_REQUEUE_SECONDS = env_int("PENDING_REQUEUE_SECONDS", 300)
+PENDING_REQUEUE_SECONDS = env_int("PENDING_REQUEUE_SECONDS", 300, minimum=0)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -232,11 +239,12 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3
 CELERY_REDIS_SOCKET_TIMEOUT = 30
 CELERY_TASK_DEFAULT_QUEUE = INGEST_QUEUE
 CELERY_TASK_ROUTES = {
-    "ingestion.tasks.*": {"queue": INGEST_QUEUE},
-    "search.tasks.*": {"queue": QUERY_QUEUE},
+    "search.tasks.index_images": {"queue": INGEST_QUEUE},
+    "search.tasks.reconcile": {"queue": INGEST_QUEUE},
+    "search.tasks.embed_*": {"queue": QUERY_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
-    "reconcile": {"task": "ingestion.tasks.reconcile_task", "schedule": 600.0},
+    "reconcile": {"task": "search.tasks.reconcile", "schedule": 600.0},
 }
 
 REST_FRAMEWORK = {
@@ -245,10 +253,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "webapp.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "webapp.api.exception_handler",
+    "EXCEPTION_HANDLER": "webapp.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image search API",
@@ -265,6 +273,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

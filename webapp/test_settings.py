@@ -11,6 +11,9 @@ _root = Path(__file__).resolve().parent.parent
 # Tests never touch a developer's data or services: a fresh DATA_DIR, and conftest.py starts
 # its own Redis and Milvus Lite server.
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="imagesearch-test-")
+# What manage.py's launcher.environment.prepare() does for a real run, fixed for tests; the Stack in
+# conftest.py copies os.environ, so the worker processes get the same key.
+os.environ["DJANGO_SECRET_KEY"] = "test-only-secret-key-never-used-outside-the-test-suite"
 os.environ.setdefault("MODEL_CACHE_DIR", str(_root / ".test-data" / "models"))
 os.environ["CLIP_MODEL"] = "demo"
 for _name in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL"):

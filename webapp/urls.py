@@ -20,3 +20,8 @@ urlpatterns = [
     path("", include("ingestion.urls")),
     path("", include("search.urls")),
 ]
+
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
+handler404 = "webapp.errors.page_not_found"
+handler500 = "webapp.errors.server_error"

@@ -10,10 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from ingestion.models import Image
-from search.index import store_for
+from search.index import embedding_store
 from search.vector_store import SearchFilter
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import api_client, index, make_image, make_user
+from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +113,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(api, settings) -> None:
         {"file": SimpleUploadedFile("big.png", b"x" * (1024 * 1024 + 2000), "image/png")},
         format="multipart",
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "The upload is too large" in response.json()["error"]
     assert Image.objects.count() == 0
 
@@ -159,7 +158,10 @@ def test_list_filters(api, alice) -> None:
     assert ids(api.get("/api/images/", {"created_before": "2023-06-01"})) == [old.pk]
     assert ids(api.get("/api/images/", {"created_before": "2023-06-01T11:00:00Z"})) == []
     assert set(ids(api.get("/api/images/", {"ids": f"{old.pk},{bobs.pk},999999"}))) == {old.pk, bobs.pk}
-    assert ids(APIClient().get("/api/images/", {"owner": "me"})) == []
+    # owner=me while signed out is an error, here as on every other endpoint.
+    response = APIClient().get("/api/images/", {"owner": "me"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "owner=me needs you to be signed in."}
 
 
 @pytest.mark.parametrize(
@@ -250,7 +252,10 @@ def test_visibility_changes_follow_into_milvus(
 ) -> None:
     image = make_image(alice, "circle", color=(30, 160, 60))
     index(image)
-    store, vector = store_for(image.embedding_model, len(image.embedding_vector())), image.embedding_vector()
+    store, vector = (
+        embedding_store(image.embedding_model, len(image.embedding_vector())),
+        image.embedding_vector(),
+    )
     anonymous, owner = SearchFilter(), SearchFilter(viewer_id=alice.pk)
     assert [h.id for h in store.search(vector, limit=5, filter=anonymous)] == [image.pk]
 
@@ -289,7 +294,7 @@ def test_owner_deletes_row_files_and_vector(
 ) -> None:
     image = make_image(alice, "triangle", color=(10, 120, 240))
     index(image)
-    store = store_for(image.embedding_model, len(image.embedding_vector()))
+    store = embedding_store(image.embedding_model, len(image.embedding_vector()))
     assert store.ids() == {image.pk}
     files = [image.original.name, image.thumbnail.name]
     assert all(default_storage.exists(name) for name in files)

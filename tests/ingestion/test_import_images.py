@@ -10,8 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from ingestion.models import Image
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import make_user
+from tests.factories import draw_image, image_bytes, make_user
 
 pytestmark = pytest.mark.django_db
 

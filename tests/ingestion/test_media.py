@@ -8,8 +8,7 @@ import pytest
 from django.test import Client
 from PIL import Image as PILImage
 
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import PASSWORD, api_client, index, make_image, make_user
+from tests.factories import PASSWORD, api_client, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from ingestion.models import Image
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import PASSWORD, index, make_image, make_user
+from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +46,10 @@ def test_my_images_and_a_bad_filter(browser, alice) -> None:
     mine = browser.get("/", {"owner": "me"}).content.decode()
     assert "My images" in mine and "Secret square" in mine and "Bob&#x27;s circle" not in mine
     bad = browser.get("/", {"status": "nonsense"})
-    assert bad.status_code == 200
-    assert "status must be one of: pending, indexed, failed." in bad.content.decode()
+    assert bad.status_code == 400  # as the API answers the same filter
+    page = bad.content.decode()
+    assert "status must be one of: pending, indexed, failed." in page
+    assert 'id="error-page"' in page and 'class="topbar"' in page  # inside the site layout
 
 
 def test_empty_gallery_invites_uploads(browser) -> None:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image as PILImage
 
 from ingestion.processing import EXIF_DATETIME_ORIGINAL, EXIF_IFD, decode, exif_taken_at, prepare
-from tests.conftest import draw_image, image_bytes
+from tests.factories import draw_image, image_bytes
 
 ORIENTATION = 0x0112
 

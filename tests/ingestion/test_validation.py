@@ -8,7 +8,7 @@ import io
 import pytest
 
 from ingestion.validation import InvalidImage, validate_image_bytes, validate_upload
-from tests.conftest import draw_image, image_bytes
+from tests.factories import draw_image, image_bytes
 
 FORMATS = [
     ("PNG", "png", {}),

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from webapp.stack import free_port, port_open
+from launcher.stack import free_port, port_open
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+SHOW_SERVICES = "from django.conf import settings; print(settings.REDIS_URL, settings.MILVUS_URI)"
 
 
 def children(pid: int) -> list[int]:
@@ -41,13 +42,14 @@ def cmdline(pid: int) -> str:
 
 def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL")}
-    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), CLIP_MODEL="demo", DJANGO_SETTINGS_MODULE="")
-    env.pop("DJANGO_SETTINGS_MODULE")
+    # As from a shell: no service addresses, no secret key (make run makes one), default settings.
+    unset = ("REDIS_URL", "MILVUS_URI", "DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), CLIP_MODEL="demo")
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "launcher.run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + 120
@@ -57,10 +59,12 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             time.sleep(0.2)
         text = log.read_text()
         assert f"Image search is running: http://127.0.0.1:{port}" in text
-        assert "Model: demo" in text
+        assert "Model: demo (random-weight demo model" in text  # the workers reported ready
 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
-            assert json.load(response) == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
+            health = json.load(response)
+            assert response.headers["X-Encoder-State"] == "ok"
+        assert health == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             assert "Gallery" in response.read().decode()
         # A worker that dies is started again.
@@ -73,6 +77,19 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert any("query@%h" in cmdline(pid) for pid in children(proc.pid))
 
         services = json.loads((tmp_path / "data" / "services.json").read_text())
+        # The key make run made is private, and a command run beside it reaches the same services.
+        assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
+        beside = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", SHOW_SERVICES],
+            cwd=ROOT,
+            env={k: v for k, v in env.items() if k != "PORT"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        # The last line: Django's shell may first say how many objects it imported.
+        shown = beside.stdout.strip().splitlines()[-1:]
+        assert shown == [f"{services['REDIS_URL']} {services['MILVUS_URI']}"], beside.stdout + beside.stderr
         ports = [
             port,
             int(services["REDIS_URL"].split(":")[2].split("/")[0]),

@@ -8,7 +8,7 @@ import pytest
 
 from ingestion.models import Image
 from search.worker_status import read_all
-from tests.ingestion.helpers import make_image, make_user
+from tests.factories import make_image, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from ingestion.models import Image
-from tests.conftest import draw_image, image_bytes
+from tests.factories import draw_image, image_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,7 @@ from rest_framework.test import APIClient
 from ingestion.models import Image
 from search.encoder import get_encoder
 from search.queries import QueryVector, combine
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import api_client, index, make_image, make_user
+from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db
 

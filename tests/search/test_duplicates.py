@@ -9,8 +9,7 @@ from PIL import ImageDraw
 
 from ingestion.models import Image
 from search.duplicates import EXACT, NEAR, SIMILAR, find_duplicates, pdq_distance
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import api_client, index, make_image, make_user
+from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -113,12 +112,12 @@ def test_pdq_finds_a_resized_copy_even_below_the_clip_floor(alice, settings) -> 
 
 
 def test_deleting_an_image_removes_its_hash(alice, django_capture_on_commit_callbacks) -> None:
-    from search.index import pdq_store
+    from search.index import hash_store
 
     image = make_image(alice, data=photo())
     index(image)
     pk = image.pk
-    assert pdq_store().ids() == {pk}
+    assert hash_store().ids() == {pk}
     with django_capture_on_commit_callbacks(execute=True):
         image.delete()
-    assert pdq_store().ids() == set()
+    assert hash_store().ids() == set()

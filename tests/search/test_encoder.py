@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,8 +17,10 @@ from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 from transformers import CLIPImageProcessor
 
-from search.demo_model import DEMO_DIR_NAME, ensure_demo_model
-from search.encoder import Encoder, EncoderHolder, ModelUnavailable, load_encoder
+from core.errors import ServiceUnavailable
+from search import encoder as encoder_package
+from search.encoder import Encoder, EncoderHolder, EncoderState, ModelUnavailable, load_encoder
+from search.encoder.demo import DEMO_DIR_NAME, ensure_demo_model
 
 CAT_IDS = [49406, 320, 1125, 539, 320, 2368, 49407]
 TEXTS = ["a photo of a cat", "a red circle", "", "two dogs on a beach", "x " * 200]
@@ -255,3 +261,143 @@ def test_inputs_made_one_by_one_encode_like_a_batch(encoder: Encoder) -> None:
         encoder.encode_image_inputs(one_by_one), encoder.encode_images(images), atol=1e-5
     )
     assert encoder.encode_image_inputs([]).shape == (0, encoder.dim)
+
+
+# ---------------------------------------------------------------------------- one batching loop
+
+# The encoder fixture has batch_size 2: no input, exactly one batch, and one batch plus one.
+BOUNDARIES = [(0, []), (2, [2]), (3, [2, 1])]
+
+
+def one_by_one(encode, items: list) -> np.ndarray:
+    return np.concatenate([encode([item]) for item in items])
+
+
+@pytest.mark.parametrize(("count", "slices"), BOUNDARIES)
+def test_batched_slices_by_batch_size(encoder: Encoder, count: int, slices: list[int]) -> None:
+    seen = []
+
+    def tokens(chunk):
+        seen.append(len(chunk))
+        return encoder._tokens(chunk)
+
+    vectors = encoder._batched(TEXTS[:count], tokens, encoder.model.get_text_features)
+    assert encoder.batch_size == 2 and seen == slices
+    assert vectors.shape == (count, encoder.dim) and vectors.dtype == np.float32
+    if count:
+        np.testing.assert_allclose(vectors, one_by_one(encoder.encode_texts, TEXTS[:count]), atol=1e-5)
+
+
+@pytest.mark.parametrize(("count", "slices"), BOUNDARIES)
+def test_every_encode_method_matches_one_by_one_at_batch_boundaries(
+    encoder: Encoder, count: int, slices: list[int]
+) -> None:
+    images = [shapes_image(i, (190 + 20 * i, 250 - 15 * i)) for i in range(count)]
+    inputs = [encoder.image_inputs(image) for image in images]
+    results = {
+        "texts": (encoder.encode_texts(TEXTS[:count]), encoder.encode_texts, TEXTS[:count]),
+        "images": (encoder.encode_images(images), encoder.encode_images, images),
+        "inputs": (encoder.encode_image_inputs(inputs), encoder.encode_image_inputs, inputs),
+    }
+    for name, (batched, encode, items) in results.items():
+        assert batched.shape == (count, encoder.dim) and batched.dtype == np.float32, name
+        if count:
+            np.testing.assert_allclose(batched, one_by_one(encode, items), atol=1e-5, err_msg=name)
+    np.testing.assert_array_equal(results["images"][0], results["inputs"][0])
+
+
+# ---------------------------------------------------------------------------- holder states
+
+
+def test_holder_goes_idle_loading_ok(encoder: Encoder) -> None:
+    seen_while_loading = []
+
+    def loader() -> Encoder:
+        seen_while_loading.append(holder.state())
+        return encoder
+
+    holder = EncoderHolder(loader)
+    assert holder.state() == (EncoderState.IDLE, "")
+    assert holder.get() is encoder
+    assert seen_while_loading == [(EncoderState.LOADING, "loading the CLIP model")]
+    state, detail = holder.state()
+    assert state is EncoderState.OK and detail == "demo on cpu, 128 dimensions"
+    # A StrEnum: old comparisons with plain strings and JSON keep working.
+    assert state == "ok" and json.dumps({"state": state}) == '{"state": "ok"}'
+
+
+def test_holder_error_is_kept_for_the_cool_down_then_retried(encoder: Encoder) -> None:
+    calls = []
+
+    def loader() -> Encoder:  # fails the first time only
+        calls.append(1)
+        return load_encoder("/nonexistent/clip-model", device="cpu") if len(calls) == 1 else encoder
+
+    holder = EncoderHolder(loader)
+    for _ in range(2):  # the second get is within the cool-down: reported again, not retried
+        with pytest.raises(ModelUnavailable, match="folder not found"):
+            holder.get()
+        assert holder.state()[0] is EncoderState.ERROR
+    assert len(calls) == 1
+    holder.retry_after_error_s = 0  # the cool-down is over
+    assert holder.get() is encoder
+    assert holder.state()[0] is EncoderState.OK and len(calls) == 2
+
+
+def test_background_loading_after_an_error_reports_the_error_again() -> None:
+    holder = EncoderHolder(lambda: load_encoder("/nonexistent/clip-model", device="cpu"))
+    with pytest.raises(ModelUnavailable):
+        holder.get()
+    thread = holder.start_loading_in_background()  # an error is not "ok" or "loading": may start
+    assert thread is not None
+    thread.join(10)
+    assert holder.state()[0] is EncoderState.ERROR
+
+
+# ---------------------------------------------------------------------------- the facade
+
+
+def test_model_unavailable_is_a_503() -> None:
+    with pytest.raises(ServiceUnavailable) as caught:
+        load_encoder("/nonexistent/clip-model", device="cpu")
+    assert isinstance(caught.value, ModelUnavailable) and isinstance(caught.value, RuntimeError)
+    assert caught.value.status_code == 503
+    assert str(caught.value).endswith("or CLIP_MODEL=demo for an offline demo model.")
+
+
+def test_facade_exposes_the_public_names() -> None:
+    from search.encoder.loading import load_encoder as loading_load_encoder
+    from search.encoder.model import Encoder as model_encoder
+
+    assert encoder_package.Encoder is model_encoder
+    assert encoder_package.load_encoder is loading_load_encoder
+    assert set(encoder_package.__all__) == {
+        "DEMO_MODEL_ID",
+        "Encoder",
+        "EncoderHolder",
+        "EncoderState",
+        "ModelUnavailable",
+        "encoder_state",
+        "get_encoder",
+        "load_encoder",
+        "start_loading_in_background",
+    }
+    assert all(hasattr(encoder_package, name) for name in encoder_package.__all__)
+    with pytest.raises(AttributeError):
+        encoder_package.no_such_name  # noqa: B018
+
+
+def test_web_processes_import_the_package_without_torch(tmp_path: Path) -> None:
+    code = (
+        "import django, sys; django.setup(); import search.encoder, search.worker_status; "
+        "from search.encoder import encoder_state, ModelUnavailable; "
+        "print(encoder_state()[0], 'torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    # TMPDIR: the child's throw-away DATA_DIR goes under tmp_path and is cleaned with it.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.test_settings", "TMPDIR": str(tmp_path)}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["idle", "False", "False"]

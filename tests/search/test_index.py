@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.index import pdq_matches, pdq_store, pdq_vector
+from search.index import hash_store, pdq_matches, pdq_vector
 from search.vector_store import VectorRow
 
 pytestmark = pytest.mark.usefixtures("clean_index")
@@ -28,7 +28,7 @@ def test_range_search_returns_hashes_within_the_distance_with_exact_distances() 
         4: flip(query, list(range(32))),  # 32 bits: just outside
         5: rng.bytes(32).hex(),  # unrelated: about 128 bits away
     }
-    store = pdq_store()
+    store = hash_store()
     store.upsert([VectorRow(pk, pdq_vector(h), 1, True, 0) for pk, h in stored.items()])
     store.flush()
 

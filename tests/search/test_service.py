@@ -1,18 +1,18 @@
-"""Search service: parameter parsing and searches over images indexed in this process."""
+"""Search service: searches over images indexed in this process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from ingestion.models import Image
+from search.forms import parse_params
 from search.queries import BadQuery, QueryVector
-from search.service import SearchParams, parse_params, run_search, similar_to
-from tests.ingestion.helpers import index, make_image, make_user
+from search.service import SearchParams, run_search, similar_to
+from tests.factories import index, make_image, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -24,65 +24,6 @@ def search_limits(settings) -> None:
 
 def at(day: int, hour: int = 12) -> datetime:
     return datetime(2024, 3, day, hour, tzinfo=UTC)
-
-
-# ---------------------------------------------------------------------------- parse_params
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"limit": "0"}, "limit must be between 1 and 200."),
-        ({"limit": "201"}, "limit must be between 1 and 200."),
-        ({"limit": "ten"}, "limit must be a whole number."),
-        ({"offset": "-1"}, "offset must be between 0 and 10000."),
-        ({"min_score": "1.5"}, "min_score must be a number between -1 and 1."),
-        ({"min_score": "high"}, "min_score must be a number between -1 and 1."),
-        ({"min_score": "nan"}, "min_score must be a number between -1 and 1."),
-        ({"sort": "random"}, "sort must be 'relevance' or 'date'."),
-        ({"visibility": "friends"}, "visibility must be 'public' or 'private'."),
-        ({"created_after": "last week"}, "created_after must be a date (YYYY-MM-DD) or an ISO 8601"),
-        ({"created_after": "2024-13-45"}, "created_after must be a date"),
-        ({"created_before": "2024-02-30T10:00:00"}, "created_before must be a date"),
-        ({"owner": "me"}, "owner=me needs you to be signed in."),
-    ],
-)
-def test_bad_parameters_say_what_is_wrong(params: dict, message: str) -> None:
-    with pytest.raises(BadQuery) as caught:
-        parse_params(params, AnonymousUser())
-    assert message in str(caught.value)
-
-
-def test_defaults(settings) -> None:
-    params = parse_params({}, AnonymousUser())
-    assert params == SearchParams(limit=settings.SEARCH_DEFAULT_LIMIT)
-    assert params.sort == "relevance" and params.min_score is None and not params.no_match
-
-
-def test_dates_are_whole_days_or_instants() -> None:
-    params = parse_params(
-        {"created_after": "2024-03-01", "created_before": "2024-03-02", "limit": "5", "min_score": "0.25"},
-        AnonymousUser(),
-    )
-    assert params.created_after == int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
-    # A bare end date includes that whole day.
-    assert params.created_before == int(datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC).timestamp())
-    assert (params.limit, params.min_score) == (5, 0.25)
-    instant = parse_params({"created_after": "2024-03-01T10:00:00+02:00"}, AnonymousUser())
-    assert instant.created_after == int(datetime(2024, 3, 1, 8, tzinfo=UTC).timestamp())
-    naive = parse_params({"created_before": "2024-03-01T10:00:00"}, AnonymousUser())
-    assert naive.created_before == int(datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp())
-
-
-@pytest.mark.django_db
-def test_owner_by_name_or_me() -> None:
-    alice = make_user("alice")
-    assert parse_params({"owner": "alice"}, AnonymousUser()).owner_id == alice.pk
-    assert parse_params({"owner": "me"}, alice).owner_id == alice.pk
-    unknown = parse_params({"owner": "nobody"}, alice)
-    assert unknown.no_match and unknown.owner_id is None
-    # Nothing to ask Milvus: no collection, no vector, no error.
-    assert run_search(QueryVector("no-such-model", np.ones(4, dtype=np.float32)), alice, unknown) == []
 
 
 # ---------------------------------------------------------------------------- run_search

@@ -8,10 +8,10 @@ import threading
 import numpy as np
 import pytest
 
-from search import encoder as encoder_module
 from search import tasks
 from search.encoder import EncoderHolder, get_encoder
-from tests.conftest import draw_image, image_bytes
+from search.encoder import holder as encoder_module
+from tests.factories import draw_image, image_bytes
 
 
 def test_text_and_image_answers_carry_model_and_unit_vector() -> None:

@@ -8,11 +8,13 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from tqdm import tqdm
 
+from core.errors import BadInput
 from ingestion import services
+from ingestion.forms import parse_tags
 from ingestion.models import Image
+from ingestion.signals import announce_created
 from ingestion.validation import InvalidImage, validate_upload
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -48,8 +50,8 @@ class Command(BaseCommand):
             raise CommandError(f"{root} is not a directory.")
         owner = self._owner(opts["owner"], opts["create_owner"])
         try:
-            tags = services.parse_tags(opts["tags"])
-        except InvalidImage as exc:
+            tags = parse_tags(opts["tags"])
+        except BadInput as exc:
             raise CommandError(str(exc)) from None
         paths = find_images(root, not opts["no_recursive"])
         if not paths:
@@ -81,15 +83,14 @@ class Command(BaseCommand):
                 tags=tags,
                 visibility=opts["visibility"],
                 title=path.stem,
-                enqueue=False,
+                announce=False,
             )
             created.append(image.pk)
             batch.append(image.pk)
             if len(batch) >= opts["batch_size"]:
-                self._enqueue(batch)
+                announce_created(batch)
                 batch = []
-        if batch:
-            self._enqueue(batch)
+        announce_created(batch)
         self.stdout.write(
             f"Imported {len(created)} image(s), skipped {duplicates} duplicate(s), rejected {len(rejected)}."
         )
@@ -110,10 +111,6 @@ class Command(BaseCommand):
         user = User.objects.create_user(username=username)
         self.stdout.write(f"Created user '{username}' (no password; set one with changepassword).")
         return user
-
-    def _enqueue(self, ids: list[int]) -> None:
-        # Commit first: a worker must find the rows.
-        transaction.on_commit(lambda ids=list(ids): services.enqueue_indexing(ids))
 
     def _wait(self, ids: list[int], timeout: float, verbosity: int) -> None:
         deadline = time.monotonic() + timeout

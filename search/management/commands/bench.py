@@ -14,12 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from ingestion.processing import prepare
 from ingestion.validation import validate_image_bytes
+from search.encoder import load_encoder
+from search.vector_store import SearchFilter, VectorRow, VectorStore, close_client
 
 
 def synthetic_photo(seed: int, size=(1024, 768)) -> bytes:
@@ -70,11 +73,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
     def handle(self, *args, **opts):
-        from django.conf import settings
-
-        from search.encoder import load_encoder
-        from search.vector_store import SearchFilter, VectorRow, VectorStore, close_client
-
         results: dict[str, float | str | int] = {}
         encoder = load_encoder()
         results.update(model=encoder.model_id, device=encoder.device, dim=encoder.dim)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from webapp.stack import MAX_RESTARTS, Stack, port_open
+from launcher.stack import MAX_RESTARTS, Stack, port_open
 
 
 def wait_until(predicate, timeout: float = 10) -> bool:

@@ -1,6 +1,7 @@
 """Start the embedded services as real processes: Redis, Milvus Lite server, Celery workers, web.
 
-Used by `make run` (scripts/run.py) and by the integration tests, so both run the same thing.
+Used by `make run` (launcher/run.py) and by the integration tests, so both run the same thing.
+Every child gets `self.env`, so the addresses and secret key it holds reach them all explicitly.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from ingestion.models import Image
 from search.encoder import get_encoder
-from search.index import store_for
-from tests.ingestion.helpers import index, make_image, make_user
+from search.index import embedding_store
+from tests.factories import index, make_image, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -36,7 +36,7 @@ def test_inline_reindex_re_encodes_everything_including_failed_and_pending() -> 
         np.testing.assert_allclose(
             image.embedding_vector(), encoder.encode_images([_decoded(image)])[0], atol=1e-5
         )
-    assert store_for(encoder.model_id, encoder.dim).ids() == {indexed.pk, pending.pk}
+    assert embedding_store(encoder.model_id, encoder.dim).ids() == {indexed.pk, pending.pk}
 
 
 def test_only_pending_leaves_indexed_images_alone() -> None:

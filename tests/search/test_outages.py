@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ingestion import indexing, services
 from ingestion.models import Image
-from ingestion.reconcile import reconcile, requeue_pending
-from search.index import forget_stores
+from launcher.stack import free_port
+from search import indexing, queueing
+from search.index import forget_collections
+from search.reconcile import reconcile, requeue_pending
 from search.vector_store import VectorStoreError
-from tests.conftest import draw_image, image_bytes
-from tests.ingestion.helpers import api_client, make_image, make_user
+from tests.factories import api_client, draw_image, image_bytes, make_image, make_user
 from webapp.celery import app as celery_app
-from webapp.stack import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +33,7 @@ def broker_at(url: str):
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
         celery_app.conf.broker_url = to
-        services._broker_down_since = None
+        queueing._broker_down_since = None
 
     switch(url)
     try:
@@ -55,7 +54,7 @@ def test_uploads_are_kept_pending_while_redis_is_down(django_capture_on_commit_c
     with broker_at(f"redis://127.0.0.1:{free_port()}/0"):
         with django_capture_on_commit_callbacks(execute=True):
             first = upload(client, "circle")
-        assert services._broker_down_since is not None  # the enqueue really failed
+        assert queueing._broker_down_since is not None  # the enqueue really failed
         with django_capture_on_commit_callbacks(execute=True):
             second = upload(client, "square")  # backs off: no second wait on the dead broker
     assert first.status_code == second.status_code == 201
@@ -71,13 +70,13 @@ def test_indexing_while_milvus_is_down_keeps_the_row_and_reconcile_finishes_it(s
     image = make_image(make_user(), "stripes")
     good_uri = settings.MILVUS_URI
     settings.MILVUS_URI = f"http://127.0.0.1:{free_port()}"
-    forget_stores()
+    forget_collections()
     try:
         with pytest.raises(VectorStoreError):
             indexing.index_images([image.pk])
     finally:
         settings.MILVUS_URI = good_uri
-        forget_stores()
+        forget_collections()
 
     image.refresh_from_db()
     assert image.status == Image.Status.PENDING

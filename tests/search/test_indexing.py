@@ -7,13 +7,13 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from ingestion.indexing import index_images
 from ingestion.models import Image
 from ingestion.processing import decode
 from ingestion.storage import read_file
 from search.encoder import get_encoder
-from search.index import store_for
-from tests.ingestion.helpers import index, make_image, make_user, noise_png
+from search.index import embedding_store
+from search.indexing import index_images
+from tests.factories import index, make_image, make_user, noise_png, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -40,11 +40,11 @@ def test_indexing_fills_the_row_and_milvus() -> None:
     expected = encoder.encode_images([decode(read_file(image.original.name))])[0]
     np.testing.assert_allclose(vector, expected, atol=1e-5)
 
-    store = store_for(encoder.model_id, encoder.dim)
+    store = embedding_store(encoder.model_id, encoder.dim)
     hits = store.search(vector, limit=3)
     assert hits[0].id == image.pk
     assert hits[0].score == pytest.approx(1.0, abs=1e-3)
-    np.testing.assert_allclose(store.get_vectors([image.pk])[image.pk], vector, atol=1e-6)
+    np.testing.assert_allclose(stored_vectors(store, [image.pk])[image.pk], vector, atol=1e-6)
 
 
 def test_a_batch_indexes_every_image() -> None:
@@ -53,7 +53,7 @@ def test_a_batch_indexes_every_image() -> None:
     report = index(*images)
     assert report.indexed == sorted(i.pk for i in images)
     encoder = get_encoder()
-    store = store_for(encoder.model_id, encoder.dim)
+    store = embedding_store(encoder.model_id, encoder.dim)
     assert store.ids() == {i.pk for i in images}
     for image in images:
         assert store.search(image.embedding_vector(), limit=1)[0].id == image.pk
@@ -124,7 +124,7 @@ def test_an_image_deleted_while_indexing_leaves_no_vector() -> None:
 
     assert report.indexed == [kept.pk]
     encoder = get_encoder()
-    assert store_for(encoder.model_id, encoder.dim).ids() == {kept.pk}
+    assert embedding_store(encoder.model_id, encoder.dim).ids() == {kept.pk}
     assert Image.objects.get(pk=kept.pk).status == Image.Status.INDEXED
     assert default_storage.exists(thumbnail_name(kept))
     assert not default_storage.exists(thumbnail_name(deleted))
@@ -143,4 +143,4 @@ def test_reindexing_is_skipped_unless_forced() -> None:
     assert forced.indexed == [image.pk]
     assert image.attempts == 2 and image.indexed_at > first_indexed_at
     encoder = get_encoder()
-    assert store_for(encoder.model_id, encoder.dim).ids() == {image.pk}
+    assert embedding_store(encoder.model_id, encoder.dim).ids() == {image.pk}

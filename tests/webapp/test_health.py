@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from search.index import forget_stores
-from webapp.stack import free_port
+from launcher.stack import free_port
+from search.index import forget_collections
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def fresh_stores():
-    forget_stores()
+    forget_collections()
     yield
-    forget_stores()
+    forget_collections()
 
 
 @pytest.mark.integration
@@ -22,6 +22,7 @@ def test_all_ok_with_workers(workers, client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200, response.content
     assert response.json() == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
+    assert response["X-Encoder-State"] == "ok"
 
 
 def test_milvus_down(client, settings, fresh_stores) -> None:

@@ -9,16 +9,16 @@ import pytest
 from django.core.management import call_command
 
 from ingestion.models import Image
-from ingestion.reconcile import reconcile
-from search.index import store_for
+from search.index import embedding_store
+from search.reconcile import reconcile
 from search.vector_store import SearchFilter, VectorRow, VectorStore, get_client
-from tests.ingestion.helpers import index, make_image, make_user
+from tests.factories import index, make_image, make_user, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
 
 def store_of(image: Image) -> VectorStore:
-    return store_for(image.embedding_model, len(image.embedding_vector()))
+    return embedding_store(image.embedding_model, len(image.embedding_vector()))
 
 
 def random_unit(dim: int, seed: int) -> np.ndarray:
@@ -44,7 +44,7 @@ def test_restores_missing_vectors_from_the_database() -> None:
 
     assert (report.collections, report.restored, report.orphans_deleted, report.requeued) == (1, 1, 0, 0)
     assert store.ids() == {kept.pk, lost.pk}
-    np.testing.assert_allclose(store.get_vectors([lost.pk])[lost.pk], stored, atol=1e-6)
+    np.testing.assert_allclose(stored_vectors(store, [lost.pk])[lost.pk], stored, atol=1e-6)
     # Restored with its metadata: a private vector is found by its owner only.
     assert store.search(stored, limit=1, filter=SearchFilter(viewer_id=owner.pk))[0].id == lost.pk
     assert lost.pk not in {h.id for h in store.search(stored, limit=5, filter=SearchFilter())}
@@ -109,12 +109,12 @@ def test_rebuilds_a_wiped_collection() -> None:
 
 
 def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:
-    from search.index import pdq_store, pdq_vector
+    from search.index import hash_store, pdq_vector
 
     owner = make_user()
     image = make_image(owner, "circle")
     index(image)
-    hashes = pdq_store()
+    hashes = hash_store()
     assert hashes.ids() == {image.pk}
     hashes.delete([image.pk])
     hashes.upsert(
@@ -126,5 +126,5 @@ def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:
 
     assert (report.hashes_restored, report.hash_orphans_deleted) == (1, 1)
     assert hashes.ids() == {image.pk}
-    stored = hashes.get_vectors([image.pk])[image.pk]
+    stored = stored_vectors(hashes, [image.pk])[image.pk]
     np.testing.assert_array_equal(stored, pdq_vector(image.pdq_hash))

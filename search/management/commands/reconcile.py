@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from ingestion.reconcile import reconcile
+from search.reconcile import reconcile
 
 
 class Command(BaseCommand):

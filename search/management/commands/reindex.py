@@ -2,8 +2,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from ingestion import indexing, services
 from ingestion.models import Image
+from search import indexing
+from search.encoder import get_encoder
+from search.queueing import enqueue_indexing
 
 
 class Command(BaseCommand):
@@ -26,11 +28,9 @@ class Command(BaseCommand):
         size = opts["batch_size"]
         batches = [ids[i : i + size] for i in range(0, len(ids), size)]
         if not opts["inline"]:
-            queued = sum(len(b) for b in batches if services.enqueue_indexing(b, force=True))
+            queued = sum(len(b) for b in batches if enqueue_indexing(b, force=True))
             self.stdout.write(f"Queued {queued} of {len(ids)} image(s) for re-indexing.")
             return
-        from search.encoder import get_encoder
-
         encoder = get_encoder()
         indexed = failed = 0
         for batch in tqdm(batches, desc=f"Re-indexing with {encoder.model_id}", unit="batch"):

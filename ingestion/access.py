@@ -1,0 +1,26 @@
+"""Who may see and change an image: the one access check for pages, API and media."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from core.errors import Forbidden
+from core.forms import MAX_ID
+
+from .models import Image
+
+
+def visible_images(user):
+    """Images `user` may see, with what every listing shows (owner, tags) fetched up front."""
+    return Image.objects.visible_to(user).select_related("owner").prefetch_related("tags")
+
+
+def get_image_for_user(user, pk: int, *, write: bool = False, action: str = "change") -> Image:
+    """The image, or 404 when `user` may not see it (others' private images are not confirmed to
+    exist); with `write`, 403 unless `user` may change it."""
+    image = visible_images(user).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if image is None:
+        raise Http404("No such image.")
+    if write and not image.editable_by(user):
+        raise Forbidden(f"Only the owner can {action} this image.")
+    return image

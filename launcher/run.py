@@ -1,0 +1,171 @@
+"""`make run`: the whole app in the foreground; Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from launcher.environment import forget_services, live_run, prepare, record_services
+from launcher.stack import Stack
+
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"
+STATE_HEADER = "X-Encoder-State"
+
+
+class EncoderState(enum.StrEnum):
+    """/healthz's machine-readable encoder state, sent in its X-Encoder-State header."""
+
+    OK = "ok"
+    LOADING = "loading"
+    NO_WORKER = "no_worker"  # the workers have not reported yet: still starting
+    ERROR = "error"
+
+    @property
+    def settled(self) -> bool:
+        """The workers reported: the model loaded, or failed for good."""
+        return self in (EncoderState.OK, EncoderState.ERROR)
+
+
+def encoder_state(url: str) -> tuple[EncoderState, str]:
+    """The encoder's state from /healthz, and its plain-words message (for people, never parsed)."""
+    try:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+                header, body = response.headers.get(STATE_HEADER), json.load(response)
+        except urllib.error.HTTPError as exc:  # a 503 (some component down) still carries the body
+            with exc:
+                header, body = exc.headers.get(STATE_HEADER), json.load(exc)
+    except (OSError, ValueError):  # not answering yet
+        return EncoderState.LOADING, ""
+    message = str(body.get("encoder", "")) if isinstance(body, dict) else ""
+    try:
+        # A missing or unknown value keeps us waiting rather than calling the model broken.
+        return EncoderState(header or EncoderState.LOADING), message
+    except ValueError:
+        return EncoderState.LOADING, message
+
+
+def wait_for_encoder(url: str, stack: Stack, timeout: float = 60) -> tuple[EncoderState, str]:
+    """The encoder state once the workers have reported (ok or error), or the last one seen."""
+    deadline = time.monotonic() + timeout
+    state, message = EncoderState.LOADING, ""
+    while time.monotonic() < deadline and not stack.first_exited():
+        state, message = encoder_state(url)
+        if state.settled:
+            break
+        time.sleep(0.5)
+    return state, message
+
+
+def banner(url: str, state: EncoderState, message: str, stack: Stack) -> str:
+    model = stack.env.get("CLIP_MODEL") or DEFAULT_MODEL
+    if state is EncoderState.OK:
+        note = " (random-weight demo model: only near-identical images match)" if model == "demo" else ""
+        status = f"  Model: {model}{note}"
+    elif state is EncoderState.ERROR:
+        status = (
+            f"  Model: {model} is NOT available: {message}\n"
+            "  The site runs and keeps uploads pending until a model loads."
+        )
+    else:
+        status = (
+            f"  Model: {model} is still loading (the first start downloads it);\n"
+            "  uploads are accepted now, searches work once it is ready."
+        )
+    return (
+        f"\n  Image search is running: {url}\n{status}\n"
+        f"  Data:  {stack.data_dir}   Logs: {stack.log_dir}\n  Press Ctrl-C to stop.\n"
+    )
+
+
+def port_from(env: Mapping[str, str]) -> int:
+    value = env.get("PORT", "").strip() or "8000"
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"PORT must be a port number (1-65535), got {value!r}")
+    return int(value)
+
+
+def main() -> int:
+    # Prepared once here, then handed to every child through Stack.env: the secret key, DATA_DIR and
+    # the service addresses reach gunicorn, the workers and manage.py explicitly.
+    try:
+        env = prepare(dict(os.environ), join_running=False)
+    except (OSError, RuntimeError) as exc:
+        print(f"Start-up failed: {exc}", file=sys.stderr)
+        return 1
+    data_dir = Path(env["DATA_DIR"])
+    other = live_run(data_dir)
+    if other:
+        print(
+            f"Another `make run` (pid {other['pid']}) is already using {data_dir}; "
+            "stop it first or set DATA_DIR to another folder.",
+            file=sys.stderr,
+        )
+        return 1
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    port = port_from(env)
+    stack = Stack(data_dir, env=env, log_dir=data_dir / "logs")
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if not env.get("REDIS_URL", "").strip():
+            print(f"Starting Redis ... {stack.start_redis()}", flush=True)
+        if not env.get("MILVUS_URI", "").strip():
+            print(f"Starting Milvus Lite server ... {stack.start_milvus()}", flush=True)
+        record_services(data_dir, stack.env)
+        stack.manage("migrate", "--noinput", "-v", "0")
+        stack.manage("collectstatic", "--noinput", "-v", "0")
+        stack.start_worker("ingest", beat=True)
+        stack.start_worker("query", concurrency=4)
+        stack.start_web(host, port)
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        url = f"http://{shown_host}:{port}"
+        print("Waiting for the workers to load the model ...", flush=True)
+        state, message = wait_for_encoder(url, stack)
+        print(banner(url, state, message, stack), flush=True)
+        last_check = time.monotonic()
+        while not stopping:
+            if not state.settled and time.monotonic() - last_check > 5:
+                last_check = time.monotonic()
+                state, message = encoder_state(url)
+                if state is EncoderState.OK:
+                    print(f"  Model ready: {message}", flush=True)
+                elif state is EncoderState.ERROR:
+                    print(f"  Model failed: {message}", flush=True)
+            restarted, broken = stack.supervise()
+            for service in restarted:
+                print(f"  {service.name} stopped unexpectedly; restarted it.", file=sys.stderr, flush=True)
+            if broken:
+                print(
+                    f"{broken.name} keeps stopping (exit code {broken.process.returncode}); "
+                    f"shutting down. Its log ends with:\n{stack.tail(broken)}",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.5)
+        return 0
+    except Exception as exc:
+        print(f"Start-up failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("Stopping ...", flush=True)
+        forget_services(data_dir)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""CLIP-style image and text encoder. This package is the only code that imports torch and
+transformers, and only its `loading`, `model` and `demo` modules do: importing the package itself
+(for `encoder_state`, `ModelUnavailable`, ...) stays torch-free.
+
+- `errors`: `ModelUnavailable` (a 503 `ServiceUnavailable`) and how to fix it.
+- `loading`: device, dtype and model resolution; `load_encoder`.
+- `model`: the loaded `Encoder`.
+- `holder`: the process-wide encoder's life cycle and its `EncoderState`.
+- `demo`: the offline random-weight demo CLIP.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import DEMO_MODEL_ID, ModelUnavailable
+from .holder import (
+    EncoderHolder,
+    EncoderState,
+    encoder_state,
+    get_encoder,
+    start_loading_in_background,
+)
+
+if TYPE_CHECKING:
+    from .loading import load_encoder
+    from .model import Encoder
+
+__all__ = [
+    "DEMO_MODEL_ID",
+    "Encoder",
+    "EncoderHolder",
+    "EncoderState",
+    "ModelUnavailable",
+    "encoder_state",
+    "get_encoder",
+    "load_encoder",
+    "start_loading_in_background",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Deferred import: web processes import search.encoder for its state and errors, never torch.
+    if name == "Encoder":
+        from .model import Encoder
+
+        return Encoder
+    if name == "load_encoder":
+        from .loading import load_encoder
+
+        return load_encoder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

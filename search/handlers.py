@@ -1,0 +1,45 @@
+"""The search app's answers to what ingestion announces (connected in `SearchConfig.ready()`)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from django.db import transaction
+
+from ingestion.models import Image
+
+from . import index
+from .queueing import enqueue_indexing
+from .vector_store import VectorStoreError
+
+log = logging.getLogger(__name__)
+
+
+def queue_new_images(sender, ids: list[int], **kwargs) -> None:
+    enqueue_indexing(ids)
+
+
+def republish_after_visibility_change(sender, image_id: int, **kwargs) -> None:
+    """Milvus filters on visibility, so its copy must follow the database's."""
+    image = Image.objects.filter(pk=image_id, status=Image.Status.INDEXED).first()
+    if image is None:
+        return  # not published yet: indexing publishes what is stored by then
+    try:
+        index.publish([image])
+    except VectorStoreError as exc:
+        log.warning("Milvus metadata for image %s not updated (reconcile will): %s", image_id, exc)
+
+
+def unpublish_deleted_image(sender, instance: Image, **kwargs) -> None:
+    # A copy: delete() clears instance.pk, before the callback runs when an outer transaction is open.
+    deleted = copy.copy(instance)
+
+    def unpublish() -> None:
+        try:
+            index.unpublish([deleted])
+        except VectorStoreError as exc:
+            # Search never shows rows that are gone, and reconcile deletes orphan vectors.
+            log.warning("Vectors of deleted image %s left in Milvus: %s", deleted.pk, exc)
+
+    transaction.on_commit(unpublish)

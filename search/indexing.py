@@ -1,0 +1,174 @@
+"""Indexing as explicit stages over one typed batch:
+
+    select -> prepare -> encode -> persist -> publish -> mark indexed -> drop the deleted
+
+Failure policy, stage by stage:
+- select: ids with no row are skipped (deleted before we started); indexed rows of the current
+  model are skipped unless `force`.
+- prepare (decode, thumbnail, PDQ, model inputs; in threads): an image that cannot be read fails
+  alone: its row becomes `failed` with the reason, the rest of the batch goes on.
+- encode: ModelUnavailable propagates; every row stays `pending` (queued again when a worker has
+  a usable model).
+- persist: thumbnail, hash and embedding go to the database first, the source of truth.
+- publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
+  retries (or `reconcile` restores them without re-encoding).
+- drop the deleted: an image deleted while we worked must not leave vectors or a thumbnail behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from ingestion.models import Image
+from ingestion.processing import Prepared, prepare
+from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
+
+from . import index
+from .encoder import get_encoder
+
+if TYPE_CHECKING:  # the class itself lives beside torch, which only the workers load
+    from .encoder import Encoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    indexed: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"indexed": self.indexed, "failed": self.failed, "skipped": self.skipped}
+
+
+@dataclass
+class Item:
+    image: Image
+    prepared: Prepared | None = None
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Batch:
+    items: list[Item]
+    report: IndexReport
+
+    @property
+    def ids(self) -> list[int]:
+        return [item.image.pk for item in self.items]
+
+
+def select(ids: list[int], model_id: str, force: bool) -> Batch:
+    images = list(Image.objects.filter(pk__in=ids).order_by("pk"))
+    report = IndexReport(skipped=sorted(set(ids) - {i.pk for i in images}))
+    items = []
+    for image in images:
+        if force or image.status != Image.Status.INDEXED or image.embedding_model != model_id:
+            items.append(Item(image))
+        else:
+            report.skipped.append(image.pk)
+    return Batch(items, report)
+
+
+def _prepare_one(image: Image, encoder: Encoder) -> Prepared | str:
+    """The prepared image, or the reason it cannot be indexed."""
+    try:
+        return prepare(read_file(image.original.name), encoder.image_inputs)
+    except FileNotFoundError:
+        return "The stored original is missing."
+    except Exception as exc:  # any decode problem fails this image, not the batch
+        log.warning("Image %s could not be prepared", image.pk, exc_info=True)
+        return f"Could not decode the image: {exc}"
+
+
+def prepare_all(batch: Batch, encoder: Encoder) -> None:
+    """Decoding, thumbnails and hashing release the GIL for most of their time: overlap them."""
+    threads = min(settings.PREPARE_THREADS, len(batch.items))
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="prepare") as pool:
+        outcomes = list(pool.map(lambda item: _prepare_one(item.image, encoder), batch.items))
+    kept = []
+    for item, outcome in zip(batch.items, outcomes, strict=True):
+        if isinstance(outcome, Prepared):
+            item.prepared = outcome
+            kept.append(item)
+            continue
+        batch.report.failed[item.image.pk] = outcome
+        Image.objects.filter(pk=item.image.pk).update(
+            status=Image.Status.FAILED, failure_reason=outcome[:1000], updated_at=timezone.now()
+        )
+    batch.items = kept
+
+
+def encode(batch: Batch, encoder: Encoder) -> None:
+    vectors = encoder.encode_image_inputs([item.prepared.model_inputs for item in batch.items])
+    for item, vector in zip(batch.items, vectors, strict=True):
+        item.vector = vector
+
+
+def persist(batch: Batch, encoder: Encoder) -> None:
+    for item in batch.items:
+        image, prepared = item.image, item.prepared
+        image.thumbnail = store_thumbnail(prepared.thumbnail, image.sha256)
+        image.set_embedding(item.vector, encoder.model_id)
+        image.pdq_hash, image.pdq_quality = prepared.pdq_hash, prepared.pdq_quality
+        Image.objects.filter(pk=image.pk).update(
+            thumbnail=image.thumbnail,
+            pdq_hash=image.pdq_hash,
+            pdq_quality=image.pdq_quality,
+            taken_at=prepared.taken_at,
+            embedding=image.embedding,
+            embedding_model=image.embedding_model,
+            attempts=image.attempts + 1,
+        )
+        # The owner may have changed visibility while we encoded; publish what is stored now.
+        with contextlib.suppress(Image.DoesNotExist):
+            image.refresh_from_db(fields=["visibility", "owner"])
+
+
+def mark_indexed(batch: Batch) -> None:
+    now = timezone.now()
+    Image.objects.filter(pk__in=batch.ids).update(
+        status=Image.Status.INDEXED, failure_reason="", indexed_at=now, updated_at=now
+    )
+
+
+def drop_deleted(batch: Batch) -> set[int]:
+    remaining = set(Image.objects.filter(pk__in=batch.ids).values_list("pk", flat=True))
+    gone = [item.image for item in batch.items if item.image.pk not in remaining]
+    if gone:
+        index.unpublish(gone)
+        for image in gone:
+            delete_if_unreferenced(image.thumbnail.name)
+    return {image.pk for image in gone}
+
+
+def index_images(ids: list[int], *, force: bool = False, encoder: Encoder | None = None) -> IndexReport:
+    """Index a batch. Raises ModelUnavailable / VectorStoreError with rows left pending."""
+    encoder = encoder or get_encoder()
+    batch = select(ids, encoder.model_id, force)
+    prepare_all(batch, encoder)
+    if not batch.items:
+        return batch.report
+    encode(batch, encoder)
+    persist(batch, encoder)
+    index.publish([item.image for item in batch.items])
+    mark_indexed(batch)
+    gone = drop_deleted(batch)
+    batch.report.indexed = sorted(set(batch.ids) - gone)
+    return batch.report
+
+
+def note_pending(ids: list[int], reason: str) -> None:
+    """Say why images are still pending (shown in the UI and API) without failing them."""
+    Image.objects.filter(pk__in=ids, status=Image.Status.PENDING).update(
+        failure_reason=reason[:1000], updated_at=timezone.now()
+    )

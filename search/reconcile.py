@@ -1,0 +1,83 @@
+"""Bring Milvus back in line with the database, the source of truth, and re-queue stale work."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ingestion.models import Image
+
+from . import index
+from .queueing import enqueue_indexing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    requeued: int = 0
+    restored: int = 0
+    orphans_deleted: int = 0
+    collections: int = 0
+    hashes_restored: int = 0
+    hash_orphans_deleted: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def requeue_pending(older_than: timedelta | None = None, model_id: str | None = None) -> int:
+    """Queue stale pending images (and, given the current model, images embedded by another)."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.PENDING_REQUEUE_SECONDS)
+    stale = Image.objects.filter(status=Image.Status.PENDING, updated_at__lte=timezone.now() - older_than)
+    ids = set(stale.values_list("pk", flat=True))
+    if model_id:
+        outdated = Image.objects.filter(status=Image.Status.INDEXED).exclude(embedding_model=model_id)
+        ids |= set(outdated.values_list("pk", flat=True))
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), settings.INGEST_BATCH_SIZE):
+        if not enqueue_indexing(ordered[start : start + settings.INGEST_BATCH_SIZE]):
+            break
+    return len(ids)
+
+
+def sync_embeddings(report: ReconcileReport) -> None:
+    """Every model's collection holds exactly its indexed images. Pending rows that already have
+    an embedding only lacked the Milvus write: they are restored and marked indexed."""
+    for model_id, dim in index.embedding_models().items():
+        rows = Image.objects.filter(embedding_model=model_id).exclude(embedding=None)
+        indexed = set(rows.filter(status=Image.Status.INDEXED).values_list("pk", flat=True))
+        ready = set(rows.filter(status=Image.Status.PENDING).values_list("pk", flat=True))
+        result = index.sync_collection(
+            index.embedding_store(model_id, dim), indexed | ready, index.embedding_rows
+        )
+        report.collections += 1
+        report.restored += result.restored
+        report.orphans_deleted += result.orphans_deleted
+        if ready:
+            Image.objects.filter(pk__in=ready).update(
+                status=Image.Status.INDEXED, failure_reason="", indexed_at=timezone.now()
+            )
+
+
+def sync_hashes(report: ReconcileReport) -> None:
+    """The hash collection holds every hash the database keeps for an image not failed."""
+    hashed = Image.objects.exclude(pdq_hash="").exclude(status=Image.Status.FAILED)
+    wanted = set(hashed.values_list("pk", flat=True))
+    result = index.sync_collection(index.hash_store(), wanted, index.hash_rows)
+    report.hashes_restored += result.restored
+    report.hash_orphans_deleted += result.orphans_deleted
+
+
+def reconcile(older_than: timedelta | None = None) -> ReconcileReport:
+    report = ReconcileReport()
+    sync_embeddings(report)
+    sync_hashes(report)
+    report.requeued = requeue_pending(older_than)
+    log.info("reconcile: %s", report.as_dict())
+    return report

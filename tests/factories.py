@@ -1,0 +1,133 @@
+"""Builders for test data: Pillow-drawn images, users, image rows, API clients, and a look at what
+Milvus stores. Every test builds its own data with these; none is shared between tests."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from PIL import Image as PILImage
+from PIL import ImageDraw
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from ingestion import services
+from ingestion.models import Image
+from ingestion.validation import validate_image_bytes
+from search.indexing import IndexReport, index_images
+from search.vector_store import PK, VECTOR, VectorStore, get_client
+
+PASSWORD = "s3cret-pass"
+
+
+# ---------------------------------------------------------------------------- pictures
+
+
+def draw_image(
+    kind: str = "circle",
+    size: tuple[int, int] = (320, 240),
+    color=(200, 30, 30),
+    background=(240, 240, 240),
+    mode: str = "RGB",
+) -> PILImage.Image:
+    """A simple, distinct picture."""
+    image = PILImage.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    if kind == "circle":
+        draw.ellipse((w * 0.2, h * 0.2, w * 0.8, h * 0.8), fill=color)
+    elif kind == "square":
+        draw.rectangle((w * 0.25, h * 0.25, w * 0.75, h * 0.75), fill=color)
+    elif kind == "stripes":
+        for x in range(0, w, 20):
+            draw.rectangle((x, 0, x + 9, h), fill=color)
+    elif kind == "triangle":
+        draw.polygon([(w * 0.5, h * 0.1), (w * 0.9, h * 0.9), (w * 0.1, h * 0.9)], fill=color)
+    else:
+        raise ValueError(kind)
+    return image.convert(mode) if mode != "RGB" else image
+
+
+def image_bytes(image: PILImage.Image, fmt: str = "PNG", **save_args) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save_args)
+    return out.getvalue()
+
+
+def noise_png(seed: int | None = None, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A picture no other test draws: safe to damage or delete its stored file."""
+    rng = np.random.default_rng(seed if seed is not None else uuid.uuid4().int % 2**32)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    return image_bytes(PILImage.fromarray(pixels), "PNG")
+
+
+# ---------------------------------------------------------------------------- users and clients
+
+
+def make_user(username: str = "alice", **extra):
+    return get_user_model().objects.create_user(username, password=PASSWORD, **extra)
+
+
+def api_client(user=None) -> APIClient:
+    """An API client authenticated with a real token (anonymous without a user)."""
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def make_image(
+    owner,
+    kind: str = "circle",
+    *,
+    data: bytes | None = None,
+    color=(200, 30, 30),
+    title: str = "",
+    tags: list[str] | None = None,
+    visibility: str = Image.Visibility.PUBLIC,
+    created_at=None,
+) -> Image:
+    """A pending row with its stored original, created as an upload would be (without announcing
+    it, so no worker indexes it behind the test's back)."""
+    data = data if data is not None else image_bytes(draw_image(kind, color=color), "PNG")
+    validated = validate_image_bytes(data, f"{kind}.png")
+    image = services.create_image(
+        owner,
+        validated,
+        filename=f"{kind}.png",
+        title=title or kind,
+        tags=tags,
+        visibility=visibility,
+        announce=False,
+    )
+    if created_at is not None:
+        Image.objects.filter(pk=image.pk).update(created_at=created_at)
+        image.refresh_from_db()
+    return image
+
+
+def index(*images: Image, force: bool = False) -> IndexReport:
+    """Run the real indexing pipeline in this process and refresh the rows."""
+    report = index_images([i.pk for i in images], force=force)
+    for image in images:
+        image.refresh_from_db()
+    return report
+
+
+# ---------------------------------------------------------------------------- what Milvus holds
+
+
+def stored_vectors(store: VectorStore, ids: list[int]) -> dict[int, np.ndarray]:
+    rows = get_client(store.uri).get(store.name, ids=list(ids), output_fields=[PK, VECTOR])
+    return {int(r[PK]): np.asarray(r[VECTOR], dtype=np.float32) for r in rows}
+
+
+def stored_count(store: VectorStore) -> int:
+    rows = get_client(store.uri).query(store.name, filter="", output_fields=["count(*)"])
+    return int(rows[0]["count(*)"]) if rows else 0

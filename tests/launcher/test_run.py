@@ -1,0 +1,94 @@
+"""`make run` reads the encoder's readiness from /healthz's X-Encoder-State header, never from its
+message."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from launcher.run import EncoderState, banner, encoder_state, port_from
+from launcher.stack import Stack, free_port
+
+
+@pytest.fixture
+def healthz() -> Iterator[tuple[str, dict]]:
+    """A stand-in /healthz answering whatever the test puts in `reply` ("status", "body")."""
+    reply: dict = {"status": 200, "body": {}, "state": None}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = reply["body"] if isinstance(reply["body"], bytes) else json.dumps(reply["body"]).encode()
+            self.send_response(reply["status"])
+            self.send_header("Content-Type", "application/json")
+            if reply["state"]:
+                self.send_header("X-Encoder-State", reply["state"])
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", reply
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "state", "expected"),
+    [
+        (200, {"encoder": "openai/clip on cpu"}, "ok", EncoderState.OK),
+        (200, {"encoder": "loading"}, "loading", EncoderState.LOADING),
+        # The message mentions no worker but the header says error: the header wins.
+        (503, {"encoder": "error: no worker is serving it"}, "error", EncoderState.ERROR),
+        (503, {"encoder": "error: the model failed"}, "no_worker", EncoderState.NO_WORKER),
+        (200, {"encoder": "ok"}, None, EncoderState.LOADING),  # an older server without the header
+        (200, {"encoder": "ok"}, "warming", EncoderState.LOADING),  # unknown value
+        (503, b"<html>Bad gateway</html>", None, EncoderState.LOADING),
+        (200, [1, 2], "ok", EncoderState.OK),
+    ],
+)
+def test_encoder_state(healthz, status: int, body, state, expected: EncoderState) -> None:
+    url, reply = healthz
+    reply.update(status=status, body=body, state=state)
+    got, message = encoder_state(url)
+    assert got is expected
+    if isinstance(body, dict):
+        assert message == body["encoder"]
+
+
+def test_nothing_listening_means_still_loading() -> None:
+    assert encoder_state(f"http://127.0.0.1:{free_port()}") == (EncoderState.LOADING, "")
+
+
+def test_only_ok_and_error_are_settled() -> None:
+    assert {s for s in EncoderState if s.settled} == {EncoderState.OK, EncoderState.ERROR}
+
+
+def test_banner(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, env={"CLIP_MODEL": "demo"})
+    assert "Model: demo (random-weight" in banner("http://x", EncoderState.OK, "demo on cpu", stack)
+    assert "is still loading" in banner("http://x", EncoderState.NO_WORKER, "error: no worker", stack)
+    failed = banner("http://x", EncoderState.ERROR, "error: weights missing", stack)
+    assert "Model: demo is NOT available: error: weights missing" in failed
+
+
+@pytest.mark.parametrize(("value", "port"), [("", 8000), (" 8123 ", 8123)])
+def test_port(value: str, port: int) -> None:
+    assert port_from({"PORT": value}) == port
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000", "-1"])
+def test_a_bad_port_is_refused_by_name(value: str) -> None:
+    with pytest.raises(SystemExit, match=f"PORT must be a port number .*got '{value}'"):
+        port_from({"PORT": value})

@@ -1,0 +1,101 @@
+"""Search input (`search.forms`): one parser for the search page and the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from core.errors import BadInput
+from search.forms import SearchForm, parse_params
+from search.queries import QueryVector
+from search.service import SearchParams, run_search
+from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True)
+def search_limits(settings) -> None:
+    """The limits the messages below name, whatever the environment says."""
+    settings.SEARCH_MAX_LIMIT = 200
+    settings.SEARCH_DEFAULT_LIMIT = 50
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": "0"}, "limit must be between 1 and 200."),
+        ({"limit": "201"}, "limit must be between 1 and 200."),
+        ({"limit": "ten"}, "limit must be a whole number."),
+        ({"offset": "-1"}, "offset must be between 0 and 10000."),
+        ({"min_score": "1.5"}, "min_score must be a number between -1 and 1."),
+        ({"min_score": "high"}, "min_score must be a number between -1 and 1."),
+        ({"min_score": "nan"}, "min_score must be a number between -1 and 1."),
+        ({"sort": "random"}, "sort must be 'relevance' or 'date'."),
+        ({"visibility": "friends"}, "visibility must be 'public' or 'private'."),
+        ({"created_after": "last week"}, "created_after must be a date (YYYY-MM-DD) or an ISO 8601"),
+        ({"created_after": "2024-13-45"}, "created_after must be a date"),
+        ({"created_before": "2024-02-30T10:00:00"}, "created_before must be a date"),
+        ({"owner": "me"}, "owner=me needs you to be signed in."),
+    ],
+)
+def test_bad_parameters_say_what_is_wrong(params: dict, message: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_params(params, AnonymousUser())
+    assert message in str(caught.value)
+
+
+def test_defaults(settings) -> None:
+    params = parse_params({}, AnonymousUser())
+    assert params == SearchParams(limit=settings.SEARCH_DEFAULT_LIMIT)
+    assert params.sort == "relevance" and params.min_score is None and not params.no_match
+
+
+def test_dates_are_whole_days_or_instants() -> None:
+    params = parse_params(
+        {"created_after": "2024-03-01", "created_before": "2024-03-02", "limit": "5", "min_score": "0.25"},
+        AnonymousUser(),
+    )
+    assert params.created_after == int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
+    # A bare end date includes that whole day.
+    assert params.created_before == int(datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC).timestamp())
+    assert (params.limit, params.min_score) == (5, 0.25)
+    instant = parse_params({"created_after": "2024-03-01T10:00:00+02:00"}, AnonymousUser())
+    assert instant.created_after == int(datetime(2024, 3, 1, 8, tzinfo=UTC).timestamp())
+    naive = parse_params({"created_before": "2024-03-01T10:00:00"}, AnonymousUser())
+    assert naive.created_before == int(datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.django_db
+def test_owner_by_name_or_me() -> None:
+    alice = make_user("alice")
+    assert parse_params({"owner": "alice"}, AnonymousUser()).owner_id == alice.pk
+    assert parse_params({"owner": "me"}, alice).owner_id == alice.pk
+    unknown = parse_params({"owner": "nobody"}, alice)
+    assert unknown.no_match and unknown.owner_id is None
+    # Nothing to ask Milvus: no collection, no vector, no error.
+    assert run_search(QueryVector("no-such-model", np.ones(4, dtype=np.float32)), alice, unknown) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "x" * 1001}, "The query is too long; the limit is 1000 characters."),
+        ({"q": "cat\x00"}, "q: Null characters are not allowed."),
+        ({"owner": "a\x00"}, "owner: Null characters are not allowed."),
+        ({"limit": "99999999999999999999999"}, "limit must be between 1 and 200."),
+        ({"min_score": "inf"}, "min_score must be a number between -1 and 1."),
+    ],
+)
+def test_hostile_values_are_plain_400s(params: dict, message: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        SearchForm(params, user=AnonymousUser()).text()
+    assert str(caught.value) == message
+
+
+def test_query_text_is_collapsed_never_cut() -> None:
+    form = SearchForm({"q": "  a   red\n bicycle  "}, user=AnonymousUser())
+    assert form.text() == "a red bicycle"
+    with pytest.raises(BadInput, match="empty"):
+        SearchForm({"q": "   "}, user=AnonymousUser()).required_text()
