@@ -11,11 +11,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from ingestion.access import get_image_for_user
-from ingestion.validation import check_request_size, validate_upload
 
 from . import queries
 from .duplicates import find_duplicates
-from .forms import SearchForm
+from .forms import SearchForm, example_image
 from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
 from .service import Result, run_search, similar_to
 
@@ -43,17 +42,6 @@ def _results(request, model_id: str, results: list[Result]) -> Response:
     return Response({"results": results_json(results, request), "count": len(results), "model": model_id})
 
 
-def _image_query(request, text: str) -> queries.QueryVector:
-    check_request_size(request)
-    upload = request.FILES.get("image")
-    if upload is None:
-        raise queries.BadQuery("Send the example image as a multipart form field named 'image'.")
-    parts = [queries.embed_image(validate_upload(upload, upload.name).data)]
-    if text:
-        parts.append(queries.embed_text(text))
-    return queries.combine(*parts)
-
-
 @extend_schema(
     methods=["GET"],
     parameters=[OpenApiParameter("q", str, required=True), *FILTERS],
@@ -78,7 +66,8 @@ def search(request):
     if request.method == "GET":
         query = queries.embed_text(form.required_text())
     else:
-        query = _image_query(request, SearchForm(request.data, user=request.user).text())
+        image = example_image(request, "Send the example image as a multipart form field named 'image'.")
+        query = queries.image_query(image, SearchForm(request.data, user=request.user).text())
     return _results(request, query.model_id, run_search(query, request.user, params))
 
 

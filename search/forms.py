@@ -11,6 +11,7 @@ from django.conf import settings
 from core.errors import BadInput
 from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, StrictChoiceField
 from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm
+from ingestion.validation import check_request_size, validate_upload
 
 from .service import SORTS, SearchParams
 
@@ -75,6 +76,16 @@ class SearchPageForm(SearchForm):
     """The search page also shows the neighbours of one image (`?similar=ID`)."""
 
     similar = BoundedIntegerField(low=1, high=MAX_ID)
+
+
+def example_image(request, missing: str) -> bytes:
+    """The example image of an image search, validated like an upload; `missing` says where to
+    put it when there is none."""
+    check_request_size(request)
+    upload = request.FILES.get("image")
+    if upload is None:
+        raise BadInput(missing)
+    return validate_upload(upload, upload.name).data
 
 
 def _epoch(moment) -> int | None:

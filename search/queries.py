@@ -66,6 +66,14 @@ def embed_image(data: bytes) -> QueryVector:
     return _call(tasks.embed_image, base64.b64encode(data).decode("ascii"))
 
 
+def image_query(data: bytes, text: str = "") -> QueryVector:
+    """An example image, with optional words added to it."""
+    parts = [embed_image(data)]
+    if text:
+        parts.append(embed_text(text))
+    return combine(*parts)
+
+
 def combine(*parts: QueryVector) -> QueryVector:
     """Sum of unit vectors, renormalised: text and image terms weigh the same."""
     models = {p.model_id for p in parts}

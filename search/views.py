@@ -8,25 +8,13 @@ from django.shortcuts import render
 from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
-from ingestion.validation import check_request_size, validate_upload
 
 from . import queries
 from .duplicates import SIMILAR, find_duplicates
-from .forms import SearchPageForm
+from .forms import SearchPageForm, example_image
 from .service import SearchParams, run_search, similar_to
 
 DETAIL_NEIGHBOURS = 12
-
-
-def _by_image(request, text: str) -> queries.QueryVector:
-    check_request_size(request)
-    upload = request.FILES.get("image")
-    if upload is None:
-        raise queries.BadQuery("Choose an example image to search with.")
-    parts = [queries.embed_image(validate_upload(upload, upload.name).data)]
-    if text:
-        parts.append(queries.embed_text(text))
-    return queries.combine(*parts)
 
 
 def search_page(request):
@@ -40,7 +28,10 @@ def search_page(request):
         if request.method == "POST":
             text = SearchPageForm(request.POST, user=request.user).text()
             context.update(mode="image", q=text)
-            context["results"] = run_search(_by_image(request, text), request.user, params)
+            query = queries.image_query(
+                example_image(request, "Choose an example image to search with."), text
+            )
+            context["results"] = run_search(query, request.user, params)
         elif similar:
             context["mode"] = "similar"
             context["source"] = get_image_for_user(request.user, similar)
