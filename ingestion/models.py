@@ -37,6 +37,10 @@ class Image(models.Model):
         PUBLIC = "public"
         PRIVATE = "private"
 
+    class Moderation(models.TextChoices):
+        VISIBLE = "visible"
+        HIDDEN = "hidden"  # withheld by moderation: seen only by its owner and moderators
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     title = models.CharField(max_length=200, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="images")
@@ -56,6 +60,14 @@ class Image(models.Model):
     pdq_hash = models.CharField(max_length=64, blank=True)
     pdq_quality = models.SmallIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
+    # Words read inside the image (OCR) and where: [{"text", "box": [[x, y] x 4], "score"}].
+    ocr_text = models.TextField(blank=True)
+    ocr_boxes = models.JSONField(default=list, blank=True)
+
+    moderation = models.CharField(
+        max_length=10, choices=Moderation.choices, default=Moderation.VISIBLE, db_index=True
+    )
+    moderation_reason = models.TextField(blank=True)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     failure_reason = models.TextField(blank=True)
