@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import IO
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from .models import Image, Tag
 from .signals import announce_created
-from .storage import store_original
+from .storage import content_lock, store_original
 from .validation import ValidatedImage, validate_upload
 
 
@@ -31,24 +32,32 @@ def create_image(
 ) -> Image:
     """Store the original and the pending row. With `announce` the new image is announced once
     the row is committed; bulk imports announce their batches themselves."""
-    name = store_original(validated.data, validated.sha256, validated.extension)
-    with transaction.atomic():
-        image = Image.objects.create(
-            owner=owner,
-            title=title.strip()[:200],
-            visibility=visibility,
-            original=name,
-            original_filename=(filename or "")[:255],
-            format=validated.format,
-            size_bytes=validated.size_bytes,
-            width=validated.width,
-            height=validated.height,
-            sha256=validated.sha256,
-        )
-        if tags:
-            set_tags(image, tags)
-        if announce:
-            announce_created([image.pk])
+    # Under the content's lock until the row commits: a concurrent delete of the last other image
+    # with these bytes either runs before (the file is stored again) or sees this row.
+    with content_lock(validated.sha256):
+        name, written = store_original(validated.data, validated.sha256, validated.extension)
+        try:
+            with transaction.atomic():
+                image = Image.objects.create(
+                    owner=owner,
+                    title=title.strip()[:200],
+                    visibility=visibility,
+                    original=name,
+                    original_filename=(filename or "")[:255],
+                    format=validated.format,
+                    size_bytes=validated.size_bytes,
+                    width=validated.width,
+                    height=validated.height,
+                    sha256=validated.sha256,
+                )
+                if tags:
+                    set_tags(image, tags)
+                if announce:
+                    announce_created([image.pk])
+        except BaseException:
+            if written:  # no other row can reference it yet: the lock is ours
+                default_storage.delete(name)
+            raise
     return image
 
 

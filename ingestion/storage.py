@@ -1,9 +1,21 @@
-"""Where originals and thumbnails live: content-addressed names in Django's default storage."""
+"""Where originals and thumbnails live: content-addressed names in Django's default storage.
+
+Identical uploads share one original (and one thumbnail), so storing a file and deleting the last
+reference to it must never interleave: otherwise a delete that found no reference can remove the
+file a new upload of the same bytes has just decided to reuse (a 201, then "the stored original is
+missing"). Both sides therefore run under `content_lock(sha256)`, a lock the database holds until
+the transaction commits, so the new row is visible to the deleter before it can look."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Q
 
 from .models import Image
 
@@ -12,18 +24,52 @@ def _sharded(prefix: str, sha256: str, extension: str) -> str:
     return f"{prefix}/{sha256[:2]}/{sha256[2:4]}/{sha256}.{extension}"
 
 
-def store_original(data: bytes, sha256: str, extension: str) -> str:
-    name = _sharded("originals", sha256, extension)
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(data))
-    return name
+def original_name(sha256: str, extension: str) -> str:
+    return _sharded("originals", sha256, extension)
+
+
+def thumbnail_name(sha256: str) -> str:
+    return _sharded("thumbnails", sha256, "webp")
+
+
+def _lock_key(sha256: str) -> int:
+    # 60 bits of the digest: a positive bigint, collisions only make two contents share a lock.
+    return int(sha256[:15], 16)
+
+
+@contextlib.contextmanager
+def content_lock(sha256: str) -> Iterator[None]:
+    """A transaction holding the lock of one content hash across processes until it commits.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the transaction is IMMEDIATE (settings),
+    so it holds the database's write lock, which serialises every writer anyway."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(sha256)])
+        yield
+
+
+def _store(name: str, data: bytes) -> tuple[str, bool]:
+    """Store `data` under `name` unless it is there; call under the content's lock. Returns the
+    name and whether this call wrote the file."""
+    if default_storage.exists(name):
+        return name, False
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # only possible if a writer bypassed the lock; never keep a second copy
+        default_storage.delete(saved)
+        raise RuntimeError(f"Stored file {name} appeared while it was being written")
+    return name, True
+
+
+def store_original(data: bytes, sha256: str, extension: str) -> tuple[str, bool]:
+    """Call inside `content_lock(sha256)`; returns the name and whether it was written now."""
+    return _store(original_name(sha256, extension), data)
 
 
 def store_thumbnail(data: bytes, sha256: str) -> str:
-    name = _sharded("thumbnails", sha256, "webp")
-    if not default_storage.exists(name):
-        name = default_storage.save(name, ContentFile(data))
-    return name
+    with content_lock(sha256):
+        return _store(thumbnail_name(sha256), data)[0]
 
 
 def read_file(name: str) -> bytes:
@@ -31,11 +77,19 @@ def read_file(name: str) -> bytes:
         return fh.read()
 
 
+def _content_hash(name: str) -> str:
+    return PurePosixPath(name).stem.split("_")[0]
+
+
 def delete_if_unreferenced(name: str) -> None:
-    """Delete a stored file unless another image still points at it (shared by identical uploads)."""
+    """Delete a stored file unless an image still points at it (shared by identical uploads).
+
+    A file is in use while any row has its content hash, not only while a row names it: a row
+    being indexed gets its thumbnail name only after the file is written."""
     if not name:
         return
-    if Image.objects.filter(original=name).exists() or Image.objects.filter(thumbnail=name).exists():
-        return
-    if default_storage.exists(name):
-        default_storage.delete(name)
+    sha256 = _content_hash(name)
+    with content_lock(sha256):
+        in_use = Image.objects.filter(Q(original=name) | Q(thumbnail=name) | Q(sha256=sha256)).exists()
+        if not in_use and default_storage.exists(name):
+            default_storage.delete(name)
