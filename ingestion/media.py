@@ -1,4 +1,7 @@
-"""Originals and thumbnails are served through permission checks, never as public files."""
+"""Originals and thumbnails are served through permission checks, never as public files.
+
+Only the owner gets the original byte for byte. Everyone else gets a copy without its location,
+device serial numbers and owner name (ingestion/metadata.py), made once per stored original."""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ import mimetypes
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from .access import get_image_for_user
+from .metadata import public_copy
 
 
 def _viewer(request):
@@ -24,27 +29,42 @@ def _viewer(request):
     return found[0] if found else request.user
 
 
-def _serve(request, pk: int, field: str, content_type: str | None = None):
-    image = get_image_for_user(_viewer(request), pk)
-    name = getattr(image, field).name
-    if not name or not default_storage.exists(name):
-        raise Http404("File not available.")
-    response = FileResponse(
-        default_storage.open(name, "rb"),
-        content_type=content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
-    )
-    # Content-addressed: a name's bytes never change.
-    privacy = "public" if image.is_public else "private"
-    response["Cache-Control"] = f"{privacy}, max-age=86400"
+def _file_response(name: str, content_type: str, cache_control: str) -> FileResponse:
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    response["Cache-Control"] = cache_control
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
+def _content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
 @require_GET
 def original(request, pk: int):
-    return _serve(request, pk, "original")
+    viewer = _viewer(request)
+    image = get_image_for_user(viewer, pk)
+    name = image.original.name
+    if not name or not default_storage.exists(name):
+        raise Http404("File not available.")
+    if viewer.is_authenticated and viewer.pk == image.owner_id:
+        # The owner's bytes differ from what others get at the same URL: never in a shared cache.
+        response = _file_response(name, _content_type(name), "private, max-age=86400")
+    else:
+        # Content-addressed: the sanitised copy of a name never changes.
+        privacy = "public" if image.is_public else "private"
+        served = public_copy(name, image.format)
+        response = _file_response(served, _content_type(name), f"{privacy}, max-age=86400")
+    patch_vary_headers(response, ("Cookie", "Authorization"))
+    return response
 
 
 @require_GET
 def thumbnail(request, pk: int):
-    return _serve(request, pk, "thumbnail", "image/webp")
+    # Thumbnails are re-encoded from the pixels (ingestion/processing.py): they carry no metadata.
+    image = get_image_for_user(_viewer(request), pk)
+    name = image.thumbnail.name
+    if not name or not default_storage.exists(name):
+        raise Http404("File not available.")
+    privacy = "public" if image.is_public else "private"
+    return _file_response(name, "image/webp", f"{privacy}, max-age=86400")

@@ -1,14 +1,18 @@
-"""Originals and thumbnails go through permission checks: private means private."""
+"""Originals and thumbnails go through permission checks: private means private, and only the owner
+gets a photo's location."""
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from django.test import Client
 from PIL import Image as PILImage
 
+from ingestion.metadata import read_location
 from tests.factories import PASSWORD, api_client, draw_image, image_bytes, index, make_image, make_user
+from tests.ingestion.test_metadata import BERLIN, assert_private_data_gone, photo, pixels
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +72,53 @@ def test_unknown_image_and_wrong_method() -> None:
     image = make_image(make_user())
     assert Client().get("/media/images/999999/original").status_code == 404
     assert Client().post(f"/media/images/{image.pk}/original").status_code == 405
+
+
+def test_others_get_the_original_without_location_and_serials_the_owner_gets_it_intact() -> None:
+    owner = make_user("alice")
+    make_user("bob")
+    data = photo("JPEG")
+    image = make_image(owner, "circle", data=data)
+    url = f"/media/images/{image.pk}/original"
+
+    bob = Client()
+    assert bob.login(username="bob", password=PASSWORD)
+    for response in (Client().get(url), bob.get(url), api_client(make_user("carol")).get(url)):
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/jpeg"
+        served = body(response)
+        assert served != data
+        assert_private_data_gone(served)
+        assert np.array_equal(pixels(served), pixels(data))
+    assert Client().get(url)["Cache-Control"] == "public, max-age=86400"
+
+    alice = Client()
+    assert alice.login(username="alice", password=PASSWORD)
+    for response in (alice.get(url), api_client(owner).get(url)):
+        served = body(response)
+        assert served == data
+        assert read_location(served) == BERLIN
+        # Other people get other bytes at this URL: the owner's copy never goes in a shared cache.
+        assert response["Cache-Control"] == "private, max-age=86400"
+        assert {"Cookie", "Authorization"} <= {v.strip() for v in response["Vary"].split(",")}
+
+
+def test_the_image_page_shows_the_location_to_the_owner_only() -> None:
+    owner = make_user("alice")
+    make_user("bob")
+    image = make_image(owner, "circle", data=photo("JPEG"))
+    shown = str(BERLIN)
+    assert shown == "52.520094, -13.400000"
+
+    alice = Client()
+    assert alice.login(username="alice", password=PASSWORD)
+    page = alice.get(image.get_absolute_url())
+    assert page.status_code == 200
+    assert shown in page.content.decode()
+
+    bob = Client()
+    assert bob.login(username="bob", password=PASSWORD)
+    for client in (bob, Client()):
+        page = client.get(image.get_absolute_url())
+        assert page.status_code == 200
+        assert shown not in page.content.decode() and "Location" not in page.content.decode()

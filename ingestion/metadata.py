@@ -1,0 +1,421 @@
+"""Private metadata in image files: read the location for the owner, strip it for everyone else.
+
+A photo's EXIF can carry where it was taken (the GPS IFD) and what took it (body and lens serial
+numbers, the camera owner's name, maker notes); XMP and IPTC blocks can repeat both. Originals stay
+byte for byte as uploaded (the owner gets them); everyone else gets a sanitised copy, made once per
+stored original and kept beside it (content-addressed, like the originals).
+
+The copy is made by rewriting the container, not the pixels, wherever the format allows (JPEG, PNG,
+WebP, GIF): the image data, orientation and colour profile are untouched and it costs one pass over
+the bytes. TIFF keeps its metadata in the same directory as its pixel layout, so it is re-encoded
+(losslessly). A file the rewriter cannot follow is re-encoded too: never served with its metadata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import IO
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+from PIL import ImageOps, ImageSequence
+
+from .models import Image
+
+log = logging.getLogger(__name__)
+
+EXIF_HEADER = b"Exif\x00\x00"
+ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+# Tags that identify a place, a device or a person, in IFD0 and in the Exif IFD.
+PRIVATE_IFD0_TAGS = frozenset(
+    {
+        GPS_IFD,
+        0x013C,  # HostComputer
+        0x02BC,  # XMLPacket (XMP: may repeat GPS and serials)
+        0x83BB,  # IPTC-NAA (may name the place)
+        0x8649,  # Photoshop image resources (IPTC again)
+        0xC62F,  # CameraSerialNumber (DNG)
+    }
+)
+PRIVATE_EXIF_TAGS = frozenset(
+    {
+        0x927C,  # MakerNote: vendor blocks hold serial numbers (and sometimes location)
+        0xA420,  # ImageUniqueID
+        0xA430,  # CameraOwnerName
+        0xA431,  # BodySerialNumber
+        0xA435,  # LensSerialNumber
+    }
+)
+# What a re-encoded file keeps of IFD0: who made it and when, nothing structural.
+KEPT_ON_REENCODE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
+PUBLIC_PREFIX = "public"
+UNCHANGED_SUFFIX = ".unchanged"
+
+
+class Unparseable(ValueError):
+    """The container is not what the rewriter expects: re-encode instead."""
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+
+    def __str__(self) -> str:
+        return f"{self.latitude:.6f}, {self.longitude:.6f}"
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _degrees(value) -> float:
+    degrees, minutes, seconds = (float(part) for part in value)
+    return degrees + minutes / 60 + seconds / 3600
+
+
+def read_location(source: bytes | IO[bytes]) -> Location | None:
+    """Where the photo was taken, from its GPS IFD; None when absent or unreadable. Given a file,
+    only the header is read."""
+    try:
+        with PILImage.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            gps = img.getexif().get_ifd(GPS_IFD)
+        latitude, longitude = _degrees(gps[2]), _degrees(gps[4])
+        if str(gps.get(1, "N")).upper().startswith("S"):
+            latitude = -latitude
+        if str(gps.get(3, "E")).upper().startswith("W"):
+            longitude = -longitude
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OSError, SyntaxError):
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return Location(round(latitude, 6), round(longitude, 6))
+
+
+# ---------------------------------------------------------------------------- EXIF
+
+
+def _exif_without_private_tags(raw: bytes) -> PILImage.Exif:
+    exif = PILImage.Exif()
+    exif.load(raw)
+    # Exif IFD first: get_ifd() caches it, and tobytes() writes the cached (cleaned) copy.
+    if EXIF_IFD in exif:
+        sub = exif.get_ifd(EXIF_IFD)
+        for tag in PRIVATE_EXIF_TAGS:
+            sub.pop(tag, None)
+    for tag in PRIVATE_IFD0_TAGS:
+        if tag in exif:
+            del exif[tag]
+    return exif
+
+
+def clean_exif(raw: bytes) -> bytes | None:
+    """The EXIF block (with its "Exif\\0\\0" header) without location, serials and owner; the embedded
+    thumbnail (IFD1) is dropped too. None when nothing worth keeping is left."""
+    try:
+        exif = _exif_without_private_tags(raw)
+        cleaned = exif.tobytes() if len(exif) else None
+    except Exception:  # Pillow cannot re-serialise some vendor oddities: keep the orientation alone
+        log.info("EXIF could not be rewritten; keeping only the orientation", exc_info=True)
+        try:
+            original = PILImage.Exif()
+            original.load(raw)
+            orientation = original.get(ORIENTATION)
+        except Exception:
+            orientation = None
+        if orientation is None:
+            return None
+        minimal = PILImage.Exif()
+        minimal[ORIENTATION] = orientation
+        cleaned = minimal.tobytes()
+    return cleaned
+
+
+# ---------------------------------------------------------------------------- JPEG
+
+_JFIF_APPS = (0xE0, 0xEE)  # APP0 (JFIF) and APP14 (Adobe: the colour transform) are kept as they are
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+
+
+def _jpeg(data: bytes) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        raise Unparseable("no JPEG start marker")
+    out = [b"\xff\xd8"]
+    pos, end = 2, len(data)
+    while pos < end:
+        if data[pos] != 0xFF:
+            raise Unparseable(f"expected a marker at {pos}")
+        while pos < end and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= end:
+            break
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # end of image: whatever follows (MPF secondary images, trailers) is dropped
+            out.append(b"\xff\xd9")
+            return b"".join(out)
+        if marker in _STANDALONE:
+            out.append(bytes((0xFF, marker)))
+            continue
+        if pos + 2 > end:
+            raise Unparseable("truncated segment")
+        (length,) = struct.unpack(">H", data[pos : pos + 2])
+        if length < 2 or pos + length > end:
+            raise Unparseable("bad segment length")
+        payload = data[pos + 2 : pos + length]
+        segment = data[pos - 2 : pos + length]
+        pos += length
+        if marker == 0xDA:  # start of scan: copy the entropy-coded data up to the next real marker
+            scan_end = pos
+            while True:
+                scan_end = data.find(b"\xff", scan_end)
+                if scan_end < 0 or scan_end + 1 >= end:
+                    raise Unparseable("scan without an end")
+                following = data[scan_end + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    scan_end += 1
+                    continue
+                break
+            out += [segment, data[pos:scan_end]]
+            pos = scan_end
+        elif 0xE0 <= marker <= 0xEF:
+            kept = _jpeg_app_segment(marker, payload, segment)
+            if kept:
+                out.append(kept)
+        else:  # frame, tables, comments: the picture itself
+            out.append(segment)
+    raise Unparseable("no end of image")
+
+
+def _jpeg_app_segment(marker: int, payload: bytes, segment: bytes) -> bytes | None:
+    """What an application segment becomes: kept, cleaned or dropped (None)."""
+    if marker in _JFIF_APPS:
+        return segment
+    if marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
+        return segment
+    if marker == 0xE1 and payload.startswith(EXIF_HEADER):
+        cleaned = clean_exif(payload)
+        if cleaned is None or len(cleaned) + 2 > 0xFFFF:
+            return None
+        return b"\xff\xe1" + struct.pack(">H", len(cleaned) + 2) + cleaned
+    # XMP, IPTC (APP13), MPF indexes, vendor blocks (GoPro, Ricoh, FLIR ...): not needed to show it.
+    return None
+
+
+# ---------------------------------------------------------------------------- PNG
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PRIVATE_PNG_TEXT = (b"XML:com.adobe.xmp", b"Raw profile type")
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png(data: bytes) -> bytes:
+    if not data.startswith(PNG_SIGNATURE):
+        raise Unparseable("no PNG signature")
+    out = [PNG_SIGNATURE]
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        chunk = data[pos : pos + 12 + length]
+        if len(body) != length:
+            raise Unparseable("truncated chunk")
+        pos += 12 + length
+        if kind == b"eXIf":
+            cleaned = clean_exif(EXIF_HEADER + body)
+            if cleaned is not None:
+                out.append(_png_chunk(kind, cleaned[len(EXIF_HEADER) :]))
+        elif kind in (b"tEXt", b"zTXt", b"iTXt") and body.startswith(_PRIVATE_PNG_TEXT):
+            continue  # XMP, or an EXIF/IPTC block stored as text by ImageMagick
+        else:
+            out.append(chunk)
+        if kind == b"IEND":
+            return b"".join(out)
+    raise Unparseable("no IEND chunk")
+
+
+# ---------------------------------------------------------------------------- WebP
+
+_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+
+
+def _webp(data: bytes) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise Unparseable("not a RIFF WebP")
+    chunks: list[list] = []
+    pos = 12
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        (length,) = struct.unpack("<I", data[pos + 4 : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) != length:
+            raise Unparseable("truncated chunk")
+        pos += 8 + length + (length & 1)
+        if kind == b"EXIF":
+            raw = body if body.startswith(EXIF_HEADER) else EXIF_HEADER + body
+            cleaned = clean_exif(raw)
+            if cleaned is not None:
+                chunks.append([kind, cleaned[len(EXIF_HEADER) :]])
+        elif kind != b"XMP ":
+            chunks.append([kind, body])
+    has_exif = any(kind == b"EXIF" for kind, _ in chunks)
+    for chunk in chunks:
+        if chunk[0] == b"VP8X" and chunk[1]:
+            flags = chunk[1][0] & ~_VP8X_XMP & ~(0 if has_exif else _VP8X_EXIF)
+            chunk[1] = bytes((flags,)) + chunk[1][1:]
+    body = b"WEBP" + b"".join(
+        kind + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
+        for kind, payload in chunks
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+# ---------------------------------------------------------------------------- GIF
+
+
+def _gif_sub_blocks_end(data: bytes, pos: int) -> int:
+    while True:
+        if pos >= len(data):
+            raise Unparseable("truncated sub-blocks")
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+
+
+def _gif(data: bytes) -> bytes:
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise Unparseable("not a GIF")
+    flags = data[10]
+    pos = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    out = [data[:pos]]
+    while pos < len(data):
+        introducer = data[pos]
+        if introducer == 0x3B:  # trailer
+            out.append(b"\x3b")
+            return b"".join(out)
+        if introducer == 0x21:
+            label = data[pos + 1]
+            after = _gif_sub_blocks_end(data, pos + 2)
+            # An application extension's first sub-block names it: XMP is dropped, the rest kept.
+            if not (label == 0xFF and data[pos + 3 : pos + 14] == b"XMP DataXMP"):
+                out.append(data[pos:after])
+            pos = after
+        elif introducer == 0x2C:
+            local = data[pos + 9]
+            start = pos
+            pos += 10 + (3 * 2 ** ((local & 7) + 1) if local & 0x80 else 0) + 1  # + LZW minimum code size
+            pos = _gif_sub_blocks_end(data, pos)
+            out.append(data[start:pos])
+        else:
+            raise Unparseable(f"unknown GIF block {introducer:#x}")
+    raise Unparseable("no GIF trailer")
+
+
+# ---------------------------------------------------------------------------- re-encoding
+
+
+def _reencode(data: bytes) -> bytes:
+    """Decode and write the frames again, turned upright, with only the harmless IFD0 tags and the
+    colour profile."""
+    with PILImage.open(io.BytesIO(data)) as img:
+        fmt = img.format or "PNG"
+        source = img.getexif()
+        kept = PILImage.Exif()
+        for tag in KEPT_ON_REENCODE:
+            if tag in source:
+                kept[tag] = source[tag]
+        icc = img.info.get("icc_profile")
+        # exif_transpose: the pixels are turned instead of keeping the tag (Pillow already turns TIFF
+        # frames on load). copy(): a plain image, so the TIFF writer copies none of the source's tags.
+        frames = [ImageOps.exif_transpose(frame.copy()) for frame in ImageSequence.Iterator(img)]
+    for frame in frames:
+        for key in ("xmp", "exif"):
+            frame.info.pop(key, None)
+    args: dict = {"exif": kept}
+    if icc:
+        args["icc_profile"] = icc
+    if fmt == "TIFF":
+        args["compression"] = "tiff_adobe_deflate"
+    elif fmt == "JPEG":
+        args["quality"] = 95
+    elif fmt == "WEBP":
+        args["lossless"] = True
+    if len(frames) > 1:
+        args |= {"save_all": True, "append_images": frames[1:]}
+    out = io.BytesIO()
+    frames[0].save(out, format=fmt, **args)
+    return out.getvalue()
+
+
+_REWRITERS = {"JPEG": _jpeg, "PNG": _png, "WEBP": _webp, "GIF": _gif}
+
+
+def sanitise(data: bytes, fmt: str) -> bytes:
+    """The file without location, device serials, owner name and XMP/IPTC blocks; pixels,
+    orientation and colour profile kept. `fmt` is Pillow's format name (as stored on the image)."""
+    rewriter = _REWRITERS.get(fmt.upper())
+    if rewriter is None:
+        return data if fmt.upper() == "BMP" else _reencode(data)  # BMP carries no metadata
+    try:
+        return rewriter(data)
+    except (Unparseable, IndexError, struct.error) as exc:
+        log.warning("Re-encoding a %s file whose container could not be rewritten: %s", fmt, exc)
+        return _reencode(data)
+
+
+# ---------------------------------------------------------------------------- the stored copy
+
+
+def public_copy_name(original_name: str) -> str:
+    """originals/ab/cd/<sha256>.jpg -> public/ab/cd/<sha256>.jpg: one copy per stored original."""
+    _, _, rest = original_name.partition("/")
+    return f"{PUBLIC_PREFIX}/{rest or original_name}"
+
+
+def public_copy(original_name: str, fmt: str) -> str:
+    """The storage name to serve to anyone but the owner: the sanitised copy, made on first use, or
+    the original itself when it carries nothing private (remembered by an empty marker file)."""
+    name = public_copy_name(original_name)
+    if default_storage.exists(name):
+        return name
+    if default_storage.exists(name + UNCHANGED_SUFFIX):
+        return original_name
+    with default_storage.open(original_name, "rb") as fh:
+        data = fh.read()
+    cleaned = sanitise(data, fmt)
+    if cleaned == data:
+        _save_once(name + UNCHANGED_SUFFIX, b"")
+        return original_name
+    _save_once(name, cleaned)
+    return name
+
+
+def _save_once(name: str, content: bytes) -> None:
+    # Two first requests at once both write; storage never overwrites, so the loser's copy gets
+    # another name and is removed again.
+    saved = default_storage.save(name, ContentFile(content))
+    if saved != name:
+        default_storage.delete(saved)
+
+
+def delete_public_copy(original_name: str) -> None:
+    """Drop the copy of an original no image refers to any more. It is only a cache: should a new
+    upload of the same bytes race with this, its first request simply makes the copy again."""
+    if not original_name or Image.objects.filter(original=original_name).exists():
+        return
+    name = public_copy_name(original_name)
+    for stored in (name, name + UNCHANGED_SUFFIX):
+        with contextlib.suppress(FileNotFoundError):
+            default_storage.delete(stored)
