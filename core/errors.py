@@ -40,6 +40,17 @@ class PayloadTooLarge(BadInput):
     status_code = 413
 
 
+class Conflict(UserFacingError):
+    """The request clashes with what already exists (a 409); `extra` adds machine-readable fields
+    to the API's error body, e.g. the id of the existing copy."""
+
+    status_code = 409
+
+    def __init__(self, message: str, *, public: str | None = None, extra: dict | None = None) -> None:
+        super().__init__(message, public=public)
+        self.extra = extra or {}
+
+
 class ServiceUnavailable(UserFacingError, RuntimeError):
     """A component is down or not ready (a 503): the same request may work later."""
 

@@ -13,8 +13,9 @@ from core.errors import BadInput
 
 from . import services
 from .access import get_image_for_user, visible_images
-from .forms import ImageEditForm, ImageFieldsForm, ImageListForm
+from .forms import ImageEditForm, ImageListForm, ImageUploadForm
 from .serializers import ImageSerializer, ImageUpdateSerializer, ImageUploadSerializer
+from .upload_checks import refuse_exact_copy
 from .validation import check_request_size
 
 LIST_FILTERS = [
@@ -46,7 +47,9 @@ class ImageListCreate(generics.GenericAPIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise BadInput("Send the image as a multipart form field named 'file'.")
-        fields = ImageFieldsForm(request.data).cleaned()
+        fields = dict(ImageUploadForm(request.data).cleaned())
+        if not fields.pop("allow_duplicate"):
+            refuse_exact_copy(request.user, upload, upload.name)
         image = services.create_from_upload(request.user, upload, upload.name, **fields)
         body = ImageSerializer(image, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)

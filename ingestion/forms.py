@@ -152,3 +152,45 @@ class ImageEditForm(ImageFieldsForm):
 
     def clean_visibility(self) -> str | None:
         return self.cleaned_data["visibility"] or None
+
+
+class ImageUploadForm(ImageFieldsForm):
+    """An upload's fields. `allow_duplicate=false` (the upload page sends it) refuses a file the
+    uploader already has, byte for byte, with a 409 naming the existing image; the default keeps the
+    API's behaviour of storing every upload."""
+
+    allow_duplicate = StrictChoiceField(choices=["true", "false", "1", "0"])
+
+    def clean_allow_duplicate(self) -> bool:
+        return self.cleaned_data["allow_duplicate"] not in ("false", "0")
+
+
+SORTS = {"newest": ("-created_at", "-id"), "oldest": ("created_at", "id")}
+
+
+class GalleryForm(ImageListForm):
+    """The gallery's controls: the list filters plus the order."""
+
+    sort = StrictChoiceField(choices=list(SORTS))
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or "newest"
+
+
+BULK_ACTIONS = ["add_tags", "remove_tags", "public", "private", "delete"]
+
+
+class BulkForm(InputForm):
+    """A bulk action on the images picked in the gallery (only the caller's own are touched)."""
+
+    ids = IdListField(required=True)
+    action = StrictChoiceField(choices=BULK_ACTIONS, required=True)
+    tags = TagsField()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("action") in ("add_tags", "remove_tags") and not cleaned.get("tags"):
+            raise forms.ValidationError("Type one or more tags to add or remove.")
+        if "ids" in cleaned and not cleaned["ids"]:
+            raise forms.ValidationError("Select one or more images first.")
+        return cleaned

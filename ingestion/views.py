@@ -1,42 +1,121 @@
-"""Pages: gallery, upload, edit, delete. Input goes through `ingestion.forms` as in the API; errors
-not handled here are shown by the site's error page (`webapp.errors`)."""
+"""Pages: gallery (a timeline with filters, sort and bulk actions), upload, edit, delete. Input goes
+through `ingestion.forms` as in the API; errors not handled here are shown by the site's error page
+(`webapp.errors`)."""
 
 from __future__ import annotations
+
+from itertools import groupby
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, TruncMonth
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
 
 from . import services
 from .access import get_image_for_user, visible_images
-from .forms import ImageEditForm, ImageFieldsForm, ImageListForm
+from .forms import SORTS, BulkForm, GalleryForm, ImageEditForm, ImageFieldsForm
+from .models import Tag
 from .validation import InvalidImage, check_request_size
 
 GALLERY_PAGE_SIZE = 48
 
 
 def gallery(request):
-    filters = ImageListForm(request.GET, user=request.user)
-    images = filters.apply(visible_images(request.user))
+    form = GalleryForm(request.GET, user=request.user)
+    filters = form.cleaned()
+    descending = filters["sort"] == "newest"
+    # The timeline's date: when the picture was taken, else when it was uploaded.
+    moment = Coalesce("taken_at", "created_at")
+    images = (
+        form.apply(visible_images(request.user))
+        .annotate(moment=moment, month=TruncMonth(moment))
+        .order_by(F("moment").desc() if descending else F("moment").asc(), SORTS[filters["sort"]][1])
+    )
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     kept = request.GET.copy()
     kept.pop("page", None)  # the pager keeps every filter, and only replaces the page
-    context = {"page": page, "mine": request.GET.get("owner") == "me", "filters_query": kept.urlencode()}
+    months = [(month, list(items)) for month, items in groupby(page.object_list, key=lambda i: i.month)]
+    context = {
+        "page": page,
+        "months": months,
+        "mine": request.GET.get("owner") == "me",
+        "filters_query": kept.urlencode(),
+        "filters": {name: request.GET.get(name, "") for name in form.fields},
+        "active_filters": sum(1 for name in form.fields if name != "sort" and request.GET.get(name)),
+        "bulk_ok": request.user.is_authenticated,
+    }
     return render(request, "ingestion/gallery.html", context)
+
+
+def _back_to(request, fallback: str) -> str:
+    """Where a form posted from a listing returns: its own `next`, if it is on this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback
+
+
+@login_required
+@require_POST
+def bulk(request):
+    """Tag, re-tag, change visibility or delete the picked images. Only the caller's own images are
+    touched (staff may touch any they can see); the rest are counted and reported."""
+    back = _back_to(request, reverse("gallery"))
+    try:
+        action = BulkForm(request.POST).cleaned()
+    except BadInput as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    picked = visible_images(request.user).filter(pk__in=action["ids"])
+    own = [image for image in picked if image.editable_by(request.user)]
+    skipped = len(action["ids"]) - len(own)
+    verb = action["action"]
+    with transaction.atomic():
+        if verb == "delete":
+            for image in own:
+                image.delete()
+        elif verb in ("public", "private"):
+            for image in own:
+                services.update_image(image, visibility=verb)
+        else:
+            tags = [Tag.objects.get_or_create(name=name)[0] for name in action["tags"]]
+            for image in own:
+                if verb == "add_tags":
+                    image.tags.add(*tags)
+                else:
+                    image.tags.remove(*tags)
+    done = {
+        "delete": "Deleted",
+        "public": "Made public",
+        "private": "Made private",
+        "add_tags": "Tagged",
+        "remove_tags": "Removed tags from",
+    }[verb]
+    messages.success(request, f"{done} {len(own)} image{'s' if len(own) != 1 else ''}.")
+    if skipped:
+        messages.warning(request, f"{skipped} selected image(s) are not yours and were left unchanged.")
+    return redirect(back)
 
 
 @login_required
 def upload(request):
+    """The page: a drop zone whose script posts each file to `POST /api/images/`. Without
+    JavaScript the form posts here, and the files are stored one by one."""
     if request.method != "POST":
         limits = {
             "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024),
             "max_files": settings.MAX_FILES_PER_UPLOAD,
+            "max_bytes": settings.MAX_UPLOAD_BYTES,
         }
         return render(request, "ingestion/upload.html", limits)
     check_request_size(request, files=settings.MAX_FILES_PER_UPLOAD)
@@ -44,6 +123,11 @@ def upload(request):
     try:
         if not files:
             raise BadInput("Choose one or more image files to upload.")
+        if len(files) > settings.MAX_FILES_PER_UPLOAD:
+            raise BadInput(
+                f"{len(files)} files chosen; without JavaScript at most {settings.MAX_FILES_PER_UPLOAD} "
+                "can be sent at once."
+            )
         fields = ImageFieldsForm(request.POST).cleaned()
     except BadInput as exc:
         messages.error(request, str(exc))
@@ -63,15 +147,40 @@ def upload(request):
     return redirect(f"{reverse('gallery')}?owner=me")
 
 
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @login_required
 @require_POST
 def edit(request, pk: int):
+    """Each field is parsed on its own: the valid ones are saved, the others are explained (by
+    field, as JSON for the page's script) and the visitor's input is left where it was."""
     image = get_image_for_user(request.user, pk, write=True)
-    try:
-        services.update_image(image, **ImageEditForm(request.POST).given())
-        messages.success(request, "Saved.")
-    except BadInput as exc:
-        messages.error(request, str(exc))
+    changes, problems = {}, {}
+    for name in ImageEditForm.base_fields:
+        if name not in request.POST:
+            continue
+        try:
+            changes.update(ImageEditForm({name: request.POST[name]}).given())
+        except BadInput as exc:
+            problems[name] = str(exc)
+    if changes:
+        services.update_image(image, **changes)
+        image.refresh_from_db()
+    if _wants_json(request):
+        body = {
+            "saved": sorted(changes),
+            "errors": problems,
+            "title": image.display_title,
+            "tags": image.tag_names(),
+            "visibility": image.visibility,
+        }
+        return JsonResponse(body)
+    if changes:
+        messages.success(request, "Saved " + ", ".join(sorted(changes)) + ".")
+    for problem in problems.values():
+        messages.error(request, problem)
     return redirect(image.get_absolute_url())
 
 
@@ -80,4 +189,4 @@ def edit(request, pk: int):
 def delete(request, pk: int):
     get_image_for_user(request.user, pk, write=True, action="delete").delete()
     messages.success(request, "Image deleted.")
-    return redirect("gallery")
+    return redirect(_back_to(request, reverse("gallery")))

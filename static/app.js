@@ -8,6 +8,7 @@
 
   function update(el, image) {
     el.dataset.status = image.status;
+    el.dispatchEvent(new CustomEvent("image-status", { bubbles: true, detail: image }));
     el.querySelectorAll(".status").forEach((badge) => {
       badge.textContent = image.status;
       badge.className = "status status-" + image.status;
@@ -33,8 +34,11 @@
   }
 
   async function poll() {
-    const ids = [...new Set(pendingIds())];
-    if (!ids.length) return;
+    const ids = [...new Set(pendingIds())].slice(0, 200); // the API takes at most 200 ids
+    if (!ids.length) {
+      setTimeout(poll, POLL_MS); // pending items may still appear (the upload page adds them)
+      return;
+    }
     try {
       const response = await fetch("/api/images/?ids=" + ids.join(","), { credentials: "same-origin" });
       if (response.ok) {

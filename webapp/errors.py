@@ -27,6 +27,7 @@ GENERIC = {
     403: "You do not have permission to do this.",
     404: "Not found.",
     405: "This method is not allowed here.",
+    409: "This conflicts with something that already exists.",
     413: "The request body is too large.",
     500: "Something went wrong on our side; it has been logged.",
 }
@@ -53,7 +54,8 @@ def api_exception_handler(exc: Exception, context) -> Response | None:
     if isinstance(exc, UserFacingError):
         if exc.status_code >= 500:
             log.warning("%s: %s", type(exc).__name__, exc)
-        return Response({"error": exc.public_message}, status=exc.status_code, headers=_headers(exc))
+        body = {**getattr(exc, "extra", {}), "error": exc.public_message}
+        return Response(body, status=exc.status_code, headers=_headers(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response({"error": GENERIC[413]}, status=413)
     if isinstance(exc, Http404):

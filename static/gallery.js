@@ -1,0 +1,51 @@
+// Gallery: pick images (click the box, shift-click for a range) and act on them in bulk.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("bulk-form");
+    if (!form) return;
+    const boxes = Array.from(document.querySelectorAll("#gallery .pick"));
+    const count = document.getElementById("bulk-count");
+    const action = document.getElementById("bulk-action");
+    const tags = document.getElementById("bulk-tags");
+    let last = null;
+
+    function refresh() {
+      const picked = boxes.filter((b) => b.checked);
+      boxes.forEach((b) => b.closest(".card").classList.toggle("picked", b.checked));
+      form.hidden = picked.length === 0;
+      count.textContent = picked.length + " selected";
+      form.elements.ids.value = picked.map((b) => b.value).join(",");
+    }
+
+    function syncTags() {
+      const needsTags = action.value === "add_tags" || action.value === "remove_tags";
+      tags.hidden = !needsTags;
+      tags.required = needsTags;
+    }
+
+    boxes.forEach((box, i) => {
+      box.addEventListener("click", (event) => {
+        if (event.shiftKey && last !== null) {
+          const [a, b] = [Math.min(last, i), Math.max(last, i)];
+          for (let k = a; k <= b; k++) boxes[k].checked = box.checked;
+        }
+        last = i;
+        refresh();
+      });
+    });
+    document.getElementById("bulk-clear").addEventListener("click", () => {
+      boxes.forEach((b) => (b.checked = false));
+      refresh();
+    });
+    action.addEventListener("change", syncTags);
+    form.addEventListener("submit", (event) => {
+      const n = boxes.filter((b) => b.checked).length;
+      if (action.value === "delete" && !confirm("Delete " + n + " image(s)? This cannot be undone.")) {
+        event.preventDefault();
+      }
+    });
+    syncTags();
+    refresh();
+  });
+})();

@@ -1,0 +1,113 @@
+// Site-wide behaviour: the light/dark switch, the header's indexing indicator, and remembering
+// which list an image was opened from (the image page's arrow keys walk that list).
+(function () {
+  "use strict";
+
+  // --- Light / dark switch: follows the system until the visitor picks one. ---
+  function currentTheme() {
+    const forced = document.documentElement.dataset.theme;
+    if (forced) return forced;
+    return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+
+  function setupThemeToggle() {
+    const button = document.getElementById("theme-toggle");
+    if (!button) return;
+    const sync = () => button.setAttribute("aria-pressed", String(currentTheme() === "dark"));
+    sync();
+    button.addEventListener("click", () => {
+      const next = currentTheme() === "dark" ? "light" : "dark";
+      document.documentElement.dataset.theme = next;
+      try {
+        localStorage.setItem("theme", next);
+      } catch (err) {
+        // Not remembered, but applied for this page.
+      }
+      sync();
+    });
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", sync);
+  }
+
+  // --- Header indicator: waiting / failed counts from the status JSON. ---
+  const QUEUE_POLL_MS = 5000;
+
+  function setupQueueIndicator() {
+    const link = document.getElementById("queue-indicator");
+    if (!link || !link.dataset.url) return;
+    const text = link.querySelector(".queue-text");
+    async function poll() {
+      try {
+        const response = await fetch(link.dataset.url, { credentials: "same-origin" });
+        if (response.ok) {
+          const s = await response.json();
+          let state = "ok";
+          let words = "All indexed";
+          if (s.pending > 0) {
+            state = "busy";
+            words = s.pending + " indexing";
+          } else if (s.failed > 0) {
+            state = "failed";
+            words = s.failed + " failed";
+          }
+          link.dataset.state = state;
+          text.textContent = words;
+          link.setAttribute("aria-label", "Indexing status: " + words);
+          document.dispatchEvent(new CustomEvent("queue-status", { detail: s }));
+          setTimeout(poll, s.pending > 0 ? 2000 : QUEUE_POLL_MS);
+          return;
+        }
+      } catch (err) {
+        // The server may be restarting; try again later.
+      }
+      setTimeout(poll, QUEUE_POLL_MS * 2);
+    }
+    poll();
+  }
+
+  // --- The list an image page was opened from. ---
+  const LIST_KEY = "image-list";
+
+  function rememberList(event) {
+    const link = event.target.closest && event.target.closest('a[href^="/images/"]');
+    if (!link || !/^\/images\/\d+\/$/.test(link.getAttribute("href"))) return;
+    const scope = link.closest("[data-list]") || link.closest(".grid");
+    if (!scope) return;
+    const ids = [];
+    scope.querySelectorAll("[data-image-id]").forEach((el) => {
+      const id = el.dataset.imageId;
+      if (id && !ids.includes(id)) ids.push(id);
+    });
+    const pager = document.querySelector("[data-next-page]");
+    const list = {
+      ids: ids,
+      url: location.pathname + location.search,
+      title: document.title,
+      next: pager ? pager.dataset.nextPage : "",
+    };
+    try {
+      sessionStorage.setItem(LIST_KEY, JSON.stringify(list));
+    } catch (err) {
+      // No keyboard neighbours then; the page still works.
+    }
+  }
+
+  document.addEventListener("click", rememberList, true);
+  document.addEventListener("keydown", (e) => { if (e.key === "Enter") rememberList(e); }, true);
+  document.addEventListener("DOMContentLoaded", () => {
+    setupThemeToggle();
+    setupQueueIndicator();
+  });
+})();
+
+// Copy buttons (the account page's new API token).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (source && navigator.clipboard) {
+    navigator.clipboard.writeText(source.textContent.trim()).then(
+      () => { button.textContent = "Copied"; },
+      () => { button.textContent = "Select and copy it by hand"; },
+    );
+  }
+});

@@ -1,0 +1,204 @@
+// Upload page: files from the drop zone, the clipboard or the file picker go into a queue; "Upload"
+// sends them to POST /api/images/ a few at a time, each with its own progress bar and result.
+(function () {
+  "use strict";
+  const PARALLEL = 3;
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("upload-form");
+    if (!form) return;
+    const api = form.dataset.api;
+    const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+    const input = document.getElementById("file-input");
+    const zone = document.getElementById("dropzone");
+    const queueList = document.getElementById("upload-queue");
+    const summary = document.getElementById("upload-summary");
+    const button = document.getElementById("upload-button");
+    const clearButton = document.getElementById("upload-clear");
+    const doneLink = document.getElementById("upload-done");
+    const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    const items = [];
+    let running = 0;
+
+    function megabytes(bytes) {
+      return (bytes / 1048576).toFixed(bytes < 1048576 ? 2 : 1) + " MB";
+    }
+
+    function el(tag, attrs, text) {
+      const node = document.createElement(tag);
+      Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+      if (text) node.textContent = text;
+      return node;
+    }
+
+    function addFiles(files) {
+      for (const file of files) {
+        const li = el("li", { "data-state": "queued" });
+        const preview = el("img", { class: "preview", alt: "" });
+        if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(file.type)) preview.src = URL.createObjectURL(file);
+        const name = el("span", { class: "name", title: file.name }, file.name);
+        const remove = el("button", { type: "button", class: "remove", "aria-label": "Remove " + file.name }, "×");
+        const title = el("input", {
+          type: "text", class: "file-title", maxlength: "200",
+          placeholder: "Title (optional)", "aria-label": "Title for " + file.name,
+        });
+        const progress = el("progress", { max: "100", value: "0", "aria-label": "Progress of " + file.name });
+        progress.hidden = true;
+        const result = el("span", { class: "result" }, megabytes(file.size) + " · ready");
+        li.append(preview, name, remove, title, progress, result);
+        queueList.appendChild(li);
+        const item = { file, li, title, progress, result, state: "queued" };
+        remove.addEventListener("click", () => {
+          if (item.state === "uploading") return;
+          li.remove();
+          items.splice(items.indexOf(item), 1);
+          report();
+        });
+        if (file.size > maxBytes) {
+          fail(item, `${file.name} is too large (${megabytes(file.size)}); the limit is ${megabytes(maxBytes)}.`);
+        }
+        items.push(item);
+      }
+      report();
+    }
+
+    function setState(item, state) {
+      item.state = state;
+      item.li.dataset.state = state;
+    }
+
+    function fail(item, message, retry) {
+      setState(item, "failed");
+      item.progress.hidden = true;
+      item.result.textContent = message;
+      if (retry) {
+        const again = el("button", { type: "button", class: "link" }, "Retry");
+        again.addEventListener("click", () => { setState(item, "queued"); item.result.textContent = "ready"; start(); });
+        item.result.append(" ", again);
+      }
+    }
+
+    function succeed(item, body) {
+      setState(item, "done");
+      item.li.dataset.imageId = body.id;
+      item.li.dataset.status = body.status; // the page's status poller turns it to indexed
+      item.progress.hidden = true;
+      item.title.disabled = true;
+      item.result.textContent = "Uploaded as ";
+      const link = el("a", { href: "/images/" + body.id + "/" }, "#" + body.id);
+      const badge = el("span", { class: "status status-" + body.status }, body.status);
+      item.result.append(link, " ", badge);
+    }
+
+    function duplicate(item, body) {
+      setState(item, "duplicate");
+      item.progress.hidden = true;
+      item.result.textContent = `${item.file.name} is already in your library as `;
+      const link = el("a", { href: body.duplicate_url || "/images/" + body.duplicate_of + "/" }, "#" + body.duplicate_of);
+      const anyway = el("button", { type: "button", class: "link upload-anyway" }, "Upload anyway");
+      anyway.addEventListener("click", () => { setState(item, "queued"); item.allowDuplicate = true; start(); });
+      item.result.append(link, ". ", anyway);
+    }
+
+    function send(item) {
+      return new Promise((resolve) => {
+        setState(item, "uploading");
+        item.progress.hidden = false;
+        item.progress.value = 0;
+        item.result.textContent = "uploading…";
+        const data = new FormData();
+        data.append("file", item.file, item.file.name);
+        const single = items.length === 1;
+        const title = item.title.value.trim() || (single ? form.elements.title.value.trim() : "");
+        if (title) data.append("title", title);
+        data.append("tags", form.elements.tags.value);
+        data.append("visibility", form.elements.visibility.value);
+        data.append("allow_duplicate", item.allowDuplicate ? "true" : "false");
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", api);
+        xhr.setRequestHeader("X-CSRFToken", csrf);
+        xhr.setRequestHeader("Accept", "application/json");
+        xhr.upload.addEventListener("progress", (e) => {
+          if (e.lengthComputable) item.progress.value = Math.round((100 * e.loaded) / e.total);
+        });
+        xhr.addEventListener("load", () => {
+          let body = {};
+          try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
+          if (xhr.status === 201) succeed(item, body);
+          else if (xhr.status === 409 && body.duplicate_of) duplicate(item, body);
+          else if (xhr.status === 401 || xhr.status === 403) fail(item, "You are signed out; log in again, then retry.", true);
+          else if (xhr.status === 413) fail(item, `${item.file.name} is too large for the server.`);
+          else if (xhr.status === 429 || xhr.status >= 500) fail(item, body.error || "The server is busy.", true);
+          else fail(item, body.error ? `${item.file.name}: ${body.error}` : `${item.file.name} was refused.`);
+          resolve();
+        });
+        xhr.addEventListener("error", () => { fail(item, "The connection failed.", true); resolve(); });
+        xhr.send(data);
+      });
+    }
+
+    async function worker() {
+      running++;
+      let next;
+      while ((next = items.find((i) => i.state === "queued"))) {
+        await send(next);
+        report();
+      }
+      running--;
+      report();
+    }
+
+    function start() {
+      while (running < PARALLEL && items.some((i) => i.state === "queued")) worker();
+      report();
+    }
+
+    function report() {
+      const count = (state) => items.filter((i) => i.state === state).length;
+      const parts = [];
+      const busy = count("uploading") + count("queued");
+      if (count("done")) parts.push(count("done") + " uploaded");
+      if (count("duplicate")) parts.push(count("duplicate") + " already in your library");
+      if (count("failed")) parts.push(count("failed") + " refused");
+      if (busy) parts.push(running ? busy + " to go" : busy + " ready to upload");
+      summary.textContent = parts.join(" · ");
+      button.disabled = !items.some((i) => i.state === "queued") || running > 0;
+      button.textContent = count("queued") > 1 ? `Upload ${count("queued")} files` : "Upload";
+      const finished = items.length > 0 && !busy;
+      clearButton.hidden = !items.some((i) => ["done", "failed", "duplicate"].includes(i.state));
+      doneLink.hidden = !(finished && count("done"));
+    }
+
+    input.addEventListener("change", () => {
+      addFiles(input.files);
+      input.value = "";
+    });
+    document.getElementById("choose-files").addEventListener("click", (e) => { e.stopPropagation(); input.click(); });
+    zone.addEventListener("click", () => input.click());
+    ["dragenter", "dragover"].forEach((type) =>
+      zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add("over"); }));
+    ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("over")));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      if (e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
+    });
+    // A file dropped beside the zone must not make the browser leave the page to show it.
+    ["dragover", "drop"].forEach((type) => document.addEventListener(type, (e) => e.preventDefault()));
+    document.addEventListener("paste", (e) => {
+      const files = e.clipboardData ? Array.from(e.clipboardData.files) : [];
+      if (files.length) { e.preventDefault(); addFiles(files); }
+    });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      start();
+    });
+    clearButton.addEventListener("click", () => {
+      for (const item of items.filter((i) => ["done", "failed", "duplicate"].includes(i.state))) {
+        item.li.remove();
+        items.splice(items.indexOf(item), 1);
+      }
+      report();
+    });
+    report();
+  });
+})();

@@ -1,0 +1,175 @@
+// Image page: ←/→ walk the list the image was opened from (the address changes to the neighbour's
+// page), Esc returns to that list; a full-screen view with zoom; similar images and duplicates
+// appear once indexing finishes; the edit form saves what is valid and explains the rest in place.
+(function () {
+  "use strict";
+  const LIST_KEY = "image-list";
+  const FULL_KEY = "viewer-full";
+
+  function readList() {
+    try {
+      return JSON.parse(sessionStorage.getItem(LIST_KEY) || "null");
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const viewer = document.getElementById("viewer");
+    if (!viewer) return;
+    const id = viewer.dataset.imageId;
+    const list = readList();
+    const ids = list && Array.isArray(list.ids) ? list.ids.map(String) : [];
+    const at = ids.indexOf(id);
+    const prevId = at > 0 ? ids[at - 1] : null;
+    const nextId = at >= 0 && at < ids.length - 1 ? ids[at + 1] : null;
+    const back = document.getElementById("viewer-back");
+    const backUrl = at >= 0 && list.url ? list.url : viewer.dataset.gallery;
+    back.href = backUrl;
+    const prevLink = document.getElementById("viewer-prev");
+    const nextLink = document.getElementById("viewer-next");
+    if (prevId) { prevLink.href = "/images/" + prevId + "/"; prevLink.hidden = false; }
+    if (nextId) { nextLink.href = "/images/" + nextId + "/"; nextLink.hidden = false; }
+
+    // --- Full screen with zoom and pan. ---
+    const box = document.getElementById("lightbox");
+    const big = box.querySelector("img");
+    const zoomLabel = box.querySelector(".lb-zoom");
+    let scale = 1, x = 0, y = 0, opener = null;
+
+    function apply() {
+      big.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
+      big.style.cursor = scale > 1 ? "grab" : "zoom-in";
+      zoomLabel.textContent = Math.round(scale * 100) + "%";
+    }
+    function zoom(factor) {
+      scale = Math.min(8, Math.max(1, scale * factor));
+      if (scale === 1) { x = 0; y = 0; }
+      apply();
+    }
+    function open() {
+      if (!box.hidden) return;
+      opener = document.activeElement;
+      big.src = viewer.dataset.full;
+      box.hidden = false;
+      scale = 1; x = 0; y = 0; apply();
+      box.querySelector("[data-close]").focus();
+      try { sessionStorage.setItem(FULL_KEY, "1"); } catch (err) { /* not remembered */ }
+      if (box.requestFullscreen && !document.fullscreenElement) box.requestFullscreen().catch(() => {});
+    }
+    function close() {
+      if (box.hidden) return;
+      box.hidden = true;
+      try { sessionStorage.removeItem(FULL_KEY); } catch (err) { /* nothing to forget */ }
+      if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+      if (opener && opener.focus) opener.focus();
+    }
+    document.getElementById("viewer-full").addEventListener("click", open);
+    const stageImage = document.getElementById("viewer-image");
+    if (stageImage) stageImage.addEventListener("click", open);
+    box.querySelector("[data-close]").addEventListener("click", close);
+    box.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
+      const how = b.dataset.zoom;
+      if (how === "reset") { scale = 1; x = 0; y = 0; apply(); } else zoom(how === "in" ? 1.5 : 1 / 1.5);
+    }));
+    box.querySelector(".lb-prev").hidden = !prevId;
+    box.querySelector(".lb-next").hidden = !nextId;
+    box.querySelector(".lb-prev").addEventListener("click", () => go(prevId));
+    box.querySelector(".lb-next").addEventListener("click", () => go(nextId));
+    box.addEventListener("wheel", (e) => { e.preventDefault(); zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2); }, { passive: false });
+    big.addEventListener("dblclick", () => { if (scale > 1) { scale = 1; x = 0; y = 0; apply(); } else zoom(2.5); });
+    let drag = null;
+    big.addEventListener("pointerdown", (e) => {
+      if (scale <= 1) return;
+      drag = { sx: e.clientX - x, sy: e.clientY - y };
+      big.setPointerCapture(e.pointerId);
+    });
+    big.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      x = e.clientX - drag.sx; y = e.clientY - drag.sy; apply();
+    });
+    big.addEventListener("pointerup", () => { drag = null; });
+    document.addEventListener("fullscreenchange", () => {
+      // The browser's own Esc leaves full screen first; close the view with it.
+      if (!document.fullscreenElement && !box.hidden) close();
+    });
+
+    function go(target) {
+      if (target) location.assign("/images/" + target + "/");
+    }
+
+    document.addEventListener("keydown", (e) => {
+      if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || typing(e.target)) return;
+      if (e.key === "ArrowLeft" && prevId) { e.preventDefault(); go(prevId); }
+      else if (e.key === "ArrowRight" && nextId) { e.preventDefault(); go(nextId); }
+      else if (e.key === "Escape") {
+        e.preventDefault();
+        if (!box.hidden) close(); else location.assign(backUrl);
+      } else if ((e.key === "f" || e.key === "F") && box.hidden) { e.preventDefault(); open(); }
+      else if (!box.hidden && (e.key === "+" || e.key === "=")) zoom(1.5);
+      else if (!box.hidden && e.key === "-") zoom(1 / 1.5);
+    });
+    let wasFull = false;
+    try { wasFull = sessionStorage.getItem(FULL_KEY) === "1"; } catch (err) { wasFull = false; }
+    if (wasFull && at >= 0) open();
+
+    // --- Similar images and duplicates appear once indexing finishes. ---
+    document.addEventListener("image-status", async (event) => {
+      if (String(event.detail.id) !== id || event.detail.status !== "indexed") return;
+      try {
+        const response = await fetch(location.pathname, { credentials: "same-origin" });
+        if (!response.ok) return;
+        const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+        ["#neighbours", ".stage"].forEach((selector) => {
+          const now = document.querySelector(selector);
+          const then = fresh.querySelector(selector);
+          if (now && then && !(selector === ".stage" && now.querySelector("img"))) now.innerHTML = then.innerHTML;
+        });
+        const img = document.getElementById("viewer-image");
+        if (img) img.addEventListener("click", open);
+      } catch (err) {
+        // A reload shows them; nothing is lost.
+      }
+    });
+
+    // --- Edit in place. ---
+    const form = document.getElementById("edit-form");
+    if (form) {
+      const result = document.getElementById("edit-result");
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        result.textContent = "Saving…";
+        let body;
+        try {
+          const response = await fetch(form.action, {
+            method: "POST", body: new FormData(form), credentials: "same-origin",
+            headers: { Accept: "application/json" },
+          });
+          body = await response.json();
+        } catch (err) {
+          result.textContent = "Not saved: the server could not be reached. Your changes are still here.";
+          return;
+        }
+        form.querySelectorAll(".field-error").forEach((span) => { span.textContent = ""; });
+        form.querySelectorAll("[aria-invalid]").forEach((field) => field.removeAttribute("aria-invalid"));
+        Object.entries(body.errors || {}).forEach(([name, message]) => {
+          const span = document.getElementById("edit-error-" + name);
+          if (span) span.textContent = message;
+          if (form.elements[name]) form.elements[name].setAttribute("aria-invalid", "true");
+        });
+        const saved = body.saved || [];
+        const problems = Object.keys(body.errors || {});
+        result.textContent = (saved.length ? "Saved " + saved.join(", ") + "." : "Nothing saved.") +
+          (problems.length ? " Fix " + problems.join(", ") + " and save again." : "");
+        if (saved.includes("title")) {
+          document.querySelectorAll(".meta h1").forEach((h) => { h.textContent = body.title; });
+          document.title = body.title + " · Image search";
+        }
+      });
+    }
+  });
+})();

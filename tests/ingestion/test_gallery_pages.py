@@ -1,0 +1,195 @@
+"""The gallery's timeline, filters, sort and bulk actions; partial edits; the upload page's API
+answers for exact re-uploads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from ingestion import views
+from ingestion.models import Image
+from tests.factories import PASSWORD, api_client, draw_image, image_bytes, make_image, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return make_user("alice")
+
+
+@pytest.fixture
+def browser(alice) -> Client:
+    client = Client()
+    assert client.login(username="alice", password=PASSWORD)
+    return client
+
+
+def when(year: int, month: int, day: int = 1) -> datetime:
+    return datetime(year, month, day, 12, tzinfo=UTC)
+
+
+def ids_in(html: str, images: list[Image]) -> list[int]:
+    """The order in which `images` appear on the page."""
+    found = [
+        (html.index(f'data-image-id="{i.pk}"'), i.pk) for i in images if f'data-image-id="{i.pk}"' in html
+    ]
+    return [pk for _, pk in sorted(found)]
+
+
+def test_timeline_groups_by_month_taken_else_uploaded(browser, alice) -> None:
+    march = make_image(alice, "circle", title="March", created_at=when(2024, 3, 5))
+    june = make_image(alice, "square", title="June upload", created_at=when(2024, 6, 1))
+    # Taken in January 2023 although uploaded last: the timeline puts it where it was taken.
+    old_photo = make_image(alice, "stripes", title="Old photo", created_at=when(2024, 7, 1))
+    Image.objects.filter(pk=old_photo.pk).update(taken_at=when(2023, 1, 9))
+
+    html = browser.get("/").content.decode()
+    assert [h in html for h in ("June 2024", "March 2024", "January 2023")] == [True] * 3
+    assert html.index("June 2024") < html.index("March 2024") < html.index("January 2023")
+    assert ids_in(html, [march, june, old_photo]) == [june.pk, march.pk, old_photo.pk]
+    assert 'href="#month-2023-01"' in html  # the jump list
+
+    oldest = browser.get("/", {"sort": "oldest"}).content.decode()
+    assert ids_in(oldest, [march, june, old_photo]) == [old_photo.pk, march.pk, june.pk]
+    assert browser.get("/", {"sort": "sideways"}).status_code == 400
+
+
+def test_filters_survive_paging(browser, alice, monkeypatch) -> None:
+    monkeypatch.setattr(views, "GALLERY_PAGE_SIZE", 2)
+    tagged = [
+        make_image(alice, "circle", title=f"tagged {n}", tags=["batch"], created_at=when(2024, 1, n + 1))
+        for n in range(3)
+    ]
+    make_image(alice, "square", title="untagged", created_at=when(2024, 5, 1))
+
+    first = browser.get("/", {"tag": "batch", "sort": "oldest"}).content.decode()
+    assert 'value="batch"' in first  # the control shows the filter in force
+    assert "tag=batch&amp;sort=oldest&amp;page=2" in first
+    second = browser.get("/", {"tag": "batch", "sort": "oldest", "page": 2}).content.decode()
+    assert "untagged" not in second
+    assert ids_in(second, tagged) == [tagged[2].pk]
+
+
+def test_filter_controls_for_status_visibility_and_dates(browser, alice) -> None:
+    make_image(alice, "circle", title="Public one", created_at=when(2024, 1, 1))
+    make_image(alice, "square", title="Private one", visibility="private", created_at=when(2024, 2, 1))
+    html = browser.get("/", {"visibility": "private", "created_after": "2024-01-15"}).content.decode()
+    assert "Private one" in html and "Public one" not in html
+    assert '<option value="private" selected>' in html
+    none = browser.get("/", {"status": "failed"}).content.decode()
+    assert "No images match these filters." in none
+
+
+def test_bulk_tag_visibility_and_delete_touch_only_own_images(browser, alice) -> None:
+    mine = [make_image(alice, "circle"), make_image(alice, "square")]
+    bobs = make_image(make_user("bob"), "stripes")
+    ids = ",".join(str(i.pk) for i in [*mine, bobs])
+
+    response = browser.post(
+        "/images/bulk/", {"ids": ids, "action": "add_tags", "tags": "Trip, 2024", "next": "/?tag=x"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/?tag=x"
+    for image in mine:
+        assert sorted(image.tag_names()) == ["2024", "trip"]
+    assert bobs.tag_names() == []
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert "Tagged 2 images." in messages and any("not yours" in m for m in messages)
+
+    browser.post("/images/bulk/", {"ids": ids, "action": "remove_tags", "tags": "trip"})
+    assert mine[0].tag_names() == ["2024"]
+    browser.post("/images/bulk/", {"ids": ids, "action": "private"})
+    assert set(Image.objects.filter(pk__in=[i.pk for i in mine]).values_list("visibility", flat=True)) == {
+        "private"
+    }
+    assert Image.objects.get(pk=bobs.pk).visibility == "public"
+    browser.post("/images/bulk/", {"ids": ids, "action": "delete"})
+    assert list(Image.objects.values_list("pk", flat=True)) == [bobs.pk]
+
+
+def test_bulk_refuses_bad_input_without_touching_anything(browser, alice) -> None:
+    image = make_image(alice, "circle")
+    for data, words in [
+        ({"ids": str(image.pk), "action": "add_tags"}, "Type one or more tags"),
+        ({"ids": "", "action": "private"}, "ids"),
+        ({"ids": str(image.pk), "action": "explode"}, "action must be one of"),
+        ({"ids": "1,x", "action": "private"}, "comma-separated list"),
+    ]:
+        response = browser.post("/images/bulk/", data, follow=True)
+        assert words in response.content.decode(), data
+    image.refresh_from_db()
+    assert image.visibility == "public"
+    assert Client().post("/images/bulk/", {"ids": str(image.pk), "action": "delete"}).status_code == 302
+    assert Image.objects.filter(pk=image.pk).exists()  # anonymous: sent to log in
+
+
+def test_edit_saves_the_valid_fields_and_explains_the_rest(browser, alice) -> None:
+    image = make_image(alice, "circle", title="Old")
+    response = browser.post(
+        f"/images/{image.pk}/edit/",
+        {"title": "New title", "tags": "ok, " + "x" * 80, "visibility": "private"},
+        HTTP_ACCEPT="application/json",
+    )
+    body = response.json()
+    assert body["saved"] == ["title", "visibility"]
+    assert set(body["errors"]) == {"tags"} and "too long" in body["errors"]["tags"]
+    image.refresh_from_db()
+    assert (image.title, image.visibility, image.tag_names()) == ("New title", "private", [])
+
+    page = browser.post(f"/images/{image.pk}/edit/", {"title": "Again", "visibility": "nope"}, follow=True)
+    html = page.content.decode()
+    assert "Saved title." in html and "visibility must be" in html
+
+
+def test_upload_page_offers_the_drop_zone(browser, settings) -> None:
+    html = browser.get("/upload/").content.decode()
+    assert 'id="dropzone"' in html and 'data-api="/api/images/"' in html
+    assert f'data-max-bytes="{settings.MAX_UPLOAD_BYTES}"' in html
+    assert "HEIC" in html and "AVIF" in html
+
+
+def png_upload(kind: str, name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, image_bytes(draw_image(kind), "PNG"), "image/png")
+
+
+def test_exact_reupload_is_refused_only_when_asked(alice) -> None:
+    client = api_client(alice)
+    first = client.post("/api/images/", {"file": png_upload("circle", "a.png")}, format="multipart")
+    assert first.status_code == 201 and {"id", "status"} <= set(first.json())
+
+    again = client.post(
+        "/api/images/",
+        {"file": png_upload("circle", "b.png"), "allow_duplicate": "false"},
+        format="multipart",
+    )
+    assert again.status_code == 409
+    assert again.json() == {
+        "error": f"b.png is already in your library as #{first.json()['id']}.",
+        "duplicate_of": first.json()["id"],
+        "duplicate_url": f"/images/{first.json()['id']}/",
+    }
+    anyway = client.post(
+        "/api/images/", {"file": png_upload("circle", "b.png"), "allow_duplicate": "true"}, format="multipart"
+    )
+    assert anyway.status_code == 201
+    plain = client.post("/api/images/", {"file": png_upload("circle", "c.png")}, format="multipart")
+    assert plain.status_code == 201  # the contract's default: every upload is stored
+    assert Image.objects.filter(owner=alice).count() == 3
+
+    # Someone else's copy is not "in your library", and says nothing about theirs.
+    bob = api_client(make_user("bob"))
+    theirs = bob.post(
+        "/api/images/",
+        {"file": png_upload("circle", "d.png"), "allow_duplicate": "false"},
+        format="multipart",
+    )
+    assert theirs.status_code == 201
+    bad = client.post(
+        "/api/images/",
+        {"file": png_upload("square", "e.png"), "allow_duplicate": "maybe"},
+        format="multipart",
+    )
+    assert bad.status_code == 400 and "allow_duplicate" in bad.json()["error"]

@@ -1,0 +1,100 @@
+"""The indexing status page and its JSON (the header indicator polls it): what waits, how fast
+images are being indexed, what failed and why, with a retry that queues failed images again.
+
+It lives in webapp because it reads both ingestion (the rows) and search (workers, the queue)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import redis
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from core.errors import BadInput
+from core.forms import IdListField, InputForm
+from ingestion.models import Image
+from search.queueing import enqueue_indexing
+from search.worker_status import SummaryState, encoder_summary, read_all
+
+RATE_WINDOW = timedelta(minutes=10)
+FAILED_SHOWN = 100
+
+
+def _scope(user):
+    """Staff see the whole queue; everyone else their own images only."""
+    images = Image.objects.all()
+    return images if user.is_staff else images.filter(owner=user)
+
+
+def summary(user) -> dict:
+    since = timezone.now() - RATE_WINDOW
+    counts = _scope(user).aggregate(
+        pending=Count("pk", filter=Q(status=Image.Status.PENDING)),
+        failed=Count("pk", filter=Q(status=Image.Status.FAILED)),
+        indexed=Count("pk", filter=Q(status=Image.Status.INDEXED)),
+        recent=Count("pk", filter=Q(status=Image.Status.INDEXED, indexed_at__gte=since)),
+    )
+    try:
+        state, detail = encoder_summary(read_all())
+    except redis.RedisError:
+        state, detail = SummaryState.ERROR, "the task queue (Redis) is unreachable."
+    return {
+        "pending": counts["pending"],
+        "failed": counts["failed"],
+        "indexed": counts["indexed"],
+        "per_minute": round(counts["recent"] / (RATE_WINDOW.total_seconds() / 60), 1),
+        "model_state": str(state),
+        "model_detail": detail,
+        "scope": "all" if user.is_staff else "mine",
+    }
+
+
+@login_required
+def status_page(request):
+    failed = (
+        _scope(request.user)
+        .filter(status=Image.Status.FAILED)
+        .select_related("owner")
+        .order_by("-updated_at")[:FAILED_SHOWN]
+    )
+    waiting = _scope(request.user).filter(status=Image.Status.PENDING).order_by("created_at")[:12]
+    context = {"summary": summary(request.user), "failed": failed, "waiting": waiting}
+    return render(request, "webapp/status.html", context)
+
+
+@login_required
+def status_json(request):
+    return JsonResponse(summary(request.user))
+
+
+class RetryForm(InputForm):
+    ids = IdListField(max_ids=1000)
+
+
+@login_required
+@require_POST
+def retry(request):
+    """Failed images (the caller's own; staff: any) go back to pending and into the queue."""
+    try:
+        ids = RetryForm(request.POST).cleaned()["ids"]
+    except BadInput as exc:
+        messages.error(request, str(exc))
+        return redirect("status")
+    failed = _scope(request.user).filter(status=Image.Status.FAILED)
+    if ids:
+        failed = failed.filter(pk__in=ids)
+    chosen = list(failed.values_list("pk", flat=True)[:1000])
+    Image.objects.filter(pk__in=chosen, status=Image.Status.FAILED).update(
+        status=Image.Status.PENDING, failure_reason="", attempts=0, updated_at=timezone.now()
+    )
+    if chosen and not enqueue_indexing(chosen):
+        messages.warning(request, "The task queue is unreachable; they stay pending and are queued later.")
+    plural = "s" if len(chosen) != 1 else ""
+    messages.success(request, f"Queued {len(chosen)} image{plural} for indexing again.")
+    return redirect("status")
