@@ -18,7 +18,7 @@ from django.dispatch import Signal, receiver
 
 from .metadata import delete_public_copy
 from .models import Image
-from .storage import delete_if_unreferenced
+from .storage import delete_if_unreferenced, thumbnail_name
 
 images_created = Signal()
 image_visibility_changed = Signal()
@@ -48,7 +48,8 @@ def _delete_unreferenced_files(sender, instance: Image, **kwargs) -> None:
 
     def clean_up() -> None:
         delete_if_unreferenced(deleted.original.name)
-        delete_if_unreferenced(deleted.thumbnail.name)
+        # Also by its content hash: a row loaded before indexing finished does not name its thumbnail.
+        delete_if_unreferenced(deleted.thumbnail.name or thumbnail_name(deleted.sha256))
         delete_public_copy(deleted.original.name)
 
     transaction.on_commit(clean_up)
