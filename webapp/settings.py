@@ -78,8 +78,29 @@ if not SECRET_KEY:
     )
 DEBUG = env_bool("DEBUG")
 PORT = env_int("PORT", 8000, minimum=1)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+# The names this site answers to (the Host header is copied into absolute URLs): the local names
+# plus HOST, the address `make run` binds to; ALLOWED_HOSTS replaces the list (`*` only if asked).
+_HOST = env_str("HOST")
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS",
+    ["localhost", "127.0.0.1", "[::1]"]
+    + ([_HOST] if _HOST and _HOST not in ("0.0.0.0", "::", "[::]", "localhost", "127.0.0.1") else []),
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS=1 for a deployment served over https (directly or behind a TLS-terminating proxy): secure
+# cookies, redirects to https and HSTS. Off by default so `make run` works on plain http.
+HTTPS = env_bool("HTTPS")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+# Preloading commits the whole domain to https in browsers for months: the operator's decision only.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto (only if it always sets it).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -256,6 +277,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only: the browsable API's forms assume generic views (its filter form crashed on
+    # /api/images/); /api/docs/ is the API to browse in a browser.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "webapp.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
