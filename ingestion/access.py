@@ -9,10 +9,30 @@ from core.forms import MAX_ID
 
 from .models import Image
 
+MODERATORS_GROUP = "moderators"
+
+
+def is_moderator(user) -> bool:
+    """Members of the `moderators` group, and superusers (the answer is kept on the user object
+    for the rest of the request)."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_is_moderator", None)
+    if cached is None:
+        cached = user.groups.filter(name=MODERATORS_GROUP).exists()
+        user._is_moderator = cached
+    return cached
+
 
 def visible_images(user):
     """Images `user` may see, with what every listing shows (owner, tags) fetched up front."""
-    return Image.objects.visible_to(user).select_related("owner").prefetch_related("tags")
+    return (
+        Image.objects.visible_to(user, moderator=is_moderator(user))
+        .select_related("owner")
+        .prefetch_related("tags")
+    )
 
 
 def get_image_for_user(user, pk: int, *, write: bool = False, action: str = "change") -> Image:

@@ -18,11 +18,15 @@ class Tag(models.Model):
 
 
 class ImageQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ImageQuerySet:
-        """Public images plus the viewer's own; private means private, to staff too."""
+    def visible_to(self, user, *, moderator: bool = False) -> ImageQuerySet:
+        """Public images plus the viewer's own; private means private, to staff too. Images hidden
+        by moderation are seen only by their owner and by moderators (`access.is_moderator`)."""
+        shown = models.Q(visibility=Image.Visibility.PUBLIC, moderation=Image.Moderation.VISIBLE)
+        if moderator:
+            shown |= models.Q(moderation=Image.Moderation.HIDDEN)
         if user is not None and user.is_authenticated:
-            return self.filter(models.Q(visibility=Image.Visibility.PUBLIC) | models.Q(owner=user))
-        return self.filter(visibility=Image.Visibility.PUBLIC)
+            return self.filter(shown | models.Q(owner=user))
+        return self.filter(shown)
 
 
 class Image(models.Model):
@@ -121,10 +125,12 @@ class Image(models.Model):
     def is_public(self) -> bool:
         return self.visibility == self.Visibility.PUBLIC
 
-    def visible_to(self, user) -> bool:
-        if self.is_public:
+    def visible_to(self, user, *, moderator: bool = False) -> bool:
+        if user and user.is_authenticated and user.pk == self.owner_id:
             return True
-        return bool(user and user.is_authenticated and user.pk == self.owner_id)
+        if self.moderation == self.Moderation.HIDDEN:
+            return moderator
+        return self.is_public
 
     def editable_by(self, user) -> bool:
         return bool(user and user.is_authenticated and (user.pk == self.owner_id or user.is_staff))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +18,24 @@ EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_IFD = 0x8769
 
 
+@dataclass(frozen=True)
+class HashVariant:
+    """The PDQ hash of one transform of the image (see `pdq_variants`)."""
+
+    kind: str
+    pdq_hash: str
+    quality: int
+
+
 @dataclass
 class Prepared:
     image: PILImage.Image | None  # RGB, EXIF-transposed (None once turned into model inputs)
     thumbnail: bytes  # WebP
-    pdq_hash: str
+    pdq_hash: str  # of the image as it is
     pdq_quality: int
     taken_at: datetime | None
     model_inputs: Any = None  # what the encoder makes of `image`
+    pdq_variants: list[HashVariant] = field(default_factory=list)  # dihedral, trimmed, cropped
 
 
 def decode(data: bytes) -> PILImage.Image:
@@ -50,6 +60,77 @@ def compute_pdq(image: PILImage.Image) -> tuple[str, int]:
     bits, quality = pdqhash.compute(np.asarray(image))
     packed = np.packbits(bits.astype(np.uint8))
     return packed.tobytes().hex(), int(quality)
+
+
+def _hex(bits: np.ndarray) -> str:
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+
+
+# pdqhash.compute_dihedral's order (the PDQ reference's): as is, three turns, then four flips.
+DIHEDRAL_KINDS = ("plain", "rot90", "rot180", "rot270", "flip", "mirror", "transpose", "transverse")
+# Central crops re-uploaders make; PDQ moves about 45 bits per 5% of crop, so each level
+# catches crops within a couple of percent of it.
+CROP_FRACTIONS = {"crop90": 0.90, "crop80": 0.80, "crop75": 0.75}
+# A border row or column: every pixel within this many grey levels of the border's colour
+# (JPEG smears edges by a few levels).
+BORDER_TOLERANCE = 24
+# Trimming that would keep less than this share of a side is content, not a border.
+MIN_KEPT = 0.5
+
+
+def trim_borders(image: PILImage.Image) -> PILImage.Image | None:
+    """The image without uniform borders or letterboxing (each side trimmed on its own), or None
+    when it has none worth trimming."""
+    pixels = np.asarray(image.convert("L"), dtype=np.int16)
+    height, width = pixels.shape
+
+    def uniform(line: np.ndarray, colour: int) -> bool:
+        return int(np.abs(line - colour).max()) <= BORDER_TOLERANCE
+
+    def run(lines, colour) -> int:
+        count = 0
+        for line in lines:
+            if not uniform(line, colour):
+                break
+            count += 1
+        return count
+
+    top = run(pixels, int(np.median(pixels[0])))
+    bottom = run(pixels[::-1], int(np.median(pixels[-1])))
+    left = run(pixels.T, int(np.median(pixels[:, 0])))
+    right = run(pixels.T[::-1], int(np.median(pixels[:, -1])))
+    kept_w, kept_h = width - left - right, height - top - bottom
+    if kept_w < width * MIN_KEPT or kept_h < height * MIN_KEPT:
+        return None
+    # A line or two of edge is noise, not a border.
+    if max(top, bottom, left, right) < max(2, round(0.01 * max(width, height))):
+        return None
+    return image.crop((left, top, width - right, height - bottom))
+
+
+def central_crop(image: PILImage.Image, fraction: float) -> PILImage.Image:
+    width, height = image.size
+    dx, dy = width * (1 - fraction) / 2, height * (1 - fraction) / 2
+    return image.crop((round(dx), round(dy), round(width - dx), round(height - dy)))
+
+
+def pdq_variants(image: PILImage.Image) -> list[HashVariant]:
+    """PDQ hashes of what re-uploaders do to an image: the eight dihedral transforms (mirror,
+    quarter turns; "plain" is the image as is), the image with its borders trimmed, and a few
+    central crops (of the trimmed image when it had borders)."""
+    arr = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    hashes, quality = pdqhash.compute_dihedral(arr)
+    found = [
+        HashVariant(kind, _hex(bits), int(quality))
+        for kind, bits in zip(DIHEDRAL_KINDS, hashes, strict=True)
+    ]
+    trimmed = trim_borders(image)
+    if trimmed is not None:
+        found.append(HashVariant("trim", *compute_pdq(trimmed)))
+    base = trimmed or image
+    for kind, fraction in CROP_FRACTIONS.items():
+        found.append(HashVariant(kind, *compute_pdq(central_crop(base, fraction))))
+    return found
 
 
 def exif_taken_at(data: bytes) -> datetime | None:
@@ -79,7 +160,8 @@ def prepare(data: bytes, model_inputs: Callable[[PILImage.Image], Any] | None = 
     into the encoder's inputs here and dropped, so a batch never holds many decoded originals."""
     image = decode(data)
     small = working_copy(image)
-    pdq, quality = compute_pdq(small)
+    variants = pdq_variants(small)
+    pdq, quality = variants[0].pdq_hash, variants[0].quality  # "plain": the image as it is
     inputs = model_inputs(image) if model_inputs else None
     return Prepared(
         image=None if model_inputs else image,
@@ -88,4 +170,5 @@ def prepare(data: bytes, model_inputs: Callable[[PILImage.Image], Any] | None = 
         pdq_hash=pdq,
         pdq_quality=quality,
         taken_at=exif_taken_at(data),
+        pdq_variants=variants,
     )

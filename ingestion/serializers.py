@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from .access import is_moderator
 from .models import Image
 
 
@@ -35,8 +36,19 @@ class ImageSerializer(serializers.ModelSerializer):
             "pdq_hash",
             "pdq_quality",
             "embedding_model",
+            "ocr_text",
         ]
         read_only_fields = fields
+
+    def to_representation(self, image: Image) -> dict:
+        data = super().to_representation(image)
+        # Moderation state is the owner's and moderators' business only (the contract).
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and (user.pk == image.owner_id or is_moderator(user)):
+            data["moderation"] = image.moderation
+            data["moderation_reason"] = image.moderation_reason
+        return data
 
     def get_tags(self, image: Image) -> list[str]:
         return [t.name for t in image.tags.all()]

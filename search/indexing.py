@@ -13,6 +13,8 @@ Failure policy, stage by stage:
 - publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
   retries (or `reconcile` restores them without re-encoding).
 - drop the deleted: an image deleted while we worked must not leave vectors or a thumbnail behind.
+- announce: `search.signals.image_indexed(ids)` on commit; a receiver's failure (the moderation
+  checks) is logged by Django's `send_robust` and never fails the indexing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ingestion.models import Image
@@ -33,6 +36,8 @@ from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 
 from . import index
 from .encoder import get_encoder
+from .models import HashVariant
+from .signals import announce_indexed
 
 if TYPE_CHECKING:  # the class itself lives beside torch, which only the workers load
     from .encoder import Encoder
@@ -129,9 +134,23 @@ def persist(batch: Batch, encoder: Encoder) -> None:
             embedding_model=image.embedding_model,
             attempts=image.attempts + 1,
         )
+        save_variants(image.pk, prepared)
         # The owner may have changed visibility while we encoded; publish what is stored now.
         with contextlib.suppress(Image.DoesNotExist):
             image.refresh_from_db(fields=["visibility", "owner"])
+
+
+def save_variants(image_id: int, prepared: Prepared) -> None:
+    variants = [
+        HashVariant(image_id=image_id, kind=v.kind, pdq_hash=v.pdq_hash, quality=v.quality)
+        for v in prepared.pdq_variants
+    ]
+    try:
+        with transaction.atomic():
+            HashVariant.objects.filter(image_id=image_id).delete()
+            HashVariant.objects.bulk_create(variants)
+    except IntegrityError:
+        log.info("Image %s was deleted while it was indexed; its hashes are not kept", image_id)
 
 
 def mark_indexed(batch: Batch) -> None:
@@ -164,6 +183,7 @@ def index_images(ids: list[int], *, force: bool = False, encoder: Encoder | None
     mark_indexed(batch)
     gone = drop_deleted(batch)
     batch.report.indexed = sorted(set(batch.ids) - gone)
+    announce_indexed(batch.report.indexed)
     return batch.report
 
 

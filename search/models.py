@@ -19,3 +19,20 @@ class OcrRun(models.Model):
 
     def __str__(self) -> str:
         return f"OCR of image {self.image_id}"
+
+
+class HashVariant(models.Model):
+    """The PDQ hash of one transform of an image (`ingestion.processing.pdq_variants`): the
+    dihedral turns and flips, the border-trimmed image and central crops. Kept in the database,
+    the source of truth, so the variant collection in Milvus is rebuilt without decoding."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="hash_variants")
+    kind = models.CharField(max_length=16)
+    pdq_hash = models.CharField(max_length=64)
+    quality = models.SmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "kind"], name="one_hash_per_variant")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.kind}"

@@ -413,6 +413,24 @@ class VectorStore:
         raw = self._search([self._vector(vector)], limit, filter, params)
         return self._hits(raw[0], lo=float(min_score), hi=float(max_score))
 
+    def range_search_many(
+        self,
+        vectors: Sequence[Sequence[float]] | np.ndarray,
+        min_score: float,
+        limit: int,
+        filter: SearchFilter | None = None,
+        max_score: float = 1.0001,
+    ) -> list[list[Hit]]:
+        """`range_search` for many query vectors in one call: one list of hits per vector."""
+        limit = _as_int("limit", limit)
+        data = self._vectors(vectors) if len(vectors) else []
+        if limit <= 0 or not data:
+            return [[] for _ in data]
+        ef = max(int(settings.HNSW_EF), min(5 * limit, _MAX_EF))
+        params = self._params(ef, radius=float(min_score) - 1e-6, range_filter=float(max_score))
+        raw = self._search(data, limit, filter, params)
+        return [self._hits(hits, lo=float(min_score), hi=float(max_score)) for hits in raw]
+
     def ids(self) -> set[int]:
         """All stored ids (a plain query with a limit pages in insertion order, not by id)."""
 

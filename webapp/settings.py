@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "webapp",
     "ingestion",
     "search",
+    "moderation",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,14 @@ DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)
 NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.99)
 PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31, minimum=0)
 PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)
+# Moderation (the moderation app): PDQ distance that links two images' variants (turns, flips,
+# trimmed borders, central crops) or an upload to a ban; the semantic tier (CLIP >=
+# NEAR_DUPLICATE_SCORE) is never used with the random-weight demo model; CSV import bounds.
+MODERATION_PDQ_DISTANCE = env_int("MODERATION_PDQ_DISTANCE", 31, minimum=0)
+BAN_PDQ_DISTANCE = env_int("BAN_PDQ_DISTANCE", 31, minimum=0)
+MODERATION_SEMANTIC = env_bool("MODERATION_SEMANTIC", True)
+MODERATION_IMPORT_MAX_BYTES = env_int("MODERATION_IMPORT_MAX_BYTES", 2_000_000, minimum=1)
+MODERATION_IMPORT_MAX_ROWS = env_int("MODERATION_IMPORT_MAX_ROWS", 20_000, minimum=1)
 # A pending image older than this with no worker progress is re-queued by `reconcile`.
 PENDING_REQUEUE_SECONDS = env_int("PENDING_REQUEUE_SECONDS", 300, minimum=0)
 

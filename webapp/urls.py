@@ -27,8 +27,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("ingestion.api_urls")),
     path("api/", include("search.api_urls")),
+    path("api/", include("moderation.api_urls")),
     path("", include("ingestion.urls")),
     path("", include("search.urls")),
+    path("", include("moderation.urls")),
 ]
 
 handler400 = "webapp.errors.bad_request"

@@ -1,0 +1,156 @@
+"""/api/moderation/: the review queue, decisions, the ban bank and the audit log (moderators only:
+401 signed out, 403 otherwise). Input is parsed by `moderation.forms`; errors are raised and
+mapped in `webapp.errors`."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.decorators import api_view, parser_classes, permission_classes
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from core.errors import BadInput, PayloadTooLarge
+from core.pagination import Pagination
+
+from . import bans, review, services
+from .forms import AuditForm, BanForm, BankForm, BulkForm, DismissForm, GroupListForm, ResolveForm
+from .models import AuditEntry, BanEntry
+from .permissions import IsModerator
+from .serializers import audit_json, ban_json, bank_json, group_json
+
+PARSERS = [JSONParser, FormParser, MultiPartParser]
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("kind", str, enum=["duplicate", "banned"]),
+        OpenApiParameter("status", str, enum=["open", "resolved"]),
+        OpenApiParameter("order", str, enum=["newest", "largest"]),
+        OpenApiParameter("page", int),
+        OpenApiParameter("page_size", int),
+    ]
+)
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def groups(request):
+    params = GroupListForm(request.query_params).cleaned()
+    queryset = review.groups_queryset(params["kind"], params["status"], params["order"] or "newest")
+    paginator = Pagination()
+    page = review.with_members(list(paginator.paginate_queryset(queryset, request)))
+    return paginator.get_paginated_response([group_json(g, request) for g in page])
+
+
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def group_detail(request, pk: int):
+    group = review.with_members([services.get_group(pk)])[0]
+    return Response(group_json(group, request))
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+@parser_classes(PARSERS)
+def resolve(request, pk: int):
+    params = ResolveForm(request.data).cleaned()
+    group = services.get_group(pk)
+    outcome = review.resolve(request.user, group, params["keep"], params["action"], params["note"])
+    return Response(
+        {"id": group.pk, "status": group.status, "kept": outcome.kept, "removed": outcome.removed}
+    )
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+@parser_classes(PARSERS)
+def dismiss(request, pk: int):
+    params = DismissForm(request.data).cleaned()
+    group = services.get_group(pk)
+    review.dismiss(request.user, group, params["note"])
+    return Response({"id": group.pk, "status": group.status, "resolution": group.resolution})
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+@parser_classes(PARSERS)
+def bulk(request):
+    params = BulkForm(request.data).cleaned()
+    if not params["groups"]:
+        raise BadInput("groups: give at least one group id.")
+    return Response(services.bulk(request.user, params["groups"], params["action"], params["note"]))
+
+
+@api_view(["GET", "POST"])
+@permission_classes([IsModerator])
+@parser_classes(PARSERS)
+def ban_list(request):
+    if request.method == "POST":
+        params = BanForm(request.data).cleaned()
+        image = services.get_any_image(params["image"])
+        entry = bans.ban_image(request.user, image, params["reason"], params["bank"] or bans.DEFAULT_BANK)
+        return Response(ban_json(entry), status=201)
+    entries = BanEntry.objects.select_related("bank", "created_by").order_by("-created_at", "-id")
+    bank = request.query_params.get("bank")
+    if bank:
+        entries = entries.filter(bank__name=bank)
+    paginator = Pagination()
+    page = paginator.paginate_queryset(entries, request)
+    return paginator.get_paginated_response([ban_json(e) for e in page])
+
+
+@api_view(["GET", "DELETE"])
+@permission_classes([IsModerator])
+def ban_detail(request, pk: int):
+    entry = services.get_entry(pk)
+    if request.method == "DELETE":
+        bans.delete_entry(request.user, entry)
+        return Response(status=204)
+    return Response(ban_json(entry))
+
+
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def ban_export(request):
+    response = StreamingHttpResponse(bans.export_rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="bans.csv"'
+    return response
+
+
+@api_view(["POST"])
+@permission_classes([IsModerator])
+@parser_classes([MultiPartParser])
+def ban_import(request):
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise BadInput("Send the CSV as a multipart form field named 'file'.")
+    if upload.size > settings.MODERATION_IMPORT_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"file: at most {settings.MODERATION_IMPORT_MAX_BYTES} bytes can be imported at once."
+        )
+    return Response(bans.import_csv(request.user, upload.read()), status=201)
+
+
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def banks(request):
+    return Response([bank_json(b) for b in services.banks_with_counts()])
+
+
+@api_view(["PATCH"])
+@permission_classes([IsModerator])
+@parser_classes(PARSERS)
+def bank_detail(request, name: str):
+    bank = services.get_bank(name)
+    params = BankForm(request.data).cleaned()
+    bans.set_bank_enabled(request.user, bank, params["enabled"])
+    return Response(bank_json(bank))
+
+
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def audit(request):
+    params = AuditForm(request.query_params).cleaned()
+    offset, limit = params["offset"] or 0, params["limit"] or 100
+    entries = AuditEntry.objects.all()[offset : offset + limit]
+    return Response([audit_json(e) for e in entries])

@@ -1,0 +1,211 @@
+"""The ban bank: banning an image (its hashes and vector are kept even if it is deleted), banks
+that can be turned off, and HMA-style CSV exchange (pdq_hex, quality, bank, reason)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import transaction
+
+from core.errors import BadInput, PayloadTooLarge
+from ingestion.models import Image
+from search import index
+from search.vector_store import VectorRow
+
+from . import audit
+from .detection import hide
+from .models import BanEntry, BanHash, Bank
+
+DEFAULT_BANK = "default"
+BANK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
+HEX = re.compile(r"[0-9a-f]{64}")
+CSV_HEADER = ["pdq_hex", "quality", "bank", "reason"]
+MAX_REASON = 1000
+
+
+def check_bank_name(name: str) -> str:
+    name = name.strip()
+    if not BANK_NAME.fullmatch(name):
+        raise BadInput(
+            "bank: use 1-64 letters, digits, spaces, '_', '.' or '-', starting with a letter or digit."
+        )
+    return name
+
+
+def bank_named(name: str) -> Bank:
+    bank, _ = Bank.objects.get_or_create(name=check_bank_name(name))
+    return bank
+
+
+def publish_entries(entries: list[BanEntry]) -> None:
+    """The strong hashes of these entries into the ban collection in Milvus."""
+    rows = []
+    for entry in entries:
+        for h in entry.hashes.all():
+            if h.kind in index.STORED_KINDS and h.quality >= settings.PDQ_MIN_QUALITY:
+                rows.append(
+                    VectorRow(
+                        id=index.variant_row_id(entry.pk, h.kind),
+                        vector=index.pdq_vector(h.pdq_hash),
+                        owner_id=entry.bank_id,
+                        is_public=True,
+                        created_at=int(entry.created_at.timestamp()),
+                    )
+                )
+    if rows:
+        store = index.ban_store()
+        store.upsert(rows)
+        store.flush()
+
+
+def ban_image(moderator, image: Image, reason: str, bank_name: str = DEFAULT_BANK) -> BanEntry:
+    """Ban `image` into a bank and hide it. Needs its hashes, so only indexed images."""
+    if image.status != Image.Status.INDEXED or not image.pdq_hash:
+        raise BadInput("image: only an indexed image can be banned (its hashes are not computed yet).")
+    bank = bank_named(bank_name)
+    with transaction.atomic():
+        entry = BanEntry.objects.create(
+            bank=bank,
+            image=image,
+            sha256=image.sha256,
+            pdq_hash=image.pdq_hash,
+            pdq_quality=image.pdq_quality,
+            embedding=image.embedding,
+            embedding_model=image.embedding_model,
+            reason=reason[:MAX_REASON],
+            created_by=moderator,
+        )
+        BanHash.objects.bulk_create(
+            [
+                BanHash(entry=entry, kind=v.kind, pdq_hash=v.pdq_hash, quality=v.quality)
+                for v in image.hash_variants.all()
+                if v.kind in index.STORED_KINDS
+            ]
+        )
+        audit.record(moderator, "ban", f"image {image.pk}", f"bank {bank.name}: {reason}")
+    publish_entries([entry])
+    hide(image, f"Withheld by a moderator: {reason}" if reason else "Withheld by a moderator.")
+    return entry
+
+
+def delete_entry(moderator, entry: BanEntry, note: str = "") -> None:
+    entry_id, bank = entry.pk, entry.bank.name
+    entry.delete()
+    index.ban_store().delete(index.all_variant_ids(entry_id))
+    index.ban_store().flush()
+    audit.record(moderator, "unban", f"ban {entry_id}", note or f"removed from bank {bank}")
+
+
+def set_bank_enabled(moderator, bank: Bank, enabled: bool) -> None:
+    bank.enabled = enabled
+    bank.save(update_fields=["enabled"])
+    audit.record(moderator, "enable_bank" if enabled else "disable_bank", f"bank {bank.name}")
+
+
+# ---------------------------------------------------------------------------- CSV
+
+
+def export_rows() -> Iterator[str]:
+    """The CSV, line by line (streamed: a bank may hold many entries)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    entries = BanEntry.objects.exclude(pdq_hash="").select_related("bank").order_by("pk")
+    for entry in entries.iterator(chunk_size=1000):
+        writer.writerow([entry.pdq_hash, entry.pdq_quality or 0, entry.bank.name, entry.reason])
+        if out.tell() > 64 * 1024:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def parse_csv(data: bytes) -> list[tuple[str, int, str, str]]:
+    """Rows (pdq hex, quality, bank, reason); any bad row refuses the whole file, naming its line."""
+    if len(data) > settings.MODERATION_IMPORT_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"file: at most {settings.MODERATION_IMPORT_MAX_BYTES} bytes can be imported at once."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput("file: must be UTF-8 text (CSV: pdq_hex, quality, bank, reason).") from None
+    if "\x00" in text:
+        raise BadInput("file: must be UTF-8 text (CSV: pdq_hex, quality, bank, reason).")
+    rows = []
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if number == 1 and [c.strip().lower() for c in row[:2]] == CSV_HEADER[:2]:
+                continue
+            rows.append(_parse_row(number, row))
+            if len(rows) > settings.MODERATION_IMPORT_MAX_ROWS:
+                raise BadInput(
+                    f"file: at most {settings.MODERATION_IMPORT_MAX_ROWS} rows can be imported at once."
+                )
+    except csv.Error as exc:
+        raise BadInput(f"file: not readable as CSV ({exc}).") from None
+    if not rows:
+        raise BadInput("file: no rows to import (expected: pdq_hex, quality, bank, reason).")
+    return rows
+
+
+def _parse_row(number: int, row: list[str]) -> tuple[str, int, str, str]:
+    where = f"file line {number}"
+    if len(row) < 2 or len(row) > 4:
+        raise BadInput(f"{where}: expected pdq_hex, quality, bank, reason.")
+    pdq = row[0].strip().lower()
+    if not HEX.fullmatch(pdq):
+        raise BadInput(f"{where}: pdq_hex must be 64 hexadecimal characters.")
+    try:
+        quality = int(row[1].strip())
+    except ValueError:
+        quality = -1
+    if not 0 <= quality <= 100:
+        raise BadInput(f"{where}: quality must be a whole number from 0 to 100.")
+    bank = row[2].strip() if len(row) > 2 and row[2].strip() else DEFAULT_BANK
+    if not BANK_NAME.fullmatch(bank):
+        raise BadInput(f"{where}: bank must be 1-64 letters, digits, spaces, '_', '.' or '-'.")
+    reason = row[3].strip() if len(row) > 3 else ""
+    if len(reason) > MAX_REASON:
+        raise BadInput(f"{where}: reason is longer than {MAX_REASON} characters.")
+    return pdq, quality, bank, reason
+
+
+def import_csv(moderator, data: bytes) -> dict[str, int]:
+    """Add the file's hashes to their banks (a hash already in its bank is skipped)."""
+    rows = parse_csv(data)
+    created: list[BanEntry] = []
+    with transaction.atomic():
+        banks = {name: bank_named(name) for name in {r[2] for r in rows}}
+        have = set(
+            BanEntry.objects.filter(bank__in=banks.values(), pdq_hash__in={r[0] for r in rows}).values_list(
+                "bank__name", "pdq_hash"
+            )
+        )
+        for pdq, quality, bank, reason in rows:
+            if (bank, pdq) in have:
+                continue
+            have.add((bank, pdq))
+            created.append(
+                BanEntry(
+                    bank=banks[bank], pdq_hash=pdq, pdq_quality=quality, reason=reason, created_by=moderator
+                )
+            )
+        created = BanEntry.objects.bulk_create(created, batch_size=1000)
+        BanHash.objects.bulk_create(
+            [BanHash(entry=e, kind="plain", pdq_hash=e.pdq_hash, quality=e.pdq_quality) for e in created],
+            batch_size=1000,
+        )
+        audit.record(
+            moderator, "import_bans", f"{len(created)} entries", f"{len(rows) - len(created)} already banned"
+        )
+    fresh = list(BanEntry.objects.filter(pk__in=[e.pk for e in created]).prefetch_related("hashes"))
+    for start in range(0, len(fresh), 1000):
+        publish_entries(fresh[start : start + 1000])
+    return {"imported": len(created), "skipped": len(rows) - len(created)}

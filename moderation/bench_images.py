@@ -1,0 +1,76 @@
+"""Drawn photographs and what re-uploaders do to them, for `bench_duplicates` and the tests:
+smooth colour fields with overlapping shapes, blur and sensor-like noise (PDQ sees them as real
+photos: quality 100), and the edits of issue 6's benchmark."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+
+
+def photo(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
+    base = np.zeros((height, width, 3))
+    for channel in range(3):
+        a, b, phase = rng.uniform(-1, 1, 3)
+        base[..., channel] = 128 + 80 * np.sin(6 * (a * xx + b * yy) + phase)
+    image = Image.fromarray(base.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        side = int(rng.integers(20, 200))
+        box = (x0, y0, x0 + side, y0 + int(side * rng.uniform(0.5, 1.5)))
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
+    image = image.filter(ImageFilter.GaussianBlur(1.5))
+    noisy = np.asarray(image).astype(float) + rng.normal(0, 6, (height, width, 3))
+    return Image.fromarray(noisy.clip(0, 255).astype(np.uint8))
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format=fmt, **({"quality": 92} | options if fmt == "JPEG" else options))
+    return out.getvalue()
+
+
+def central_crop(image: Image.Image, removed: float) -> Image.Image:
+    """Remove `removed` of each dimension, half on each side."""
+    width, height = image.size
+    dx, dy = width * removed / 2, height * removed / 2
+    return image.crop((round(dx), round(dy), round(width - dx), round(height - dy)))
+
+
+def border(image: Image.Image, share: float = 0.05, colour=(0, 0, 0)) -> Image.Image:
+    pad = round(max(image.size) * share)
+    return ImageOps.expand(image, border=pad, fill=colour)
+
+
+def banner(image: Image.Image, share: float = 0.10) -> Image.Image:
+    """A caption strip with text over the bottom of the picture."""
+    edited = image.copy()
+    width, height = edited.size
+    draw = ImageDraw.Draw(edited)
+    top = round(height * (1 - share))
+    draw.rectangle((0, top, width, height), fill=(20, 20, 20))
+    draw.text((10, top + 4), "SHARE IF YOU AGREE  #viral  #repost", fill=(255, 255, 255))
+    return edited
+
+
+# name -> (transform, encode options)
+TRANSFORMS: dict[str, Callable[[Image.Image], bytes]] = {
+    "resize 50%": lambda im: encode(im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS)),
+    "jpeg q30": lambda im: encode(im, quality=30),
+    "crop 10%": lambda im: encode(central_crop(im, 0.10)),
+    "crop 25%": lambda im: encode(central_crop(im, 0.25)),
+    "rotate 5deg": lambda im: encode(im.rotate(5, expand=True, resample=Image.Resampling.BICUBIC)),
+    "mirror": lambda im: encode(ImageOps.mirror(im)),
+    "brightness +30%": lambda im: encode(ImageEnhance.Brightness(im).enhance(1.3)),
+    "grayscale": lambda im: encode(ImageOps.grayscale(im)),
+    "text banner": lambda im: encode(banner(im)),
+    "5% border": lambda im: encode(border(im)),
+}

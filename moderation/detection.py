@@ -1,0 +1,373 @@
+"""Finding near-duplicates and ban matches, three tiers, thresholds in settings:
+
+- exact: the same sha256;
+- perceptual: PDQ hashes of each image's variants (turns and flips, trimmed borders, central
+  crops; `ingestion.processing.pdq_variants`) searched in Milvus in batches, within
+  MODERATION_PDQ_DISTANCE; hashes weaker than PDQ_MIN_QUALITY never link;
+- semantic: CLIP cosine >= NEAR_DUPLICATE_SCORE, off with the random-weight demo model.
+
+New links join the groups of their images (connected components, kept incrementally); links
+moderators dismissed or resolved never come back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ingestion.models import Image
+from search import index
+from search.models import HashVariant
+
+from . import audit
+from .models import BanEntry, Group, GroupMember, Link
+
+log = logging.getLogger(__name__)
+
+DEMO_MODEL = "demo"
+_RANK = {Link.Kind.EXACT: 0, Link.Kind.PDQ: 1, Link.Kind.CLIP: 2}
+_NEIGHBOURS = 50  # matches kept per query hash; groups are transitive, so a big cluster still joins
+
+
+def semantic_enabled() -> bool:
+    """A random-weight model cannot judge near-duplicates: its links would be noise."""
+    return settings.MODERATION_SEMANTIC and settings.CLIP_MODEL != DEMO_MODEL
+
+
+def semantic_off_reason() -> str:
+    if not settings.MODERATION_SEMANTIC:
+        return "The semantic (CLIP) tier is turned off (MODERATION_SEMANTIC=0)."
+    if settings.CLIP_MODEL == DEMO_MODEL:
+        return (
+            "The semantic (CLIP) tier is off: the demo model has random weights and cannot judge "
+            "near-duplicates. Exact and PDQ matches still work."
+        )
+    return ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    a: int
+    b: int
+    kind: str
+    pdq_distance: int | None = None
+    score: float | None = None
+    variant: str = ""
+
+    def better_than(self, other: Candidate) -> bool:
+        return (_RANK[self.kind], self.pdq_distance or 0) < (_RANK[other.kind], other.pdq_distance or 0)
+
+
+def _pair(x: int, y: int) -> tuple[int, int]:
+    return (x, y) if x < y else (y, x)
+
+
+def query_hashes(image: Image) -> list[tuple[str, str]]:
+    """Every strong variant of `image`, as (kind, hex) queries."""
+    return [(v.kind, v.pdq_hash) for v in image.hash_variants.all() if v.quality >= settings.PDQ_MIN_QUALITY]
+
+
+def find_candidates(images: list[Image]) -> list[Candidate]:
+    """Links from these images to any other indexed image (all users), in a few batched queries."""
+    found: dict[tuple[int, int], Candidate] = {}
+
+    def offer(candidate: Candidate) -> None:
+        key = (candidate.a, candidate.b)
+        if key not in found or candidate.better_than(found[key]):
+            found[key] = candidate
+
+    ids = {i.pk for i in images}
+    by_sha: dict[str, list[int]] = {}
+    for image in images:
+        by_sha.setdefault(image.sha256, []).append(image.pk)
+    twins = Image.objects.filter(sha256__in=list(by_sha), status=Image.Status.INDEXED)
+    for other_id, sha in twins.values_list("pk", "sha256"):
+        for image_id in by_sha[sha]:
+            if image_id != other_id:
+                offer(Candidate(*_pair(image_id, other_id), Link.Kind.EXACT, 0, 1.0, "sha256"))
+
+    queries = {i.pk: query_hashes(i) for i in images}
+    matches = index.variant_matches(
+        index.variant_store(),
+        {k: q for k, q in queries.items() if q},
+        settings.MODERATION_PDQ_DISTANCE,
+        limit=_NEIGHBOURS,
+    )
+    for image_id, hits in matches.items():
+        for m in hits:
+            if m.owner_id != image_id:
+                offer(
+                    Candidate(
+                        *_pair(image_id, m.owner_id),
+                        Link.Kind.PDQ,
+                        m.distance,
+                        None,
+                        f"{m.query_kind}~{m.stored_kind}",
+                    )
+                )
+
+    if semantic_enabled():
+        for candidate in _semantic_candidates(images):
+            offer(candidate)
+
+    # Only images that still exist and are indexed (a hit may be a row deleted a moment ago).
+    others = {c.a for c in found.values()} | {c.b for c in found.values()}
+    alive = set(
+        Image.objects.filter(pk__in=others | ids, status=Image.Status.INDEXED).values_list("pk", flat=True)
+    )
+    return [c for c in found.values() if c.a in alive and c.b in alive]
+
+
+def _semantic_candidates(images: list[Image]) -> Iterable[Candidate]:
+    by_model: dict[tuple[str, int], list[tuple[int, np.ndarray]]] = {}
+    for image in images:
+        vector = image.embedding_vector()
+        if vector is not None and image.embedding_model:
+            by_model.setdefault((image.embedding_model, len(vector)), []).append((image.pk, vector))
+    for (model_id, dim), rows in by_model.items():
+        store = index.embedding_store(model_id, dim)
+        results = store.range_search_many(
+            np.stack([v for _, v in rows]), min_score=settings.NEAR_DUPLICATE_SCORE, limit=_NEIGHBOURS
+        )
+        for (image_id, _), hits in zip(rows, results, strict=True):
+            for hit in hits:
+                if hit.id != image_id:
+                    yield Candidate(
+                        *_pair(image_id, hit.id), Link.Kind.CLIP, None, round(hit.score, 4), "clip"
+                    )
+
+
+# ---------------------------------------------------------------------------- links and groups
+
+
+def save_links(candidates: list[Candidate]) -> list[Link]:
+    """Store new links and improve open ones; dismissed and resolved links are left as they are.
+    Returns the open links touched."""
+    if not candidates:
+        return []
+    existing = {
+        (link.a_id, link.b_id): link
+        for link in Link.objects.filter(
+            a_id__in={c.a for c in candidates}, b_id__in={c.b for c in candidates}
+        )
+    }
+    touched = []
+    for c in candidates:
+        link = existing.get((c.a, c.b))
+        if link is None:
+            link = Link.objects.create(
+                a_id=c.a, b_id=c.b, kind=c.kind, pdq_distance=c.pdq_distance, score=c.score, variant=c.variant
+            )
+            existing[(c.a, c.b)] = link
+        elif link.state == Link.State.OPEN and c.better_than(
+            Candidate(link.a_id, link.b_id, link.kind, link.pdq_distance)
+        ):
+            link.kind, link.pdq_distance, link.score, link.variant = (
+                c.kind,
+                c.pdq_distance,
+                c.score,
+                c.variant,
+            )
+            link.save(update_fields=["kind", "pdq_distance", "score", "variant"])
+        if link.state == Link.State.OPEN:
+            touched.append(link)
+    return touched
+
+
+def open_group_of(image_id: int) -> Group | None:
+    member = (
+        GroupMember.objects.filter(
+            image_id=image_id, group__kind=Group.Kind.DUPLICATE, group__status=Group.Status.OPEN
+        )
+        .select_related("group")
+        .first()
+    )
+    return member.group if member else None
+
+
+def _refresh_size(group: Group) -> None:
+    group.size = group.members.count()
+    group.updated_at = timezone.now()
+    group.save(update_fields=["size", "updated_at"])
+
+
+def join(a: int, b: int) -> Group:
+    """Put a and b in one open duplicate group: a new one, the one either is in, or both merged."""
+    ga, gb = open_group_of(a), open_group_of(b)
+    if ga is None and gb is None:
+        group = Group.objects.create(kind=Group.Kind.DUPLICATE)
+        GroupMember.objects.bulk_create(
+            [GroupMember(group=group, image_id=a), GroupMember(group=group, image_id=b)]
+        )
+    elif gb is None or ga == gb:
+        group = ga
+        GroupMember.objects.get_or_create(group=group, image_id=b)
+    elif ga is None:
+        group = gb
+        GroupMember.objects.get_or_create(group=group, image_id=a)
+    else:  # merge the smaller into the larger
+        group, other = (ga, gb) if ga.size >= gb.size else (gb, ga)
+        moving = set(other.members.values_list("image_id", flat=True)) - set(
+            group.members.values_list("image_id", flat=True)
+        )
+        GroupMember.objects.bulk_create([GroupMember(group=group, image_id=i) for i in moving])
+        other.delete()
+    _refresh_size(group)
+    return group
+
+
+def group_links(links: list[Link]) -> None:
+    with transaction.atomic():
+        for link in links:
+            join(link.a_id, link.b_id)
+
+
+# ---------------------------------------------------------------------------- bans
+
+
+@dataclass(frozen=True)
+class BanHit:
+    entry: BanEntry
+    kind: str
+    distance: int | None
+    score: float | None
+
+
+def ban_hits(images: list[Image]) -> dict[int, BanHit]:
+    """The best match of each image against the enabled banks, if any."""
+    best: dict[int, BanHit] = {}
+
+    def offer(image_id: int, hit: BanHit) -> None:
+        current = best.get(image_id)
+        if current is None or (_RANK[hit.kind], hit.distance or 0) < (
+            _RANK[current.kind],
+            current.distance or 0,
+        ):
+            best[image_id] = hit
+
+    enabled = BanEntry.objects.filter(bank__enabled=True).select_related("bank")
+    by_sha: dict[str, list[int]] = {}
+    for image in images:
+        by_sha.setdefault(image.sha256, []).append(image.pk)
+    for entry in enabled.filter(sha256__in=list(by_sha)):
+        for image_id in by_sha[entry.sha256]:
+            offer(image_id, BanHit(entry, Link.Kind.EXACT, 0, 1.0))
+
+    queries = {i.pk: q for i in images if (q := query_hashes(i))}
+    matches = index.variant_matches(index.ban_store(), queries, settings.BAN_PDQ_DISTANCE, limit=_NEIGHBOURS)
+    entry_ids = {m.owner_id for hits in matches.values() for m in hits}
+    entries = {e.pk: e for e in enabled.filter(pk__in=entry_ids)}  # drops disabled banks
+    for image_id, hits in matches.items():
+        for m in hits:
+            if m.owner_id in entries:
+                offer(image_id, BanHit(entries[m.owner_id], Link.Kind.PDQ, m.distance, None))
+
+    if semantic_enabled():
+        _semantic_ban_hits(images, enabled, offer)
+    # An image a moderator banned is not a match of its own ban.
+    return {i: h for i, h in best.items() if h.entry.image_id != i}
+
+
+_BAN_CHUNK = 2000
+
+
+def _semantic_ban_hits(images: list[Image], enabled, offer) -> None:
+    for image in images:
+        vector = image.embedding_vector()
+        if vector is None:
+            continue
+        entries = enabled.filter(embedding_model=image.embedding_model).exclude(embedding=None)
+        for start in range(0, entries.count(), _BAN_CHUNK):
+            chunk = list(entries.order_by("pk")[start : start + _BAN_CHUNK])
+            matrix = np.stack([e.embedding_vector() for e in chunk])
+            scores = matrix @ vector  # both unit length: cosine
+            best = int(np.argmax(scores))
+            if scores[best] >= settings.NEAR_DUPLICATE_SCORE:
+                offer(image.pk, BanHit(chunk[best], Link.Kind.CLIP, None, round(float(scores[best]), 4)))
+
+
+def already_judged(entry: BanEntry, image_id: int) -> bool:
+    return Group.objects.filter(kind=Group.Kind.BANNED, ban=entry, members__image_id=image_id).exists()
+
+
+def hide(image: Image, reason: str) -> None:
+    """Withhold an image from everyone but its owner and moderators, in the database and in the
+    index's public flag."""
+    Image.objects.filter(pk=image.pk).update(
+        moderation=Image.Moderation.HIDDEN, moderation_reason=reason[:1000], updated_at=timezone.now()
+    )
+    image.moderation, image.moderation_reason = Image.Moderation.HIDDEN, reason[:1000]
+    if image.status == Image.Status.INDEXED:
+        index.publish([image])
+
+
+def unhide(image: Image) -> None:
+    Image.objects.filter(pk=image.pk).update(
+        moderation=Image.Moderation.VISIBLE, moderation_reason="", updated_at=timezone.now()
+    )
+    image.moderation, image.moderation_reason = Image.Moderation.VISIBLE, ""
+    if image.status == Image.Status.INDEXED:
+        index.publish([image])
+
+
+def apply_bans(images: list[Image]) -> list[Group]:
+    """Hide every image that matches an enabled ban and queue it as a `banned` group."""
+    groups = []
+    for image_id, hit in ban_hits(images).items():
+        if already_judged(hit.entry, image_id):
+            continue
+        image = next(i for i in images if i.pk == image_id)
+        hide(image, f"Withheld: it matches banned content ({hit.entry.bank.name}: {hit.entry.reason})")
+        with transaction.atomic():
+            group = Group.objects.create(
+                kind=Group.Kind.BANNED,
+                ban=hit.entry,
+                ban_kind=hit.kind,
+                ban_distance=hit.distance,
+                ban_score=hit.score,
+                size=1,
+            )
+            GroupMember.objects.create(group=group, image_id=image_id)
+            audit.record(
+                None,
+                "auto_hide",
+                f"image {image_id}",
+                f"matched ban {hit.entry.pk} in {hit.entry.bank.name} ({hit.kind}, distance {hit.distance})",
+            )
+        groups.append(group)
+    return groups
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def load(ids: Iterable[int]) -> list[Image]:
+    return list(
+        Image.objects.filter(pk__in=list(ids), status=Image.Status.INDEXED).prefetch_related("hash_variants")
+    )
+
+
+def check_images(ids: Iterable[int], *, bans: bool = True) -> int:
+    """Duplicate and ban checks for these images (at indexing time, and by the rescan).
+    Returns how many open links were made or confirmed."""
+    images = load(ids)
+    if not images:
+        return 0
+    if bans:
+        apply_bans(images)
+    links = save_links(find_candidates(images))
+    group_links(links)
+    return len(links)
+
+
+def variants_of(image_ids: list[int]) -> dict[int, list[HashVariant]]:
+    found: dict[int, list[HashVariant]] = {}
+    for v in HashVariant.objects.filter(image_id__in=image_ids):
+        found.setdefault(v.image_id, []).append(v)
+    return found

@@ -1,0 +1,155 @@
+"""Moderation's records: links between near-duplicate images, the groups they form, the ban bank
+and the audit log. Images themselves stay in `ingestion.models.Image`."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from ingestion.models import Image
+
+
+class Bank(models.Model):
+    """A named list of banned content; a disabled bank matches nothing."""
+
+    name = models.CharField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BanEntry(models.Model):
+    """What is banned: the hashes and vector of an image, kept even after the image is deleted
+    (or, for imported entries, a PDQ hash alone)."""
+
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="entries")
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    pdq_hash = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.SmallIntegerField(null=True, blank=True)
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=255, blank=True)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed = models.PositiveIntegerField(default=0)  # matches moderators confirmed
+    false_positives = models.PositiveIntegerField(default=0)  # matches moderators rejected
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.bank.name}#{self.pk}"
+
+    def embedding_vector(self) -> np.ndarray | None:
+        return np.frombuffer(bytes(self.embedding), dtype=np.float32) if self.embedding else None
+
+
+class BanHash(models.Model):
+    """One PDQ variant of a ban entry (plain, trimmed, central crops), published to Milvus."""
+
+    entry = models.ForeignKey(BanEntry, on_delete=models.CASCADE, related_name="hashes")
+    kind = models.CharField(max_length=16)
+    pdq_hash = models.CharField(max_length=64)
+    quality = models.SmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "kind"], name="one_ban_hash_per_kind")]
+
+
+class Link(models.Model):
+    """Two images judged near-duplicates, with the tier that linked them. `a` has the lower id.
+    A link moderators dismissed ("not a duplicate") or resolved never forms a group again, and a
+    rescan never reopens it."""
+
+    class Kind(models.TextChoices):
+        EXACT = "exact"  # same sha256
+        PDQ = "pdq"  # PDQ variants within the match distance
+        CLIP = "clip"  # CLIP cosine at or above NEAR_DUPLICATE_SCORE
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        DISMISSED = "dismissed"
+        RESOLVED = "resolved"
+
+    a = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    b = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    pdq_distance = models.SmallIntegerField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    variant = models.CharField(max_length=40, blank=True)  # which hashes met, e.g. "mirror~plain"
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["a", "b"], name="one_link_per_pair"),
+            models.CheckConstraint(condition=models.Q(a__lt=models.F("b")), name="link_a_below_b"),
+        ]
+
+
+class Group(models.Model):
+    """What a moderator reviews: near-duplicates (the connected components of open links), or
+    one upload that matched a ban entry."""
+
+    class Kind(models.TextChoices):
+        DUPLICATE = "duplicate"
+        BANNED = "banned"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    resolution = models.CharField(max_length=20, blank=True)  # kept, dismissed, confirmed, false_positive
+    images = models.ManyToManyField(Image, through="GroupMember", related_name="+")
+    size = models.PositiveIntegerField(default=0)
+    ban = models.ForeignKey(BanEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="groups")
+    ban_kind = models.CharField(max_length=8, blank=True)  # how it matched: exact, pdq, clip
+    ban_distance = models.SmallIntegerField(null=True, blank=True)
+    ban_score = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["kind", "status", "size"])]
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="moderation_groups")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "image"], name="one_membership")]
+
+
+class AuditEntry(models.Model):
+    """Who did what, when, and why: every moderation action, and what the system did on its own
+    (moderator empty)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moderator_name = models.CharField(max_length=150, blank=True)  # kept if the account goes
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=200)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -1,0 +1,171 @@
+"""What moderators do with a group: keep some images and delete or hide the rest (merging title
+and tags into what is kept), or dismiss it ("not a duplicate" / a ban's false positive).
+Every action is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, F, Prefetch, QuerySet
+from django.utils import timezone
+
+from core.errors import BadInput
+from ingestion.models import Image
+
+from . import audit
+from .detection import hide, unhide
+from .models import BanEntry, Group, GroupMember, Link
+
+DELETE, HIDE = "delete", "hide"
+
+
+def keep_order(image: Image) -> tuple:
+    """Most pixels, then most bytes, then EXIF (a capture date), then the oldest upload."""
+    return (
+        -(image.width * image.height),
+        -image.size_bytes,
+        image.taken_at is None,
+        image.created_at,
+        image.pk,
+    )
+
+
+def suggested_keep(images: list[Image]) -> int | None:
+    return min(images, key=keep_order).pk if images else None
+
+
+def groups_queryset(kind: str | None, status: str | None, order: str) -> QuerySet[Group]:
+    groups = Group.objects.all()
+    if kind:
+        groups = groups.filter(kind=kind)
+    if status:
+        groups = groups.filter(status=status)
+    ordering = ["-size", "-created_at", "-id"] if order == "largest" else ["-created_at", "-id"]
+    return groups.select_related("ban__bank").order_by(*ordering)
+
+
+def with_members(groups: list[Group]) -> list[Group]:
+    """Attach members (with owner) and their links to one page of groups, in a few queries."""
+    members = GroupMember.objects.filter(group__in=groups).select_related("image__owner").order_by("image_id")
+    by_group: dict[int, list[Image]] = {}
+    for m in members:
+        by_group.setdefault(m.group_id, []).append(m.image)
+    all_ids = {i.pk for images in by_group.values() for i in images}
+    links = list(Link.objects.filter(a_id__in=all_ids, b_id__in=all_ids).order_by("a_id", "b_id"))
+    for group in groups:
+        group.member_images = by_group.get(group.pk, [])
+        ids = {i.pk for i in group.member_images}
+        group.member_links = [link for link in links if link.a_id in ids and link.b_id in ids]
+        group.keep_suggested = (
+            suggested_keep(group.member_images) if group.kind == Group.Kind.DUPLICATE else None
+        )
+    return groups
+
+
+@dataclass
+class Outcome:
+    kept: list[int]
+    removed: list[int]
+
+
+def _members(group: Group) -> list[Image]:
+    return list(Image.objects.filter(moderation_groups__group=group).prefetch_related(Prefetch("tags")))
+
+
+def _merge_into(kept: list[Image], others: list[Image]) -> None:
+    """Title and tags of the removed copies live on in what is kept."""
+    tags = {t for other in others for t in other.tags.all()}
+    title = next((o.title for o in others if o.title), "")
+    for image in kept:
+        if tags:
+            image.tags.add(*tags)
+        if not image.title and title:
+            image.title = title
+            image.save(update_fields=["title", "updated_at"])
+
+
+def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "") -> Outcome:
+    if group.status != Group.Status.OPEN:
+        raise BadInput("This group is already resolved.")
+    if action not in (DELETE, HIDE):
+        raise BadInput("action must be 'delete' or 'hide'.")
+    members = _members(group)
+    ids = {i.pk for i in members}
+    if not set(keep) <= ids:
+        raise BadInput(f"keep: only images of this group can be kept ({sorted(ids)}).")
+    if group.kind == Group.Kind.DUPLICATE and not keep:
+        raise BadInput("keep: choose at least one image to keep (use dismiss if these are not duplicates).")
+    kept = [i for i in members if i.pk in keep]
+    others = [i for i in members if i.pk not in keep]
+    with transaction.atomic():
+        if group.kind == Group.Kind.DUPLICATE:
+            _merge_into(kept, others)
+            Link.objects.filter(a_id__in=ids, b_id__in=ids).update(state=Link.State.RESOLVED)
+        for image in others:
+            if action == DELETE:
+                image.delete()
+            else:
+                hide(image, _hide_reason(group, kept))
+        if group.kind == Group.Kind.BANNED and group.ban_id:
+            BanEntry.objects.filter(pk=group.ban_id).update(confirmed=F("confirmed") + 1)
+        _close(group, moderator, "confirmed" if group.kind == Group.Kind.BANNED else "kept")
+        audit.record(
+            moderator,
+            f"resolve_{action}",
+            f"group {group.pk}",
+            _join(note, f"kept {sorted(keep)}; {action}d {sorted(i.pk for i in others)}"),
+        )
+    return Outcome(sorted(keep), sorted(i.pk for i in others))
+
+
+def _hide_reason(group: Group, kept: list[Image]) -> str:
+    if group.kind == Group.Kind.BANNED:
+        return "Withheld: it matches banned content."
+    return f"Hidden by a moderator as a duplicate of image {', '.join(str(i.pk) for i in kept)}."
+
+
+def _join(note: str, detail: str) -> str:
+    return f"{note} ({detail})" if note else detail
+
+
+def _close(group: Group, moderator, resolution: str) -> None:
+    group.status, group.resolution = Group.Status.RESOLVED, resolution
+    group.resolved_at = timezone.now()
+    group.resolved_by = moderator
+    group.size = group.members.count()
+    group.save(update_fields=["status", "resolution", "resolved_at", "resolved_by", "size", "updated_at"])
+
+
+def dismiss(moderator, group: Group, note: str = "") -> None:
+    """Not a duplicate: its links never form a group again, even after a rescan. For a ban match:
+    a false positive, so the upload is shown again and the entry's feedback counts it."""
+    if group.status != Group.Status.OPEN:
+        raise BadInput("This group is already resolved.")
+    members = _members(group)
+    ids = {i.pk for i in members}
+    with transaction.atomic():
+        if group.kind == Group.Kind.DUPLICATE:
+            Link.objects.filter(a_id__in=ids, b_id__in=ids).update(state=Link.State.DISMISSED)
+            _close(group, moderator, "dismissed")
+        else:
+            if group.ban_id:
+                BanEntry.objects.filter(pk=group.ban_id).update(false_positives=F("false_positives") + 1)
+            _close(group, moderator, "false_positive")
+            for image in members:
+                still_banned = Group.objects.filter(
+                    kind=Group.Kind.BANNED, status=Group.Status.OPEN, members__image=image
+                ).exists()
+                if not still_banned:
+                    unhide(image)
+        audit.record(
+            moderator,
+            "dismiss" if group.kind == Group.Kind.DUPLICATE else "false_positive",
+            f"group {group.pk}",
+            _join(note, f"images {sorted(ids)}"),
+        )
+
+
+def open_counts() -> dict[str, int]:
+    rows = Group.objects.filter(status=Group.Status.OPEN).values("kind").annotate(n=Count("id"))
+    return {row["kind"]: row["n"] for row in rows}

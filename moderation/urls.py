@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("moderation/", views.queue, name="moderation-queue"),
+    path("moderation/groups/<int:pk>/resolve/", views.resolve, name="moderation-resolve"),
+    path("moderation/groups/<int:pk>/dismiss/", views.dismiss, name="moderation-dismiss"),
+    path("moderation/bulk/", views.bulk, name="moderation-bulk"),
+    path("moderation/bans/", views.bans_page, name="moderation-bans"),
+    path("moderation/audit/", views.audit_page, name="moderation-audit"),
+]

@@ -1,0 +1,111 @@
+"""Moderation pages: the review queue (groups side by side, keep / hide / not a duplicate, bulk,
+keyboard shortcuts), the ban bank and the audit log. Moderators only; input through
+`moderation.forms`, errors shown by the site's error page (`webapp.errors`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from core.errors import BadInput
+
+from . import bans, review, services
+from .detection import semantic_off_reason
+from .forms import AuditForm, BulkForm, DismissForm, GroupListForm, ResolveForm
+from .models import AuditEntry, BanEntry
+from .permissions import moderator_required
+
+QUEUE_PAGE_SIZE = 20
+AUDIT_PAGE_SIZE = 100
+
+
+@moderator_required
+def queue(request):
+    params = GroupListForm(request.GET).cleaned()
+    status = params["status"] or "open"
+    order = params["order"] or "newest"
+    groups = review.groups_queryset(params["kind"], status, order)
+    page = Paginator(groups, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    context = {
+        "page": page,
+        "groups": review.with_members(list(page.object_list)),
+        "kind": params["kind"] or "",
+        "status": status,
+        "order": order,
+        "counts": review.open_counts(),
+        "semantic_off": semantic_off_reason(),
+        "filters_query": kept.urlencode(),
+    }
+    return render(request, "moderation/queue.html", context)
+
+
+def _back(request) -> str:
+    nxt = request.POST.get("next", "")
+    return nxt if nxt.startswith("/moderation/") else reverse("moderation-queue")
+
+
+@require_POST
+@moderator_required
+def resolve(request, pk: int):
+    params = ResolveForm(request.POST).cleaned()
+    outcome = review.resolve(
+        request.user, services.get_group(pk), params["keep"], params["action"], params["note"]
+    )
+    messages.success(
+        request, f"Group {pk}: kept {outcome.kept or 'nothing'}, {params['action']}d {outcome.removed}."
+    )
+    return redirect(_back(request))
+
+
+@require_POST
+@moderator_required
+def dismiss(request, pk: int):
+    params = DismissForm(request.POST).cleaned()
+    review.dismiss(request.user, services.get_group(pk), params["note"])
+    messages.success(request, f"Group {pk} dismissed.")
+    return redirect(_back(request))
+
+
+@require_POST
+@moderator_required
+def bulk(request):
+    params = BulkForm({**request.POST.dict(), "groups": ",".join(request.POST.getlist("groups"))}).cleaned()
+    if not params["groups"]:
+        raise BadInput("Select at least one group.")
+    done = services.bulk(request.user, params["groups"], params["action"], params["note"])
+    messages.success(request, f"{len(done['resolved'])} group(s) done, {len(done['skipped'])} skipped.")
+    return redirect(_back(request))
+
+
+@moderator_required
+def bans_page(request):
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "toggle":
+            bank = services.get_bank(request.POST.get("bank", ""))
+            bans.set_bank_enabled(request.user, bank, not bank.enabled)
+        elif action == "import":
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise BadInput("Choose a CSV file to import.")
+            result = bans.import_csv(request.user, upload.read(settings.MODERATION_IMPORT_MAX_BYTES + 1))
+            messages.success(request, f"Imported {result['imported']}, skipped {result['skipped']}.")
+        else:
+            raise BadInput("Unknown action.")
+        return redirect("moderation-bans")
+    entries = BanEntry.objects.select_related("bank", "created_by").order_by("-created_at", "-id")
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "moderation/bans.html", {"page": page, "banks": services.banks_with_counts()})
+
+
+@moderator_required
+def audit_page(request):
+    AuditForm(request.GET).cleaned()
+    page = Paginator(AuditEntry.objects.all(), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "moderation/audit.html", {"page": page})
