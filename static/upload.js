@@ -122,6 +122,7 @@
           if (e.lengthComputable) item.progress.value = Math.round((100 * e.loaded) / e.total);
         });
         xhr.addEventListener("load", () => {
+          item.progress.value = 100;
           let body = {};
           try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
           if (xhr.status === 201) succeed(item, body);
