@@ -17,6 +17,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
+# Everything under DATA_DIR is the owner's alone: the database holds password hashes and API tokens,
+# originals may be private. Files are created 0600 and folders 0700 by whoever runs with this umask.
+PRIVATE_UMASK = 0o077
 SERVICES_FILE = "services.json"
 # The addresses a live `make run` records for commands run beside it.
 SERVICE_VARIABLES = ("REDIS_URL", "MILVUS_URI")
@@ -26,6 +29,22 @@ def data_dir(environ: MutableMapping[str, str]) -> Path:
     """DATA_DIR made absolute (relative to the working directory), or ./data in the repository."""
     value = environ.get("DATA_DIR", "").strip()
     return Path(value).resolve() if value else REPO_ROOT / "data"
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create `directory` (0700), and take group and other access away from an existing one we own."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if directory.stat().st_uid == os.getuid() and directory.stat().st_mode & 0o077:
+            directory.chmod(0o700)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)  # an existing file keeps its mode through O_TRUNC
+        out.write(text)
 
 
 def secret_key(directory: Path) -> str:
@@ -77,7 +96,7 @@ def record_services(directory: Path, environ: MutableMapping[str, str]) -> Path:
     """Record this process and its service addresses for commands run beside it (see live_run)."""
     services_file = directory / SERVICES_FILE
     info = {"pid": os.getpid()} | {name: environ.get(name, "") for name in SERVICE_VARIABLES}
-    services_file.write_text(json.dumps(info))
+    write_private(services_file, json.dumps(info))  # REDIS_URL carries the embedded Redis's password
     return services_file
 
 
@@ -94,10 +113,13 @@ def prepare(environ: MutableMapping[str, str] | None = None, *, join_running: bo
     `join_running`, the REDIS_URL and MILVUS_URI of a live `make run` on the same DATA_DIR.
 
     Variables already set win. Changes `environ` (os.environ by default) in place and returns a copy.
+    Also sets this process's umask to PRIVATE_UMASK: what it and its children create in DATA_DIR
+    (database, media, logs, Milvus and Redis files) is readable by its owner only.
     """
+    os.umask(PRIVATE_UMASK)
     env = os.environ if environ is None else environ
     directory = data_dir(env)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     env["DATA_DIR"] = str(directory)
     if not env.get("DJANGO_SECRET_KEY", "").strip():
         env["DJANGO_SECRET_KEY"] = secret_key(directory)

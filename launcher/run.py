@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,6 +87,18 @@ def banner(url: str, state: EncoderState, message: str, stack: Stack) -> str:
     )
 
 
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]")
+
+
+def redacted(url: str) -> str:
+    """A URL fit to print: its password replaced."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def port_from(env: Mapping[str, str]) -> int:
     value = env.get("PORT", "").strip() or "8000"
     if not value.isdigit() or not 0 < int(value) < 65536:
@@ -111,6 +124,7 @@ def main() -> int:
         )
         return 1
     host = env.get("HOST", "").strip() or "127.0.0.1"
+    env["HOST"] = host  # settings derive ALLOWED_HOSTS from it
     port = port_from(env)
     stack = Stack(data_dir, env=env, log_dir=data_dir / "logs")
     stopping = False
@@ -123,20 +137,28 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         if not env.get("REDIS_URL", "").strip():
-            print(f"Starting Redis ... {stack.start_redis()}", flush=True)
+            stack.start_redis()
+            print(f"Starting Redis ... {redacted(stack.env['REDIS_URL'])}", flush=True)
         if not env.get("MILVUS_URI", "").strip():
             print(f"Starting Milvus Lite server ... {stack.start_milvus()}", flush=True)
         record_services(data_dir, stack.env)
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("collectstatic", "--noinput", "-v", "0")
-        stack.start_worker("ingest", beat=True)
+        stack.start_worker("ingest,ocr", name="ingest")  # it reads words in images after indexing
         stack.start_worker("query", concurrency=4)
+        stack.start_beat()
         stack.start_web(host, port)
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        shown_host = "127.0.0.1" if host in (*WILDCARD_HOSTS, "") else host
         url = f"http://{shown_host}:{port}"
         print("Waiting for the workers to load the model ...", flush=True)
         state, message = wait_for_encoder(url, stack)
         print(banner(url, state, message, stack), flush=True)
+        if host in WILDCARD_HOSTS and not env.get("ALLOWED_HOSTS", "").strip():
+            print(
+                f"  HOST={host} listens on every interface, but only local names are allowed: set\n"
+                "  ALLOWED_HOSTS to the names this machine is reached by (comma-separated).\n",
+                flush=True,
+            )
         last_check = time.monotonic()
         while not stopping:
             if not state.settled and time.monotonic() - last_check > 5:

@@ -2,12 +2,19 @@
 
 Used by `make run` (launcher/run.py) and by the integration tests, so both run the same thing.
 Every child gets `self.env`, so the addresses and secret key it holds reach them all explicitly.
+
+Each service runs in its own process group (session), and the group is what gets signalled: a
+service that dies is restarted only after whatever it left behind in its group is killed, and
+stop() kills every group, so nothing `make run` started outlives it. Each service also dies with
+the supervisor (PR_SET_PDEATHSIG) should the supervisor itself be killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+PRIVATE_UMASK = 0o077  # as launcher.environment: the services' files are their owner's alone
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -48,6 +57,21 @@ def redis_server_binary() -> str:
     return found
 
 
+def _child_setup() -> None:
+    """Runs in each service's process before it starts (preexec_fn): private files, and a SIGTERM
+    when the supervisor dies, so a killed `make run` leaves no service behind."""
+    os.umask(PRIVATE_UMASK)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
+
+
 @dataclass
 class Service:
     name: str
@@ -74,7 +98,7 @@ class Stack:
         self.data_dir = Path(self.data_dir).resolve()
         if self.log_dir:
             self.log_dir = Path(self.log_dir).resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.env["DATA_DIR"] = str(self.data_dir)
         self.env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
         self.env["PYTHONUNBUFFERED"] = "1"
@@ -88,7 +112,8 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT if out else None,
                 cwd=Path(__file__).resolve().parent.parent,
-                start_new_session=True,
+                start_new_session=True,  # its own process group: see stop() and restart()
+                preexec_fn=_child_setup,
             )
         finally:
             if out:
@@ -97,14 +122,18 @@ class Stack:
     def _spawn(self, name: str, argv: list[str], port: int | None = None) -> Service:
         log = None
         if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             log = self.log_dir / f"{name}.log"
+            if not log.exists():
+                write_private(log, "")
         service = Service(name, self._popen(argv, log), log, argv, port)
         self.services.append(service)
         return service
 
     def restart(self, service: Service) -> None:
-        """Start a dead service again with the same command line (and so the same port)."""
+        """Start a dead service again with the same command line (and so the same port), after
+        killing what the dead one left in its process group (a Celery worker's pool or beat child)."""
+        _signal(service.process, signal.SIGKILL)
         service.restarts.append(time.monotonic())
         service.process = self._popen(service.argv, service.log_path)
         if service.port:
@@ -142,13 +171,19 @@ class Stack:
         return f"exit code {service.process.returncode}"
 
     def start_redis(self) -> str:
+        """Redis on a free local port with a password made for this run. The password goes in a
+        private config file, not on the command line, which every local user can read in /proc."""
         port = free_port()
         redis_dir = self.data_dir / "redis"
-        redis_dir.mkdir(exist_ok=True)
+        redis_dir.mkdir(mode=0o700, exist_ok=True)
+        password = secrets.token_urlsafe(32)
+        config = redis_dir / "redis.conf"
+        write_private(config, f"requirepass {password}\n")
         service = self._spawn(
             "redis",
             [
                 redis_server_binary(),
+                str(config),
                 "--port",
                 str(port),
                 "--bind",
@@ -168,7 +203,7 @@ class Stack:
             port,
         )
         self._wait_port(service, port, 15)
-        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        self.env["REDIS_URL"] = f"redis://:{password}@127.0.0.1:{port}/0"
         return self.env["REDIS_URL"]
 
     def start_milvus(self) -> str:
@@ -191,9 +226,7 @@ class Stack:
         self.env["MILVUS_URI"] = f"http://127.0.0.1:{port}"
         return self.env["MILVUS_URI"]
 
-    def start_worker(
-        self, queue: str, *, beat: bool = False, concurrency: int = 1, name: str = ""
-    ) -> Service:
+    def start_worker(self, queue: str, *, concurrency: int = 1, name: str = "") -> Service:
         name = name or queue
         argv = [
             str(BIN / "celery"),
@@ -214,9 +247,25 @@ class Stack:
             if concurrency > 1
             else ["--pool", "solo"]
         )
-        if beat:
-            argv += ["--beat", "--schedule", str(self.data_dir / "celerybeat-schedule")]
         return self._spawn(f"worker-{name}", argv)
+
+    def start_beat(self) -> Service:
+        """The periodic scheduler as its own supervised process, never a worker's child (a killed
+        worker would orphan it and its restart start a second one). The pid file in DATA_DIR keeps
+        it to one per DATA_DIR: a second beat refuses to start while the first lives."""
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "webapp",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.data_dir / "celerybeat-schedule"),
+            "--pidfile",
+            str(self.data_dir / "celerybeat.pid"),
+        ]
+        return self._spawn("beat", argv)
 
     def manage(self, *args: str) -> None:
         subprocess.run(
@@ -257,14 +306,36 @@ class Stack:
                 _signal(service.process, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for service in reversed(self.services):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 service.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal(service.process, signal.SIGKILL)
-                service.process.wait()
+            # Whatever is left in its group (the leader, or children it did not wait for) is killed.
+            _signal(service.process, signal.SIGKILL)
+            service.process.wait()
         self.services.clear()
 
 
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (name) state ppid pgrp ...": the name may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
 def _signal(process: subprocess.Popen, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
+    """Signal the service's whole process group (its pid is the group's id: start_new_session)."""
+    if process.poll() is None or not Path("/proc/self/stat").exists():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        return
+    # The leader is gone: signal what it left in its group one by one, never by the group id, which
+    # a new process may have taken once the group emptied.
+    for member in _group_members(process.pid):
+        if member != process.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(member, sig)

@@ -192,6 +192,10 @@ STORAGES = {
 # Pages and the API serve media through permission-checked views, never as public files.
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
+# Stored files are their owner's alone (originals may be private). Django chmods every file it saves
+# (media and collected static) to these, whatever the umask `make run` sets.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Upload limits: checked before and while decoding, so a hostile file cannot exhaust memory.
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)

@@ -4,13 +4,16 @@ gets a photo's location."""
 from __future__ import annotations
 
 import io
+import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.test import Client
 from PIL import Image as PILImage
 
-from ingestion.metadata import read_location
+from ingestion.metadata import public_copy, read_location
 from tests.factories import PASSWORD, api_client, draw_image, image_bytes, index, make_image, make_user
 from tests.ingestion.test_metadata import BERLIN, assert_private_data_gone, photo, pixels
 
@@ -122,3 +125,12 @@ def test_the_image_page_shows_the_location_to_the_owner_only() -> None:
         page = client.get(image.get_absolute_url())
         assert page.status_code == 200
         assert shown not in page.content.decode() and "Location" not in page.content.decode()
+
+
+def test_stored_files_are_private_on_disk() -> None:
+    image = make_image(make_user(), data=photo("JPEG"))
+    path = Path(default_storage.path(image.original.name))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    copy = Path(default_storage.path(public_copy(image.original.name, image.format)))
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600

@@ -219,7 +219,9 @@ def test_public_copy_is_made_once_and_removed_with_the_last_image(
 
 
 @pytest.mark.django_db
-def test_clean_original_is_served_itself_and_remembered(monkeypatch, django_capture_on_commit_callbacks) -> None:
+def test_clean_original_is_served_itself_and_remembered(
+    monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     calls = []
     real = metadata.sanitise
     monkeypatch.setattr(metadata, "sanitise", lambda data, fmt: calls.append(fmt) or real(data, fmt))

@@ -1,4 +1,5 @@
-"""`make run`'s starter: every service comes up, the site answers, Ctrl-C stops them all."""
+"""`make run`'s starter: every service comes up, the site answers, Ctrl-C stops them all, even after
+a worker was killed; what it writes is its owner's alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 
 from launcher.stack import free_port, port_open
 
@@ -38,6 +40,37 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def environ(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def processes_of(data_dir: Path) -> dict[int, str]:
+    """Every live process that names this run's DATA_DIR in its command line or environment."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # exited, waiting to be reaped
+        except (OSError, IndexError):
+            continue
+        if str(data_dir) in cmdline(pid) or str(data_dir) in environ(pid):
+            found[pid] = cmdline(pid)
+    return found
+
+
+def wait_for(text: str, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
 
 
 def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
@@ -70,13 +103,27 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         # A worker that dies is started again.
         (query_worker,) = [pid for pid in children(proc.pid) if "query@%h" in cmdline(pid)]
         os.kill(query_worker, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while "worker-query stopped unexpectedly; restarted it." not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_for("worker-query stopped unexpectedly; restarted it.", log)
         assert any("query@%h" in cmdline(pid) for pid in children(proc.pid))
 
+        # The scheduler is its own supervised process, not a child of the ingest worker: killing the
+        # worker leaves no scheduler behind, and its restart starts no second one.
+        (beat,) = [pid for pid in children(proc.pid) if " beat " in cmdline(pid)]
+        (ingest_worker,) = [pid for pid in children(proc.pid) if "ingest@%h" in cmdline(pid)]
+        os.kill(ingest_worker, signal.SIGKILL)
+        wait_for("worker-ingest stopped unexpectedly; restarted it.", log)
+        schedulers = [pid for pid in processes_of(tmp_path / "data") if " beat " in cmdline(pid)]
+        assert schedulers == [beat]
+        assert not any("--beat" in cmdline(pid) for pid in processes_of(tmp_path / "data"))
+
         services = json.loads((tmp_path / "data" / "services.json").read_text())
+        # The embedded Redis wants its password, which is printed nowhere.
+        redis_port = int(services["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=redis_port).ping()
+        assert redis.Redis.from_url(services["REDIS_URL"]).ping()
+        password = redis.Redis.from_url(services["REDIS_URL"]).connection_pool.connection_kwargs["password"]
+        assert password not in log.read_text()
         # The key make run made is private, and a command run beside it reaches the same services.
         assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
         beside = subprocess.run(
@@ -92,7 +139,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert shown == [f"{services['REDIS_URL']} {services['MILVUS_URI']}"], beside.stdout + beside.stderr
         ports = [
             port,
-            int(services["REDIS_URL"].split(":")[2].split("/")[0]),
+            redis_port,
             int(services["MILVUS_URI"].rsplit(":", 1)[1]),
         ]
     finally:
@@ -101,3 +148,12 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert code == 0, log.read_text()
     assert not any(port_open("127.0.0.1", p) for p in ports)
     assert not (tmp_path / "data" / "services.json").exists()
+    # Nothing of this run survives: no worker, no scheduler, no server, no orphan of the killed worker.
+    assert processes_of(tmp_path / "data") == {}
+    # Everything it wrote (database, secret key, logs, Redis and Milvus files) is its owner's alone.
+    data = tmp_path / "data"
+    assert (data / "db.sqlite3").exists() and (data / "logs" / "worker-ingest.log").exists()
+    readable = {
+        str(p): oct(p.stat().st_mode & 0o777) for p in [data, *data.rglob("*")] if p.stat().st_mode & 0o077
+    }
+    assert readable == {}

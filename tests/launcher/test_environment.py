@@ -125,3 +125,37 @@ def test_record_and_forget(tmp_path: Path, dead_pid: int) -> None:
     write_services(tmp_path, dead_pid)
     forget_services(tmp_path)
     assert (tmp_path / "services.json").exists()
+
+
+@pytest.fixture(autouse=True)
+def _restore_umask():
+    """prepare() sets the process umask; the rest of the test session keeps its own."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
+def test_data_dir_and_what_is_made_in_it_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    prepare({"DATA_DIR": str(data_dir)})
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    # The umask is the process's (and its children's): a database or upload made later is 0600.
+    (data_dir / "db.sqlite3").write_text("")
+    (data_dir / "media").mkdir()
+    assert stat.S_IMODE((data_dir / "db.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data_dir / "media").stat().st_mode) == 0o700
+    record_services(data_dir, {"REDIS_URL": "redis://:secret@127.0.0.1:1/0"})
+    assert stat.S_IMODE((data_dir / "services.json").stat().st_mode) == 0o600
+
+
+def test_an_open_data_dir_is_closed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    (data_dir / "services.json").write_text("{}")
+    (data_dir / "services.json").chmod(0o644)
+    prepare({"DATA_DIR": str(data_dir)})
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    record_services(data_dir, {})
+    assert stat.S_IMODE((data_dir / "services.json").stat().st_mode) == 0o600
