@@ -74,7 +74,17 @@ class MomentField(forms.Field):
             raise forms.ValidationError(
                 f"{self.label} must be a date (YYYY-MM-DD) or an ISO 8601 date-time.", code="invalid"
             )
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        # Databases store UTC: near year 1 or 9999 an offset pushes the instant out of datetime's
+        # range, which overflowed inside the database driver (a 500) instead of being refused here.
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                f"{self.label} is out of range: use a date between 0001-01-01 and 9999-12-31.",
+                code="out_of_range",
+            ) from None
+        return moment
 
 
 class BoundedIntegerField(forms.Field):

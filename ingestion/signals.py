@@ -34,7 +34,12 @@ def announce_created(ids: list[int]) -> None:
 @receiver(post_save, sender=Image)
 def _announce_visibility_change(sender, instance: Image, created: bool, **kwargs) -> None:
     # Covers every way a row is saved (pages, API, the Django admin).
-    if created or not instance.visibility_changed():
+    if created:
+        # Only rows loaded from the database remembered their visibility (Image.from_db), so a
+        # change saved later on the very instance that created the row went unannounced.
+        instance.remember_visibility()
+        return
+    if not instance.visibility_changed():
         return
     instance.remember_visibility()
     image_id = instance.pk

@@ -1,0 +1,109 @@
+"""The one-way architecture (`.importlinter`): packages depend webapp -> search -> ingestion -> core,
+checked by `lint-imports`. These tests run the real checker, and show it catches a violation."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+CONFIG = configparser.ConfigParser()
+CONFIG.read(ROOT / ".importlinter")
+PACKAGES = CONFIG["importlinter"]["root_packages"].split()
+LAYERS = CONFIG["importlinter:contract:layers"]["layers"].split()
+LAYERS_CONTRACT = CONFIG["importlinter:contract:layers"]["name"]
+LAUNCHER_CONTRACT = CONFIG["importlinter:contract:launcher"]["name"]
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_layers_are_the_documented_ones() -> None:
+    for package in ("webapp", "search", "ingestion", "core", "launcher"):
+        assert package in PACKAGES
+    order = [layer for layer in LAYERS if layer in ("webapp", "search", "ingestion", "core")]
+    assert order == ["webapp", "search", "ingestion", "core"]
+
+
+def test_the_project_keeps_its_contracts() -> None:
+    assert LINT_IMPORTS.exists(), f"{LINT_IMPORTS} is missing: install import-linter"
+    result = lint_imports(ROOT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "0 broken" in output
+    assert LAYERS_CONTRACT in output
+
+
+@pytest.fixture
+def copy_of_the_project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=ignore)
+    return tmp_path
+
+
+def test_the_copy_keeps_its_contracts_too(copy_of_the_project: Path) -> None:
+    """The control for the test below: the copy alone passes, so its failure is the edit's."""
+    result = lint_imports(copy_of_the_project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_upward_import_breaks_the_layers_contract(copy_of_the_project: Path) -> None:
+    models = copy_of_the_project / "ingestion" / "models.py"
+    models.write_text(models.read_text() + "\nimport webapp.settings  # noqa\n")
+
+    result = lint_imports(copy_of_the_project)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "1 broken" in output
+    assert f"{LAYERS_CONTRACT} BROKEN" in " ".join(output.split())
+    assert "ingestion.models -> webapp.settings" in output
+
+
+def test_the_launcher_contract_is_enforced_as_well(copy_of_the_project: Path) -> None:
+    stack = copy_of_the_project / "launcher" / "stack.py"
+    stack.write_text(stack.read_text() + "\nimport django  # noqa\n")
+
+    result = lint_imports(copy_of_the_project)
+    assert result.returncode != 0
+    assert f"{LAUNCHER_CONTRACT} BROKEN" in " ".join((result.stdout + result.stderr).split())
+
+
+ABOVE_INGESTION = LAYERS[: LAYERS.index("ingestion")]  # webapp, search and any layer between
+IMPORT_OF = re.compile(
+    rf"^\s*(?:from|import)\s+({'|'.join(map(re.escape, ABOVE_INGESTION))})(?:\.|\s|$)", re.MULTILINE
+)
+
+
+def test_no_ingestion_module_imports_search_or_webapp() -> None:
+    """A cheap guard beside lint-imports: ingestion announces with signals and never imports up."""
+    assert {"search", "webapp"} <= set(ABOVE_INGESTION)
+    offenders = []
+    for path in sorted((ROOT / "ingestion").rglob("*.py")):
+        for match in IMPORT_OF.finditer(path.read_text()):
+            offenders.append(f"{path.relative_to(ROOT)}: {match.group(0).strip()}")
+    assert offenders == []
+
+
+def test_the_guard_recognises_the_imports_it_looks_for() -> None:
+    samples = "import search\nfrom webapp.settings import X\n    from search import index\n"
+    assert len(IMPORT_OF.findall(samples)) == 3
+    assert IMPORT_OF.findall("import searchlight\nfrom webapps import x\n# see search.index\n") == []
