@@ -38,12 +38,50 @@ class Prepared:
     pdq_variants: list[HashVariant] = field(default_factory=list)  # dihedral, trimmed, cropped
 
 
-def decode(data: bytes) -> PILImage.Image:
-    """Decode the first frame, apply EXIF orientation, convert to RGB."""
+# Single-channel modes wider than 8 bits: 16-bit and 32-bit integers, 32-bit float.
+WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# Transparent pixels are shown (and encoded) over white, as browsers and viewers show them.
+MATTE = (255, 255, 255)
+
+
+def tone_map(image: PILImage.Image) -> PILImage.Image:
+    """A wide single-channel image as 8-bit grey, as a viewer displays it: integers scaled from
+    their bit depth (a 16-bit PNG used to come out white), floats in [0, 1] scaled by 255 and
+    other floats (HDR, scientific TIFFs, which used to come out black) stretched over their range."""
+    pixels = np.asarray(image, dtype=np.float32)
+    finite = pixels[np.isfinite(pixels)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if image.mode == "F":
+        low, high = (0.0, 1.0) if low >= 0 and high <= 1 else (low, high)
+    else:
+        low, high = 0.0, 255.0 if high <= 255 else 65535.0 if high <= 65535 else high
+    scaled = (np.nan_to_num(pixels, nan=low) - low) * (255.0 / max(high - low, 1e-12))
+    return PILImage.fromarray(np.clip(scaled, 0, 255).round().astype(np.uint8), mode="L")
+
+
+def decode_keeping_alpha(data: bytes) -> PILImage.Image:
+    """The first frame, EXIF-oriented, as 8-bit RGB, or RGBA when it has transparency."""
     with PILImage.open(io.BytesIO(data)) as img:
         img.seek(0)
         oriented = ImageOps.exif_transpose(img)
-        return oriented.convert("RGB")
+    if oriented.mode in WIDE_MODES:
+        oriented = tone_map(oriented)
+    return oriented.convert("RGBA" if oriented.has_transparency_data else "RGB")
+
+
+def flatten(image: PILImage.Image) -> PILImage.Image:
+    """RGB as the image looks on a page: transparency composited over white (the hidden colour
+    under transparent pixels, often black, no longer reaches the encoder or the hash)."""
+    if image.mode != "RGBA":
+        return image if image.mode == "RGB" else image.convert("RGB")
+    matte = PILImage.new("RGB", image.size, MATTE)
+    matte.paste(image, mask=image.getchannel("A"))
+    return matte
+
+
+def decode(data: bytes) -> PILImage.Image:
+    """Decode the first frame, apply EXIF orientation, convert to RGB (see `flatten`)."""
+    return flatten(decode_keeping_alpha(data))
 
 
 def make_thumbnail(image: PILImage.Image, size: int | None = None) -> bytes:
@@ -158,15 +196,22 @@ def working_copy(image: PILImage.Image) -> PILImage.Image:
 def prepare(data: bytes, model_inputs: Callable[[PILImage.Image], Any] | None = None) -> Prepared:
     """Everything indexing needs from the bytes. With `model_inputs` the full-size image is turned
     into the encoder's inputs here and dropped, so a batch never holds many decoded originals."""
-    image = decode(data)
+    decoded = decode_keeping_alpha(data)
+    image = flatten(decoded)
     small = working_copy(image)
+    # The thumbnail keeps transparency (WebP has alpha); everything else sees the flattened image.
+    thumb_source = small if decoded.mode == "RGB" else working_copy(decoded)
+    if settings.THUMBNAIL_SIZE > WORKING_SIZE:
+        thumb_source = decoded
+    thumbnail = make_thumbnail(thumb_source)
+    del decoded, thumb_source
     variants = pdq_variants(small)
     pdq, quality = variants[0].pdq_hash, variants[0].quality  # "plain": the image as it is
     inputs = model_inputs(image) if model_inputs else None
     return Prepared(
         image=None if model_inputs else image,
         model_inputs=inputs,
-        thumbnail=make_thumbnail(small if settings.THUMBNAIL_SIZE <= WORKING_SIZE else image),
+        thumbnail=thumbnail,
         pdq_hash=pdq,
         pdq_quality=quality,
         taken_at=exif_taken_at(data),

@@ -22,6 +22,8 @@ ALLOWED_FORMATS = {
     "GIF": "gif",
     "BMP": "bmp",
     "TIFF": "tiff",
+    "AVIF": "avif",  # Pillow's own plugin
+    "HEIF": "heic",  # iPhone photos: pillow-heif's opener, registered in ingestion/apps.py
 }
 
 

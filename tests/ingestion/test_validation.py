@@ -59,7 +59,7 @@ def test_a_format_that_is_not_allowed_names_the_accepted_ones() -> None:
     with pytest.raises(InvalidImage) as caught:
         validate_image_bytes(data, "icon.ico")
     assert "ICO" in str(caught.value)
-    assert "accepted formats: BMP, GIF, JPEG, PNG, TIFF, WEBP" in str(caught.value)
+    assert "accepted formats: AVIF, BMP, GIF, HEIF, JPEG, PNG, TIFF, WEBP" in str(caught.value)
 
 
 def test_too_many_bytes(settings) -> None:
