@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test test-fast bench lint chromium clean
+.PHONY: install run test test-fast bench lint chromium fonts clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,15 @@ chromium:
 	@test -x /usr/bin/chromium || { echo "Installing Chromium for the browser tests (apt)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The OCR tests draw Chinese text; without a CJK font Pillow draws boxes.
+fonts:
+	@test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { echo "Installing a CJK font for the OCR tests (apt)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
+
 run: install
 	$(PY) -m launcher.run
 
-test: install chromium
+test: install chromium fonts
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 

@@ -12,11 +12,12 @@ from rest_framework.response import Response
 
 from ingestion.access import get_image_for_user
 
-from . import queries
 from .duplicates import find_duplicates
 from .forms import SearchForm, example_image
+from .query_language import Query
 from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
-from .service import Result, run_search, similar_to
+from .service import Result, similar_to
+from .service import search as run_query
 
 RESULTS = inline_serializer(
     "SearchResults",
@@ -24,13 +25,23 @@ RESULTS = inline_serializer(
         "results": SearchResultSerializer(many=True),
         "count": serializers.IntegerField(),
         "model": serializers.CharField(),
+        "mode": serializers.CharField(),
+        "query": serializers.CharField(),
     },
 )
 FILTERS = [
     OpenApiParameter("limit", int),
     OpenApiParameter("offset", int),
     OpenApiParameter("min_score", float),
-    OpenApiParameter("sort", str, enum=["relevance", "date"]),
+    OpenApiParameter("sort", str, enum=["relevance", "date"], description="date orders the whole result set"),
+    OpenApiParameter("mode", str, enum=["hybrid", "semantic", "text"], description="default hybrid"),
+    OpenApiParameter("tags", str, description="Comma-separated: images with every one of these tags"),
+    OpenApiParameter(
+        "has_text", bool, description="Only images with (true) or without (false) words in them"
+    ),
+    OpenApiParameter("collapse", bool, description="Show copies of one image once (default true)"),
+    OpenApiParameter("more", str, description="Feedback: image ids to find more like (+ image:ID)"),
+    OpenApiParameter("less", str, description="Feedback: image ids to find less like (- image:ID)"),
     OpenApiParameter("owner", str, description="A username, or 'me'"),
     OpenApiParameter("visibility", str, enum=["public", "private"]),
     OpenApiParameter("created_after", str),
@@ -38,13 +49,30 @@ FILTERS = [
 ]
 
 
-def _results(request, model_id: str, results: list[Result]) -> Response:
-    return Response({"results": results_json(results, request), "count": len(results), "model": model_id})
+def _results(request, model_id: str, results: list[Result], mode: str = "semantic", query=None) -> Response:
+    return Response(
+        {
+            "results": results_json(results, request),
+            "count": len(results),
+            "model": model_id,
+            "mode": mode,
+            "query": str(query) if query else "",
+        }
+    )
 
 
 @extend_schema(
     methods=["GET"],
-    parameters=[OpenApiParameter("q", str, required=True), *FILTERS],
+    parameters=[
+        OpenApiParameter(
+            "q",
+            str,
+            required=True,
+            description='Query language: terms joined by + and -, weights "2:", quoted phrases, '
+            'image:ID, e.g. 2:"red car" + image:42 - night',
+        ),
+        *FILTERS,
+    ],
     responses=RESULTS,
 )
 @extend_schema(
@@ -64,11 +92,15 @@ def search(request):
     form = SearchForm(request.query_params, user=request.user)
     params = form.params()
     if request.method == "GET":
-        query = queries.embed_text(form.required_text())
+        query, image = form.query(), None
     else:
+        # Feedback and filters come in the URL; the words may come with the upload or in the URL.
+        query = form.query(
+            example=True, text=SearchForm(request.data, user=request.user).text() or form.text()
+        )
         image = example_image(request, "Send the example image as a multipart form field named 'image'.")
-        query = queries.image_query(image, SearchForm(request.data, user=request.user).text())
-    return _results(request, query.model_id, run_search(query, request.user, params))
+    results, model_id = run_query(query or Query(()), request.user, params, example=image)
+    return _results(request, model_id, results, params.mode, query)
 
 
 @extend_schema(parameters=FILTERS, responses=RESULTS)

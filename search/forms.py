@@ -1,5 +1,7 @@
-"""Search input, parsed once for the search page and the API: the query text, paging, score floor,
-sort order and the filters every image listing accepts (`ingestion.forms.ImageFilterForm`)."""
+"""Search input, parsed once for the search page and the API: the query (in the query language of
+`search.query_language`), the mode, paging, score floor, sort order, the filters every image listing
+accepts (`ingestion.forms.ImageFilterForm`) plus tags and "has text", duplicate collapsing, and
+relevance feedback (`more` / `less`: image ids added as `+ image:ID` / `- image:ID` terms)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,23 @@ from django import forms
 from django.conf import settings
 
 from core.errors import BadInput
-from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, StrictChoiceField
-from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm
+from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, IdListField, StrictChoiceField
+from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm, TagsField
 from ingestion.validation import check_request_size, validate_upload
 
-from .service import SORTS, SearchParams
+from .query_language import MAX_TERMS, Query, Term, parse
+from .service import MODES, SORTS, SearchParams
+
+BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
 
 MAX_QUERY_CHARS = 1000
 MAX_OFFSET = 10_000
@@ -36,12 +50,34 @@ class QueryTextField(forms.CharField):
             )
 
 
+class BooleanChoiceField(forms.Field):
+    """true/false (also 1/0, yes/no, on/off); empty means "no filter" (None)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> bool | None:
+        raw = str(value if value is not None else "").strip().lower()
+        if not raw:
+            return None
+        if raw not in BOOLEANS:
+            raise forms.ValidationError(f"{self.label} must be 'true' or 'false'.", code="invalid")
+        return BOOLEANS[raw]
+
+
 class SearchForm(ImageFilterForm):
     q = QueryTextField()
+    mode = StrictChoiceField(choices=list(MODES))
     limit = BoundedIntegerField(low=1, high=1)  # real bounds come from settings, per request
     offset = BoundedIntegerField(low=0, high=MAX_OFFSET)
     min_score = BoundedFloatField(low=-1.0, high=1.0)
     sort = StrictChoiceField(choices=list(SORTS))
+    tags = TagsField()
+    has_text = BooleanChoiceField()
+    collapse = BooleanChoiceField()
+    more = IdListField(max_ids=MAX_TERMS)  # relevance feedback: "more like these images"
+    less = IdListField(max_ids=MAX_TERMS)  # and "less like these"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,6 +91,10 @@ class SearchForm(ImageFilterForm):
             offset=cleaned["offset"] or 0,
             min_score=cleaned["min_score"],
             sort=cleaned["sort"] or "relevance",
+            mode=cleaned["mode"] or "hybrid",
+            tags=tuple(cleaned["tags"] or ()),
+            has_text=cleaned["has_text"],
+            collapse=cleaned["collapse"] is not False,
             owner_id=None if owner in (None, UNKNOWN_OWNER) else owner,
             visibility=cleaned["visibility"] or None,
             created_after=_epoch(cleaned["created_after"]),
@@ -70,6 +110,28 @@ class SearchForm(ImageFilterForm):
         if not text:
             raise BadInput("Type something to search for: the q parameter is empty.")
         return text
+
+    def feedback_terms(self) -> list[Term]:
+        cleaned = self.cleaned()
+        return [Term(image_id=i) for i in cleaned["more"] or []] + [
+            Term(image_id=i, negative=True) for i in cleaned["less"] or []
+        ]
+
+    def query(self, *, example: bool = False, text: str | None = None) -> Query | None:
+        """`q` parsed, with the feedback terms added. With an uploaded `example` image the words
+        are optional (None when there are none) and may all be negative."""
+        text = self.text() if text is None else text
+        extra = self.feedback_terms()
+        if not text and not extra:
+            if not example:
+                raise BadInput("Type something to search for: the q parameter is empty.")
+            return None
+        terms = (*parse(text, positive_elsewhere=True).terms, *extra) if text else tuple(extra)
+        if len(terms) > MAX_TERMS:
+            raise BadInput(f"Too many terms; a query has at most {MAX_TERMS}.")
+        if not example and all(t.negative for t in terms):
+            raise BadInput("A query needs at least one term without '-': say what to look for.")
+        return Query(terms)
 
 
 class SearchPageForm(SearchForm):

@@ -11,8 +11,11 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 
 from core.errors import BadInput, ServiceUnavailable
+from ingestion.access import visible_images
+from ingestion.models import Image
 
 from . import tasks
+from .query_language import Query
 
 
 class QueryUnavailable(ServiceUnavailable):
@@ -33,7 +36,7 @@ class QueryVector:
         return int(self.vector.shape[0])
 
 
-def _call(task, arg: str) -> QueryVector:
+def _ask(task, arg) -> dict:
     timeout = settings.QUERY_TIMEOUT
     try:
         result = task.apply_async(args=[arg], queue=settings.QUERY_QUEUE, expires=timeout, retry=False)
@@ -55,7 +58,18 @@ def _call(task, arg: str) -> QueryVector:
         if answer.get("kind") == "input":
             raise BadQuery(answer["error"])
         raise QueryUnavailable(answer["error"])
+    return answer
+
+
+def _call(task, arg: str) -> QueryVector:
+    answer = _ask(task, arg)
     return QueryVector(answer["model"], np.asarray(answer["vector"], dtype=np.float32))
+
+
+def embed_texts(texts: list[str]) -> list[QueryVector]:
+    """Several texts in one batched call on the query worker."""
+    answer = _ask(tasks.embed_texts, list(texts))
+    return [QueryVector(answer["model"], np.asarray(v, dtype=np.float32)) for v in answer["vectors"]]
 
 
 def embed_text(text: str) -> QueryVector:
@@ -82,3 +96,57 @@ def combine(*parts: QueryVector) -> QueryVector:
     total = np.sum([p.vector for p in parts], axis=0)
     norm = float(np.linalg.norm(total)) or 1.0
     return QueryVector(parts[0].model_id, (total / norm).astype(np.float32))
+
+
+def example_vectors(query: Query, user) -> dict[int, QueryVector]:
+    """The stored vectors of the query's image:ID terms. An image the viewer may not see gets the
+    same answer as one that does not exist, so a query never confirms someone else's image."""
+    ids = query.image_ids
+    if not ids:
+        return {}
+    found = {i.pk: i for i in visible_images(user).filter(pk__in=ids)}
+    vectors: dict[int, QueryVector] = {}
+    for image_id in ids:
+        image = found.get(image_id)
+        if image is None:
+            raise BadQuery(f"image:{image_id} is not an image you can see.")
+        vector = image.embedding_vector() if image.status == Image.Status.INDEXED else None
+        if vector is None:
+            raise BadQuery(f"image:{image_id} is not indexed yet, so it cannot be used as an example.")
+        vectors[image_id] = QueryVector(image.embedding_model, vector)
+    return vectors
+
+
+def query_vector(query: Query, user, example: bytes | None = None) -> QueryVector:
+    """The query as one unit vector: sum of weight x sign x unit vector of each term (text terms in
+    one batched call, image:ID terms from their stored vectors, an uploaded example image with
+    weight 1), renormalised. Negative terms push results away."""
+    images = example_vectors(query, user)  # refuse a bad image:ID before any embedding work
+    texts = query.text_terms
+    parts: list[tuple[float, QueryVector]] = []
+    if texts:
+        vectors = embed_texts([t.text for t in texts])
+        parts += [(t.signed_weight, v) for t, v in zip(texts, vectors, strict=True)]
+    parts += [(t.signed_weight, images[t.image_id]) for t in query.image_terms if t.image_id is not None]
+    if example is not None:
+        parts.append((1.0, embed_image(example)))
+    return weighted(parts)
+
+
+def weighted(parts: list[tuple[float, QueryVector]]) -> QueryVector:
+    models = {p.model_id for _, p in parts}
+    if len(models) != 1:
+        raise BadQuery(
+            "The example images were indexed by another model than the one answering queries; "
+            "reindex them or leave them out."
+        )
+    total = np.zeros_like(parts[0][1].vector, dtype=np.float32)
+    for weight, part in parts:
+        norm = float(np.linalg.norm(part.vector)) or 1.0
+        total += np.float32(weight) * part.vector / norm
+    norm = float(np.linalg.norm(total))
+    if norm < 1e-6:
+        raise BadQuery(
+            "The terms cancel each other out: the query points nowhere. Change a weight or a sign."
+        )
+    return QueryVector(parts[0][1].model_id, (total / norm).astype(np.float32))

@@ -13,6 +13,7 @@ from ingestion.models import Image
 
 from . import index
 from .queueing import enqueue_indexing
+from .text_reading import enqueue_ocr, unread_ids
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class ReconcileReport:
     collections: int = 0
     hashes_restored: int = 0
     hash_orphans_deleted: int = 0
+    ocr_queued: int = 0  # indexed images whose words were never read
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -79,5 +81,7 @@ def reconcile(older_than: timedelta | None = None) -> ReconcileReport:
     sync_embeddings(report)
     sync_hashes(report)
     report.requeued = requeue_pending(older_than)
+    unread = unread_ids()
+    report.ocr_queued = len(unread) if enqueue_ocr(unread) else 0
     log.info("reconcile: %s", report.as_dict())
     return report

@@ -15,13 +15,27 @@ from .service import Result
 class SearchResultSerializer(ImageSerializer):
     score = serializers.SerializerMethodField()
     title = serializers.CharField(source="display_title", read_only=True)
+    matches = serializers.SerializerMethodField(
+        help_text='Signals that found it: "semantic", "title", "tags", "filename", "ocr"'
+    )
+    copies = serializers.SerializerMethodField(help_text="Exact or near duplicates shown as this one result")
+    copy_ids = serializers.SerializerMethodField()
 
     class Meta(ImageSerializer.Meta):
-        fields = ["id", "score", *ImageSerializer.Meta.fields[1:]]
+        fields = ["id", "score", "matches", "copies", "copy_ids", *ImageSerializer.Meta.fields[1:]]
         read_only_fields = fields
 
     def get_score(self, image: Image) -> float:
         return round(self.context["scores"][image.pk], 6)
+
+    def get_matches(self, image: Image) -> list[str]:
+        return list(self.context.get("matches", {}).get(image.pk, ()))
+
+    def get_copies(self, image: Image) -> int:
+        return len(self.context.get("copies", {}).get(image.pk, ()))
+
+    def get_copy_ids(self, image: Image) -> list[int]:
+        return list(self.context.get("copies", {}).get(image.pk, ()))
 
 
 class DuplicateSerializer(SearchResultSerializer):
@@ -40,7 +54,12 @@ class DuplicateSerializer(SearchResultSerializer):
 
 
 def results_json(results: list[Result], request) -> list[dict]:
-    context = {"request": request, "scores": {r.image.pk: r.score for r in results}}
+    context = {
+        "request": request,
+        "scores": {r.image.pk: r.score for r in results},
+        "matches": {r.image.pk: r.matches for r in results},
+        "copies": {r.image.pk: r.copies for r in results},
+    }
     return SearchResultSerializer([r.image for r in results], many=True, context=context).data
 
 

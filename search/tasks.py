@@ -1,4 +1,5 @@
-"""Celery tasks. Ingest queue: indexing and reconcile. Query queue: query-time embeddings, kept
+"""Celery tasks. Ingest queue: indexing and reconcile. OCR queue (consumed by the ingest worker):
+reading the words inside indexed images. Query queue: query-time embeddings, kept
 apart so searches never wait behind an ingest backlog (routes in settings.CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from celery import shared_task
 
 from ingestion.processing import decode
 
-from . import indexing
+from . import indexing, text_reading
 from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder
 from .reconcile import reconcile
 from .vector_store import VectorStoreError
@@ -32,7 +33,10 @@ log = logging.getLogger(__name__)
 )
 def index_images(self, ids: list[int], force: bool = False) -> dict:
     try:
-        return indexing.index_images(ids, force=force).as_dict()
+        report = indexing.index_images(ids, force=force)
+        # Words inside the images are read afterwards, from the `ocr` queue: never before `indexed`.
+        text_reading.enqueue_ocr(report.indexed)
+        return report.as_dict()
     except ModelUnavailable as exc:
         # Retrying cannot help until the model is fixed; rows stay pending and are
         # re-queued when a worker starts with a usable model.
@@ -42,6 +46,11 @@ def index_images(self, ids: list[int], force: bool = False) -> dict:
     except VectorStoreError as exc:
         indexing.note_pending(ids, f"Waiting for Milvus: {exc}")
         raise  # retried with back-off by autoretry_for
+
+
+@shared_task(name="search.tasks.ocr_images", acks_late=True, ignore_result=True)
+def ocr_images(ids: list[int], force: bool = False) -> dict:
+    return text_reading.read_images(ids, force=force).as_dict()
 
 
 @shared_task(name="search.tasks.reconcile")
@@ -66,6 +75,21 @@ def _embed(vectors: Callable) -> dict:
 @shared_task(name="search.tasks.embed_text")
 def embed_text(text: str) -> dict:
     return _embed(lambda encoder: encoder.encode_texts([text]))
+
+
+@shared_task(name="search.tasks.embed_texts")
+def embed_texts(texts: list[str]) -> dict:
+    """Every text term of one query in one batch: one round trip, one forward pass."""
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        return {"error": "embed_texts needs a non-empty list of strings.", "kind": "input"}
+    try:
+        if encoder_state()[0] == EncoderState.LOADING:
+            raise ModelUnavailable("The model is still loading; try again in a moment.")
+        encoder = get_encoder()
+        vectors = encoder.encode_texts(texts)
+        return {"model": encoder.model_id, "dim": encoder.dim, "vectors": [v.tolist() for v in vectors]}
+    except ModelUnavailable as exc:
+        return {"error": str(exc), "kind": "model"}
 
 
 @shared_task(name="search.tasks.embed_image")

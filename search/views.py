@@ -9,38 +9,49 @@ from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
 
-from . import queries
 from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
-from .service import SearchParams, run_search, similar_to
+from .query_language import Query
+from .service import MODES, SearchParams, search, similar_to
 
 DETAIL_NEIGHBOURS = 12
 
 
 def search_page(request):
     form = SearchPageForm(request.GET, user=request.user)
-    context = {"q": request.GET.get("q", ""), "results": None, "error": "", "source": None, "mode": "text"}
+    context = {
+        "q": request.GET.get("q", ""),
+        "results": None,
+        "error": "",
+        "source": None,
+        "kind": "text",
+        "words": [],
+        "modes": MODES,
+    }
     status = 200
     try:
         params = form.params()
-        context.update(q=form.text(), min_score=params.min_score, sort=params.sort)
+        context.update(q=form.text(), min_score=params.min_score, sort=params.sort, mode=params.mode)
         similar = form.cleaned()["similar"]
         if request.method == "POST":
             text = SearchPageForm(request.POST, user=request.user).text()
-            context.update(mode="image", q=text)
-            query = queries.image_query(
-                example_image(request, "Choose an example image to search with."), text
-            )
-            context["results"] = run_search(query, request.user, params)
+            context.update(kind="image", q=text)
+            query = form.query(example=True, text=text)
+            image = example_image(request, "Choose an example image to search with.")
+            context["results"], _ = search(query or Query(()), request.user, params, example=image)
         elif similar:
-            context["mode"] = "similar"
+            context["kind"] = "similar"
             context["source"] = get_image_for_user(request.user, similar)
             context["results"] = similar_to(context["source"], request.user, params)
-        elif context["q"]:
-            context["results"] = run_search(queries.embed_text(context["q"]), request.user, params)
+        elif context["q"] or form.feedback_terms():
+            query = form.query()
+            context["words"] = query.highlight_words()
+            context["q"] = str(query)
+            context["results"], _ = search(query, request.user, params)
         elif "q" in request.GET:
             form.required_text()
-        if context["mode"] != "image" and context["results"] and len(context["results"]) >= params.limit:
+        context["items"] = result_items(request, context)
+        if context["kind"] != "image" and context["results"] and len(context["results"]) >= params.limit:
             following = request.GET.copy()
             following["offset"] = params.offset + params.limit
             context["next_url"] = f"?{following.urlencode()}"
@@ -48,6 +59,32 @@ def search_page(request):
         # Shown beside the search forms, so the visitor can correct the query in place.
         context["error"], status = exc.public_message, exc.status_code
     return render(request, "search/search.html", context, status=status)
+
+
+def result_items(request, context: dict) -> list[dict]:
+    """Each result with its relevance feedback links: the search again with `+ image:ID` ("more
+    like this") or `- image:ID` ("less like this") added to the query, filters kept."""
+    if not context["results"]:
+        return []
+    if context["kind"] == "similar":
+        base = f"image:{context['source'].pk}"
+    elif context["kind"] == "text":
+        base = context["q"]
+    else:
+        base = ""  # an uploaded example cannot travel in a link: "more like this" starts afresh
+    following = request.GET.copy()
+    for name in ("offset", "similar", "more", "less"):
+        following.pop(name, None)
+    items: list[dict] = []
+    for result in context["results"]:
+        pk = result.image.pk
+        following["q"] = f"{base} + image:{pk}" if base else f"image:{pk}"
+        item = {"r": result, "more": f"?{following.urlencode()}", "less": ""}
+        if base:
+            following["q"] = f"{base} - image:{pk}"
+            item["less"] = f"?{following.urlencode()}"
+        items.append(item)
+    return items
 
 
 def image_page(request, pk: int):

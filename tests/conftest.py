@@ -83,7 +83,7 @@ def workers(stack, redis_server, milvus_server, django_db_setup, django_db_block
     from django.db import connection
 
     stack.env["DATABASE_URL"] = database_url(connection.settings_dict)
-    started = [stack.start_worker("ingest"), stack.start_worker("query", concurrency=2)]
+    started = [stack.start_worker("ingest,ocr", name="ingest"), stack.start_worker("query", concurrency=2)]
     deadline = time.monotonic() + 120
     while True:
         states = read_all()

@@ -230,6 +230,12 @@ QUERY_QUEUE = "query"
 QUERY_TIMEOUT = env_float("QUERY_TIMEOUT", 10.0, minimum=0.1)
 SEARCH_MAX_LIMIT = env_int("SEARCH_MAX_LIMIT", 200, minimum=1)
 SEARCH_DEFAULT_LIMIT = env_int("SEARCH_DEFAULT_LIMIT", 50, minimum=1)
+# sort=date orders this many best candidates of each side (the whole result set), then pages them.
+SEARCH_SORT_WINDOW = env_int("SEARCH_SORT_WINDOW", 1000, minimum=1)
+# OCR runs on the ingest worker after indexing (its own queue, so it never delays `indexed`).
+OCR_QUEUE = "ocr"
+OCR_ENABLED = env_bool("OCR_ENABLED", True)
+OCR_MAX_SIDE = env_int("OCR_MAX_SIDE", 1600, minimum=64)  # the working size: longer sides are scaled down
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32, minimum=1)
 # Duplicates, two tiers: "near" (a re-upload, resize or re-encode: PDQ within the HMA match
 # distance, or CLIP cosine at Immich's default) and "similar" (CLIP cosine above the floor).
@@ -276,6 +282,7 @@ CELERY_TASK_ROUTES = {
     "search.tasks.index_images": {"queue": INGEST_QUEUE},
     "search.tasks.reconcile": {"queue": INGEST_QUEUE},
     "search.tasks.embed_*": {"queue": QUERY_QUEUE},
+    "search.tasks.ocr_images": {"queue": OCR_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "search.tasks.reconcile", "schedule": 600.0},

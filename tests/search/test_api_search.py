@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from ingestion.models import Image
+from search import queries
 from search.encoder import get_encoder
 from search.queries import QueryVector, combine
-from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
+from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user, noise_png
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +190,182 @@ def test_image_search_and_image_with_text(workers, shapes: dict[str, Image]) -> 
         expected = float(np.dot(query.vector, Image.objects.get(pk=r["id"]).embedding_vector()))
         assert r["score"] == pytest.approx(expected, abs=1e-3)
     assert combined[0]["score"] < 0.999  # the words moved the query away from the picture
+
+
+# ---------------------------------------------------------------------------- several signals
+
+
+def test_bad_queries_are_400_before_any_work() -> None:
+    client = APIClient()
+    for q, message in [
+        ('"red car', "A quoted phrase is not closed"),
+        ("cat + ", "ends with + or -"),
+        ("image:x", "image:x is not an image id"),
+        ("- night", "at least one term without '-'"),
+    ]:
+        response = client.get("/api/search/", {"q": q})
+        assert response.status_code == 400 and message in response.json()["error"], (q, response.json())
+    response = client.get("/api/search/", {"q": "cat", "mode": "fuzzy"})
+    assert response.json()["error"] == "mode must be one of: hybrid, semantic, text."
+    response = client.get("/api/search/", {"q": "cat", "has_text": "maybe"})
+    assert response.json()["error"] == "has_text must be 'true' or 'false'."
+    response = client.get("/api/search/", {"q": "image:1", "mode": "text"})
+    assert response.status_code == 400 and "need mode=hybrid or mode=semantic" in response.json()["error"]
+
+
+def test_an_invisible_example_image_is_refused_like_a_missing_one(shapes: dict[str, Image]) -> None:
+    secret = shapes["secret"]
+    for user in (None, make_user("bob")):
+        client = api_client(user)
+        hidden = client.get("/api/search/", {"q": f"red + image:{secret.pk}"})
+        missing = client.get("/api/search/", {"q": "red + image:999999"})
+        assert hidden.status_code == missing.status_code == 400
+        assert hidden.json()["error"] == f"image:{secret.pk} is not an image you can see."
+        assert missing.json()["error"] == "image:999999 is not an image you can see."
+        assert client.get("/api/search/", {"q": "red", "more": str(secret.pk)}).status_code == 400
+    pending = make_image(secret.owner, "circle", color=(0, 200, 0))
+    response = APIClient().get("/api/search/", {"q": f"image:{pending.pk}"})
+    assert response.status_code == 400 and "not indexed yet" in response.json()["error"]
+
+
+@pytest.fixture
+def labelled(clean_index) -> dict[str, Image]:
+    alice = make_user("alice")
+    images = {
+        "crossing": make_image(alice, "stripes", title="Main street", tags=["zebra-crossing"]),
+        "sign": make_image(alice, "square", title="Holiday"),
+        "circle": make_image(alice, "circle", title="A circle"),
+        "triangle": make_image(alice, "triangle", title="Shapes"),
+        "diary": make_image(alice, "circle", color=(0, 0, 200), title="notes", visibility="private"),
+    }
+    index(*images.values())
+    Image.objects.filter(pk=images["sign"].pk).update(ocr_text="欢迎光临杭州西湖")
+    Image.objects.filter(pk=images["diary"].pk).update(ocr_text="my secret password hunter2")
+    return images
+
+
+@pytest.mark.integration
+def test_a_keyword_match_comes_first_under_the_random_model(workers, labelled: dict[str, Image]) -> None:
+    client = APIClient()
+    for q, image, matches in [
+        ("zebra-crossing", "crossing", ["semantic", "tags"]),
+        ("西湖", "sign", ["semantic", "ocr"]),
+        ("holiday", "sign", ["semantic", "title"]),
+        ("stripes.png", "crossing", ["semantic", "filename"]),
+    ]:
+        body = client.get("/api/search/", {"q": q}).json()
+        assert body["mode"] == "hybrid"
+        first = body["results"][0]
+        assert first["id"] == labelled[image].pk, (q, body["results"])
+        assert first["matches"] == matches
+        assert all(r["matches"] == ["semantic"] for r in body["results"][1:])
+    sign = client.get("/api/search/", {"q": "西湖"}).json()["results"][0]
+    assert sign["ocr_text"] == "欢迎光临杭州西湖"
+
+    text_only = client.get("/api/search/", {"q": "西湖", "mode": "text"}).json()
+    assert [r["id"] for r in text_only["results"]] == [labelled["sign"].pk]
+    assert text_only["results"][0]["matches"] == ["ocr"] and text_only["model"] == ""
+    semantic = client.get("/api/search/", {"q": "西湖", "mode": "semantic"}).json()
+    assert all(r["matches"] == ["semantic"] for r in semantic["results"])
+    assert len(semantic["results"]) == 4
+
+
+@pytest.mark.integration
+def test_private_words_never_surface_for_another_user(workers, labelled: dict[str, Image]) -> None:
+    diary = labelled["diary"]
+    for client in (APIClient(), api_client(make_user("bob"))):
+        for mode in ("hybrid", "text"):
+            body = client.get("/api/search/", {"q": "hunter2", "mode": mode}).json()
+            assert diary.pk not in {r["id"] for r in body["results"]}
+            assert "hunter2" not in str(body["results"])
+    own = api_client(diary.owner).get("/api/search/", {"q": "hunter2"}).json()
+    assert own["results"][0]["id"] == diary.pk and own["results"][0]["matches"] == ["semantic", "ocr"]
+
+
+@pytest.mark.integration
+def test_weighted_terms_are_one_batched_embedding(workers, labelled: dict[str, Image], monkeypatch) -> None:
+    calls = []
+    real = queries._ask
+    monkeypatch.setattr(queries, "_ask", lambda task, arg: calls.append((task.name, arg)) or real(task, arg))
+    square = labelled["sign"]
+    q = f'2:"red shape" + image:{square.pk} - night'
+    response = APIClient().get("/api/search/", {"q": q, "mode": "semantic", "min_score": -1})
+    assert response.status_code == 200, response.content
+    assert calls == [("search.tasks.embed_texts", ["red shape", "night"])]
+    body = response.json()
+    assert body["query"] == q
+    encoder = get_encoder()
+    red, night = encoder.encode_texts(["red shape", "night"])
+    example = square.embedding_vector() / np.linalg.norm(square.embedding_vector())
+    total = 2 * red / np.linalg.norm(red) + example - night / np.linalg.norm(night)
+    total /= np.linalg.norm(total)
+    assert square.pk not in {r["id"] for r in body["results"]}  # the example itself is not a result
+    assert body["results"]
+    for r in body["results"]:
+        vector = Image.objects.get(pk=r["id"]).embedding_vector()
+        assert r["score"] == pytest.approx(float(np.dot(total, vector / np.linalg.norm(vector))), abs=1e-3)
+
+
+@pytest.mark.integration
+def test_relevance_feedback_adds_example_terms(workers, labelled: dict[str, Image]) -> None:
+    client = APIClient()
+    circle, triangle = labelled["circle"], labelled["triangle"]
+    by_param = client.get(
+        "/api/search/", {"q": "shape", "more": circle.pk, "less": triangle.pk, "mode": "semantic"}
+    )
+    by_query = client.get(
+        "/api/search/", {"q": f"shape + image:{circle.pk} - image:{triangle.pk}", "mode": "semantic"}
+    )
+    assert by_param.status_code == by_query.status_code == 200
+    assert by_param.json()["results"] == by_query.json()["results"]
+    assert by_param.json()["query"] == f"shape + image:{circle.pk} - image:{triangle.pk}"
+    shown = {r["id"] for r in by_param.json()["results"]}
+    assert circle.pk not in shown and triangle.pk not in shown
+    # "More like" an image alone is that image's neighbours.
+    alone = client.get("/api/search/", {"q": f"image:{circle.pk}", "mode": "semantic"}).json()["results"]
+    similar = client.get(f"/api/images/{circle.pk}/similar/").json()["results"]
+    assert [r["id"] for r in alone] == [r["id"] for r in similar]
+
+
+@pytest.mark.integration
+def test_sort_by_date_orders_the_whole_result_set(workers, clean_index) -> None:
+    alice = make_user("alice")
+    images = [
+        make_image(alice, data=noise_png(day), created_at=datetime(2024, 1, day, tzinfo=UTC))
+        for day in range(1, 7)
+    ]
+    index(*images)
+    pages = [
+        APIClient().get("/api/search/", {"q": "a shape", "sort": "date", "limit": 2, "offset": offset}).json()
+        for offset in (0, 2, 4)
+    ]
+    shown = [r["id"] for page in pages for r in page["results"]]
+    assert shown == [image.pk for image in reversed(images)]
+
+
+@pytest.mark.integration
+def test_filters_work_for_every_kind_of_search(workers, labelled: dict[str, Image]) -> None:
+    client = APIClient()
+    with_text = client.get("/api/search/", {"q": "shape", "has_text": "true"}).json()["results"]
+    assert [r["id"] for r in with_text] == [labelled["sign"].pk]
+    tagged = client.get("/api/search/", {"q": f"image:{labelled['circle'].pk}", "tags": "zebra-crossing"})
+    assert [r["id"] for r in tagged.json()["results"]] == [labelled["crossing"].pk]
+    by_image = client.post(
+        "/api/search/?has_text=false&mode=semantic", {"image": upload("square")}, format="multipart"
+    ).json()["results"]
+    assert labelled["sign"].pk not in {r["id"] for r in by_image} and len(by_image) == 3
+
+
+@pytest.mark.integration
+def test_copies_of_one_image_are_collapsed(workers, clean_index) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    photo = noise_png(7, size=(256, 192))
+    first, second = make_image(alice, data=photo, title="one"), make_image(bob, data=photo, title="two")
+    other = make_image(alice, "square")
+    index(first, second, other)
+    results = APIClient().get("/api/search/", {"q": "noise", "mode": "semantic"}).json()["results"]
+    assert len(results) == 2
+    copy = next(r for r in results if r["id"] in (first.pk, second.pk))
+    assert copy["copies"] == 1 and set(copy["copy_ids"]) | {copy["id"]} == {first.pk, second.pk}
+    whole = APIClient().get("/api/search/", {"q": "noise", "mode": "semantic", "collapse": "false"}).json()
+    assert len(whole["results"]) == 3 and all(r["copies"] == 0 for r in whole["results"])

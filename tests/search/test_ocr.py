@@ -1,0 +1,143 @@
+"""Words inside images: the real PP-OCRv4 models on drawn English and Chinese text and on a picture
+without text; the worker step that stores them; reconcile queuing images never read; and the
+whole path through real workers (indexed first, words after)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
+from rest_framework.test import APIClient
+
+from ingestion.models import Image
+from search import ocr, text_reading
+from search.models import OcrRun
+from search.reconcile import reconcile
+from tests.factories import draw_image, image_bytes, index, make_image, make_user, noise_png
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+def font(size: int) -> ImageFont.FreeTypeFont:
+    if not CJK_FONT.exists():
+        pytest.fail(f"{CJK_FONT} is missing: `make test` installs Debian's fonts-wqy-microhei with apt")
+    return ImageFont.truetype(str(CJK_FONT), size)
+
+
+def sign(lines: list[str], size=(900, 320), scale: int = 1) -> PILImage.Image:
+    image = PILImage.new("RGB", (size[0] * scale, size[1] * scale), (250, 248, 240))
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((40 * scale, (40 + 120 * i) * scale), line, font=font(56 * scale), fill=(20, 20, 20))
+    return image
+
+
+def test_reads_chinese_and_english() -> None:
+    found = ocr.read_text(sign(["欢迎光临杭州西湖", "Harbour Street Bakery"]))
+    lines = found.text.split("\n")
+    assert lines[0] == "欢迎光临杭州西湖"
+    assert "Street Bakery" in lines[1] and "Harbour" in lines[1]
+    first = found.boxes[0]
+    xs, ys = [x for x, _ in first.box], [y for _, y in first.box]
+    assert 20 <= min(xs) <= 60 and 20 <= min(ys) <= 70  # where it was drawn
+    assert 0.5 <= first.score <= 1.0 and first.as_dict()["text"] == "欢迎光临杭州西湖"
+
+
+def test_a_picture_without_text_has_no_words() -> None:
+    found = ocr.read_text(draw_image("circle", size=(640, 480)))
+    assert found.boxes == [] and found.text == ""
+
+
+def test_large_images_are_read_at_the_working_size_with_boxes_in_original_pixels() -> None:
+    big = sign(["今日特价牛肉面"], scale=3)  # 2700 px wide
+    pixels, factor = ocr.working_copy(big, 1000)
+    assert max(pixels.shape[:2]) == 1000 and factor == pytest.approx(1000 / 2700)
+    found = ocr.read_text(big, max_side=1000)
+    assert found.text == "今日特价牛肉面"
+    assert min(x for x, _ in found.boxes[0].box) >= 100  # drawn at x=120 in the big picture
+
+
+def test_words_on_one_line_are_joined_in_reading_order() -> None:
+    def box(text, x, y):
+        return ocr.TextBox(text, [[x, y], [x + 50, y], [x + 50, y + 20], [x, y + 20]], 0.9)
+
+    result = ocr.OcrResult([box("Street", 200, 102), box("Harbour", 10, 100), box("below", 10, 160)])
+    assert result.text == "Harbour Street\nbelow"
+
+
+@pytest.mark.django_db
+def test_the_worker_step_stores_text_boxes_and_marks_images_read(settings) -> None:
+    alice = make_user("alice")
+    words = make_image(alice, data=image_bytes(sign(["西湖 Bakery"]), "JPEG", quality=92))
+    plain = make_image(alice, "square")
+    pending = make_image(alice, "circle", color=(0, 0, 200))
+    Image.objects.filter(pk__in=[words.pk, plain.pk]).update(status=Image.Status.INDEXED)
+
+    assert set(text_reading.unread_ids()) == {words.pk, plain.pk}
+    report = text_reading.read_images([words.pk, plain.pk, pending.pk])
+    assert report.read == [words.pk, plain.pk] and report.with_text == [words.pk] and not report.failed
+    words.refresh_from_db()
+    assert "西湖" in words.ocr_text and "Bakery" in words.ocr_text
+    assert words.ocr_boxes[0]["box"][0][0] < 120 and set(words.ocr_boxes[0]) == {"text", "box", "score"}
+    assert Image.objects.get(pk=plain.pk).ocr_text == ""
+    assert OcrRun.objects.filter(image=plain).exists()  # read, no words: not read again
+    assert text_reading.unread_ids() == []
+    assert text_reading.read_images([words.pk]).read == []  # already read
+    assert text_reading.read_images([words.pk], force=True).read == [words.pk]
+
+
+@pytest.mark.django_db
+def test_a_damaged_original_is_noted_and_the_image_stays_searchable() -> None:
+    alice = make_user("alice")
+    image = make_image(alice, data=noise_png())  # its own stored file, safe to damage
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.INDEXED)
+    with default_storage.open(image.original.name, "wb") as fh:
+        fh.write(b"not an image any more")
+    report = text_reading.read_images([image.pk])
+    assert report.failed == [image.pk]
+    run = OcrRun.objects.get(image=image)
+    assert run.error and Image.objects.get(pk=image.pk).status == Image.Status.INDEXED
+
+
+@pytest.mark.django_db
+def test_reconcile_queues_images_never_read(clean_index, monkeypatch) -> None:
+    alice = make_user("alice")
+    image = make_image(alice, "circle")
+    index(image)
+    queued = []
+    monkeypatch.setattr(
+        text_reading.current_app, "send_task", lambda name, args, **kw: queued.append((name, args))
+    )
+    assert reconcile().ocr_queued == 1
+    assert queued == [("search.tasks.ocr_images", [[image.pk]])]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_upload_is_indexed_first_and_its_words_follow(workers, clean_index) -> None:
+    alice = make_user("alice")
+    client = APIClient()
+    client.force_authenticate(alice)
+    data = image_bytes(sign(["今日特价牛肉面条"]), "PNG")
+    response = client.post(
+        "/api/images/", {"file": SimpleUploadedFile("menu.png", data, "image/png")}, format="multipart"
+    )
+    assert response.status_code == 201, response.content
+    pk = response.json()["id"]
+    deadline = time.monotonic() + 90
+    body = {}
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/images/{pk}/").json()
+        if body["status"] == "indexed" and body["ocr_text"]:
+            break
+        time.sleep(0.3)
+    assert body["status"] == "indexed" and body["ocr_text"] == "今日特价牛肉面条", body
+    found = client.get("/api/search/", {"q": "面条"}).json()["results"]
+    assert found[0]["id"] == pk and found[0]["matches"] == ["semantic", "ocr"]
+    page = client.get(f"/images/{pk}/")
+    assert "今日特价牛肉面条" in page.content.decode()
