@@ -16,7 +16,8 @@ TAGS_OF = (
 SQLITE = [
     "CREATE VIRTUAL TABLE search_keywords USING fts5(title, tags, filename, ocr, tokenize='trigram')",
     "INSERT INTO search_keywords(rowid, title, tags, filename, ocr) "
-    f"SELECT i.id, i.title, {TAGS_OF.format(id='i.id')}, i.original_filename, i.ocr_text FROM ingestion_image i",
+    f"SELECT i.id, i.title, {TAGS_OF.format(id='i.id')}, i.original_filename, i.ocr_text "
+    "FROM ingestion_image i",
     "CREATE TRIGGER search_keywords_image_ai AFTER INSERT ON ingestion_image BEGIN "
     "DELETE FROM search_keywords WHERE rowid = new.id; "
     "INSERT INTO search_keywords(rowid, title, tags, filename, ocr) "
@@ -71,7 +72,7 @@ BEGIN
     RETURN OLD;
   END IF;
   INSERT INTO search_keywords (image_id, title, tags, filename, ocr)
-  VALUES (NEW.id, NEW.title, {PG_TAGS_OF.format(id='NEW.id')}, NEW.original_filename, NEW.ocr_text)
+  VALUES (NEW.id, NEW.title, {PG_TAGS_OF.format(id="NEW.id")}, NEW.original_filename, NEW.ocr_text)
   ON CONFLICT (image_id) DO UPDATE SET title = EXCLUDED.title, tags = EXCLUDED.tags,
     filename = EXCLUDED.filename, ocr = EXCLUDED.ocr;
   RETURN NEW;
@@ -82,14 +83,14 @@ END $$""",
 DECLARE target bigint;
 BEGIN
   IF TG_OP = 'DELETE' THEN target := OLD.image_id; ELSE target := NEW.image_id; END IF;
-  UPDATE search_keywords SET tags = {PG_TAGS_OF.format(id='target')} WHERE image_id = target;
+  UPDATE search_keywords SET tags = {PG_TAGS_OF.format(id="target")} WHERE image_id = target;
   RETURN NULL;
 END $$""",
     "CREATE TRIGGER search_keywords_image_tags AFTER INSERT OR DELETE ON ingestion_image_tags "
     "FOR EACH ROW EXECUTE FUNCTION search_keywords_image_tags()",
     f"""CREATE FUNCTION search_keywords_tag() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE search_keywords k SET tags = {PG_TAGS_OF.format(id='k.image_id')}
+  UPDATE search_keywords k SET tags = {PG_TAGS_OF.format(id="k.image_id")}
   WHERE k.image_id IN (SELECT image_id FROM ingestion_image_tags WHERE tag_id = NEW.id);
   RETURN NULL;
 END $$""",
