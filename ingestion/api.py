@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
@@ -58,7 +58,7 @@ class ImageListCreate(generics.GenericAPIView):
 class ImageDetail(generics.GenericAPIView):
     serializer_class = ImageSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # JSON, form and multipart: the defaults (settings), whose JSON parser bounds size and depth.
 
     def _body(self, request, pk: int) -> dict:
         return ImageSerializer(get_image_for_user(request.user, pk), context={"request": request}).data

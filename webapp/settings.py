@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "webapp",
     "ingestion",
     "search",
@@ -122,6 +123,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: an oversized one is refused from its Content-Length.
+    "webapp.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +133,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "webapp.errors.UserFacingErrorMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -204,6 +208,16 @@ MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 200, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
+# Every other body (forms, JSON): refused from its Content-Length by webapp.middleware (413).
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 256 * 1024, minimum=1024)
+MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32, minimum=2)
+# Example images of a search: decoded at a bounded size (JPEG draft), refused above this many
+# pixels (PNG and others have no reduced decode), sent to the query worker at most this side.
+MAX_QUERY_IMAGE_PIXELS = env_int("MAX_QUERY_IMAGE_PIXELS", 25_000_000, minimum=1)
+QUERY_IMAGE_SIDE = env_int("QUERY_IMAGE_SIDE", 1024, minimum=64)
+# Large decodes at once per process (search examples on the web side and query worker, ingest).
+HEAVY_DECODES_PER_PROCESS = env_int("HEAVY_DECODES_PER_PROCESS", 2, minimum=1)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 384, minimum=1)
 
 # Model and vectors.
@@ -288,6 +302,39 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "search.tasks.reconcile", "schedule": 600.0},
 }
 
+# Throttling (webapp.throttling): per signed-in user or per IP, and '<scope>_ip' per IP whoever
+# is signed in. DRF's rate syntax: N/s, N/min, N/hour, N/day.
+THROTTLE_RATES = {
+    "auth": env_str("THROTTLE_AUTH", "10/min"),
+    "auth_ip": env_str("THROTTLE_AUTH_IP", "30/min"),
+    "signup": env_str("THROTTLE_SIGNUP", "5/hour"),
+    "signup_ip": env_str("THROTTLE_SIGNUP_IP", "10/hour"),
+    "search": env_str("THROTTLE_SEARCH", "120/min"),
+    "search_ip": env_str("THROTTLE_SEARCH_IP", "300/min"),
+    "search_image": env_str("THROTTLE_SEARCH_IMAGE", "20/min"),
+    "search_image_ip": env_str("THROTTLE_SEARCH_IMAGE_IP", "60/min"),
+    "upload": env_str("THROTTLE_UPLOAD", "600/hour"),
+    "upload_ip": env_str("THROTTLE_UPLOAD_IP", "1200/hour"),
+}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process; webapp.throttling falls back to "default" while it is down.
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "throttle",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    },
+}
+# django-axes: sign-ins refused after AXES_FAILURE_LIMIT failures for one account from one address.
+AUTHENTICATION_BACKENDS = ["webapp.lockout.LockoutBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0, minimum=0.1) / 60  # hours, as axes counts
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "webapp.lockout.locked_out"
+AXES_VERBOSE = False
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -301,6 +348,12 @@ REST_FRAMEWORK = {
     # /api/images/); /api/docs/ is the API to browse in a browser.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "webapp.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["webapp.throttling.ScopedThrottle", "webapp.throttling.ScopedIPThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image search API",

@@ -30,3 +30,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 # Serve static files straight from the source folders: tests do not run collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Throttles count in this process's memory and are generous, so no test is refused by accident;
+# tests/webapp/test_throttling.py lowers them (and uses the real Redis cache).
+CACHES["throttle"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}  # noqa: F405
+THROTTLE_RATES = {scope: "100000/min" for scope in THROTTLE_RATES}  # noqa: F405
+AXES_FAILURE_LIMIT = 100

@@ -4,16 +4,15 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from . import accounts, health, status
+from . import accounts, health, lockout, status
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that do not name one (JSON, the API docs).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/signup/", lockout.throttle_page("signup")(accounts.signup), name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", accounts.account, name="account"),
@@ -22,7 +21,7 @@ urlpatterns = [
     path("status/", status.status_page, name="status"),
     path("status/summary.json", status.status_json, name="status-json"),
     path("status/retry/", status.retry, name="status-retry"),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", lockout.obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("ingestion.api_urls")),

@@ -1,0 +1,54 @@
+"""Request-level guards that must run before any view, or any middleware, reads the body."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from core.errors import PayloadTooLarge
+
+from .errors import error_response
+
+# Room for the multipart framing and the small form fields sent beside the files.
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+def body_limit(path: str) -> tuple[int, str]:
+    """The largest body accepted on `path`, and the words that refuse a larger one ({length}: its
+    size)."""
+    per_image = _size(settings.MAX_UPLOAD_BYTES)
+    if path == "/upload/":
+        files = settings.MAX_FILES_PER_UPLOAD
+        limit = files * settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES
+        return limit, (
+            f"The upload is too large ({{length}}); the limit is {files} images of {per_image} each."
+        )
+    if path in ("/api/images/", "/search/", "/api/search/"):
+        limit = settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES
+        return limit, f"The upload is too large ({{length}}); the limit is one image of {per_image}."
+    limit = settings.MAX_REQUEST_BODY_BYTES
+    return limit, f"The request body is too large ({{length}}); the limit here is {_size(limit)}."
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a body larger than its path allows from its Content-Length (413), before Django reads
+    or spools any of it. A body without Content-Length is read by Django as empty, so the header
+    is the whole story."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django reads an unparsable length as no body at all
+        limit, message = body_limit(request.path)
+        if length > limit:
+            error = PayloadTooLarge(message.format(length=_size(length)))
+            # The server discards (never stores) what was not read before its next request.
+            return error_response(request, error.status_code, error.public_message)
+        return self.get_response(request)

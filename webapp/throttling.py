@@ -1,0 +1,92 @@
+"""Throttling with DRF's machinery: per signed-in user and per IP, one scope per kind of endpoint,
+rates in settings.THROTTLE_RATES (lockout after failed sign-ins: `webapp.lockout`).
+
+Counters live in the "throttle" cache (Redis in production, shared by every web process); if it is
+unreachable the web process counts in its own memory rather than fail or stop throttling."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
+
+# (URL name, method) -> scope, for the API views of the apps below (they cannot import this module).
+API_SCOPES = {
+    ("api-token", "POST"): "auth",
+    ("api-search", "GET"): "search",
+    ("api-search", "POST"): "search_image",
+    ("api-similar", "GET"): "search",
+    ("api-duplicates", "GET"): "search",
+    ("api-images", "POST"): "upload",
+}
+
+
+class _FailOpenCache:
+    """The throttle cache, or this process's memory while it is unreachable."""
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(caches["throttle"], method)(*args)
+        except Exception as exc:  # a Redis outage must not turn into 500s
+            log.warning("Throttle cache unavailable, counting in process memory: %s", exc)
+            return getattr(caches["default"], method)(*args)
+
+    def get(self, key, default=None):
+        return self._call("get", key, default)
+
+    def set(self, key, value, timeout=None):
+        return self._call("set", key, value, timeout)
+
+
+class ScopedThrottle(SimpleRateThrottle):
+    """Per signed-in user, or per IP address when signed out. The scope comes from the view's
+    `throttle_scope` or API_SCOPES; views with neither are not throttled."""
+
+    cache = _FailOpenCache()
+    suffix = ""
+
+    def __init__(self) -> None:  # the rate is looked up per request, in allow_request
+        pass
+
+    def scope_for(self, request, view) -> str | None:
+        scope = getattr(view, "throttle_scope", None)
+        if scope is None and request.resolver_match is not None:
+            scope = API_SCOPES.get((request.resolver_match.url_name, request.method))
+        return scope
+
+    def ident_for(self, request) -> str:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"user-{user.pk}"
+        return f"ip-{self.get_ident(request)}"
+
+    def allow_request(self, request, view) -> bool:
+        scope = self.scope_for(request, view)
+        rate = settings.THROTTLE_RATES.get(f"{scope}{self.suffix}") if scope else None
+        if not rate:
+            return True
+        self.scope = f"{scope}{self.suffix}"
+        self.rate = rate
+        self.num_requests, self.duration = self.parse_rate(rate)
+        self.key = self.cache_format % {"scope": self.scope, "ident": self.ident_for(request)}
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) >= self.num_requests:
+            return self.throttle_failure()
+        return self.throttle_success()
+
+
+class ScopedIPThrottle(ScopedThrottle):
+    """The same scopes per IP address whoever is signed in (rates named '<scope>_ip'): many
+    accounts behind one address share one budget."""
+
+    suffix = "_ip"
+
+    def ident_for(self, request) -> str:
+        return f"ip-{self.get_ident(request)}"
