@@ -99,3 +99,52 @@ def test_query_text_is_collapsed_never_cut() -> None:
     assert form.text() == "a red bicycle"
     with pytest.raises(BadInput, match="empty"):
         SearchForm({"q": "   "}, user=AnonymousUser()).required_text()
+
+
+def test_mode_filters_and_collapse() -> None:
+    params = parse_params(
+        {"mode": "text", "tags": "Beach, sunset", "has_text": "yes", "collapse": "false"}, AnonymousUser()
+    )
+    assert (params.mode, params.tags, params.has_text, params.collapse) == (
+        "text",
+        ("beach", "sunset"),
+        True,
+        False,
+    )
+    assert params.database_only_filters
+    default = parse_params({}, AnonymousUser())
+    assert (default.mode, default.tags, default.has_text, default.collapse) == ("hybrid", (), None, True)
+    assert parse_params({"has_text": "0"}, AnonymousUser()).has_text is False
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mode": "bm25"}, "mode must be one of: hybrid, semantic, text."),
+        ({"has_text": "maybe"}, "has_text must be 'true' or 'false'."),
+        ({"collapse": "2"}, "collapse must be 'true' or 'false'."),
+        ({"tags": "<script>"}, "Tag '<script>' is not allowed"),
+        ({"more": "1,x"}, "more must be a comma-separated list of at most 16 image ids."),
+        ({"less": ",".join(["1"] * 17)}, "less must be a comma-separated list of at most 16 image ids."),
+    ],
+)
+def test_bad_new_parameters_say_what_is_wrong(params: dict, message: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_params(params, AnonymousUser())
+    assert message in str(caught.value)
+
+
+def test_the_query_is_parsed_with_feedback_terms() -> None:
+    form = SearchForm({"q": "2:beach - people", "more": "4,5", "less": "6"}, user=AnonymousUser())
+    assert str(form.query()) == "2:beach - people + image:4 + image:5 - image:6"
+    assert str(SearchForm({"more": "4"}, user=AnonymousUser()).query()) == "image:4"
+    with pytest.raises(BadInput, match="at least one term without"):
+        SearchForm({"less": "4"}, user=AnonymousUser()).query()
+    with pytest.raises(BadInput, match="the q parameter is empty"):
+        SearchForm({}, user=AnonymousUser()).query()
+    # With an uploaded example, words are optional and may all push away.
+    assert SearchForm({}, user=AnonymousUser()).query(example=True) is None
+    assert str(SearchForm({"q": "- night"}, user=AnonymousUser()).query(example=True)) == "- night"
+    too_many = {"q": " + ".join(["a"] * 10), "more": ",".join(str(i) for i in range(1, 8))}
+    with pytest.raises(BadInput, match="at most 16"):
+        SearchForm(too_many, user=AnonymousUser()).query()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from ingestion.models import Image
 from tests.factories import PASSWORD, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +94,47 @@ def test_similar_results_page_on(clean_index) -> None:
     assert rest.count('class="card"') == 1 and 'id="next-results"' not in rest
     shown = {int(part.split('"')[0]) for part in (first + rest).split('data-image-id="')[1:]}
     assert shown == {image.pk for image in others}
+
+
+def test_the_query_help_sits_by_the_search_box() -> None:
+    html = Client().get("/search/").content.decode()
+    help_text = html.split('id="query-help"', 1)[1].split("</details>", 1)[0]
+    for example in ("image:42", "2:sunset + clouds", "beach - people", '"red car"'):
+        assert example.replace('"', "&quot;") in help_text or example in help_text
+
+
+def test_bad_query_syntax_is_shown_in_place() -> None:
+    response = Client().get("/search/", {"q": '"red car'})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "A quoted phrase is not closed" in page and 'id="text-search"' in page
+
+
+def test_text_matches_are_marked_with_feedback_links(clean_index) -> None:
+    alice = make_user("alice")
+    sign = make_image(alice, "square", title="Lake trip", tags=["holiday"])
+    other = make_image(alice, "circle", title="Lake <b>view</b>")
+    index(sign, other)
+    Image.objects.filter(pk=sign.pk).update(ocr_text="欢迎光临杭州西湖 " + "lorem ipsum " * 30)
+    html = Client().get("/search/", {"q": "西湖", "mode": "text"}).content.decode()
+    results = html.split('id="results"', 1)[1]
+    assert f'data-result-id="{sign.pk}"' in results and f'data-result-id="{other.pk}"' not in results
+    assert "<mark>西湖</mark>" in results and 'class="badge match match-ocr"' in results
+    more = f"?q=%E8%A5%BF%E6%B9%96+%2B+image%3A{sign.pk}&amp;mode=text"
+    assert f'class="more-like" href="{more}"' in results
+    assert f"image%3A{sign.pk}" in results.split('class="less-like" href="', 1)[1]
+
+    html = Client().get("/search/", {"q": "lake", "mode": "text"}).content.decode()
+    assert "<mark>Lake</mark> &lt;b&gt;<mark>view</mark>" not in html  # only the query's words
+    assert "<mark>Lake</mark> &lt;b&gt;view&lt;/b&gt;" in html  # escaped, never injected
+    assert 'class="badge match match-title"' in html
+
+
+def test_the_image_page_shows_the_words_read_in_it(clean_index) -> None:
+    alice = make_user("alice")
+    image = make_image(alice, "square")
+    index(image)
+    assert "not read yet" in Client().get(f"/images/{image.pk}/").content.decode()
+    Image.objects.filter(pk=image.pk).update(ocr_text="OPEN <24> HOURS")
+    page = Client().get(f"/images/{image.pk}/").content.decode()
+    assert '<pre class="ocr-text">OPEN &lt;24&gt; HOURS</pre>' in page

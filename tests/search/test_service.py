@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from ingestion.models import Image
+from ingestion.models import Image, Tag
 from search.forms import parse_params
 from search.queries import BadQuery, QueryVector
-from search.service import SearchParams, run_search, similar_to
+from search.query_language import parse
+from search.service import Result, SearchParams, collapse, run_search, search, similar_to
 from tests.factories import index, make_image, make_user
 
 
@@ -129,3 +130,54 @@ def test_similar_to_an_unindexed_image() -> None:
     image = make_image(make_user(), "circle")
     with pytest.raises(BadQuery, match="not indexed yet"):
         similar_to(image, AnonymousUser(), SearchParams())
+
+
+# ---------------------------------------------------------------------------- several signals
+
+
+def test_text_mode_needs_no_model_and_respects_visibility(indexed: Indexed) -> None:
+    Image.objects.filter(pk=indexed.secret.pk).update(ocr_text="square root")
+    Image.objects.filter(pk=indexed.square.pk).update(title="a square")
+    text = SearchParams(mode="text")
+    results, model = search(parse("square"), indexed.alice, text)
+    assert model == "" and ids(results) == [indexed.square.pk]
+    assert results[0].matches == ("title", "filename") and results[0].score == pytest.approx(1.0)
+    own, _ = search(parse("square"), indexed.bob, text)
+    assert set(ids(own)) == {indexed.square.pk, indexed.secret.pk}
+    with pytest.raises(BadQuery, match="need mode=hybrid or mode=semantic"):
+        search(parse(f"square + image:{indexed.square.pk}"), indexed.alice, text)
+
+
+def test_database_filters_apply_to_the_vector_side(indexed: Indexed) -> None:
+    Image.objects.filter(pk=indexed.stripes.pk).update(ocr_text="SALE")
+    indexed.circle.tags.add(Tag.objects.create(name="round"))
+    query = indexed.query(indexed.square)
+    assert ids(run_search(query, indexed.alice, SearchParams(has_text=True))) == [indexed.stripes.pk]
+    assert ids(run_search(query, indexed.alice, SearchParams(tags=("round",)))) == [indexed.circle.pk]
+    without = set(ids(run_search(query, indexed.alice, SearchParams(has_text=False))))
+    assert without == {indexed.circle.pk, indexed.square.pk}
+
+
+def test_sort_by_date_pages_the_whole_set(indexed: Indexed) -> None:
+    query = indexed.query(indexed.circle)
+    pages = [run_search(query, indexed.bob, SearchParams(sort="date", limit=1, offset=i)) for i in range(4)]
+    assert [ids(p) for p in pages] == [
+        [indexed.secret.pk],
+        [indexed.square.pk],
+        [indexed.stripes.pk],
+        [indexed.circle.pk],
+    ]
+
+
+def test_collapse_keeps_the_best_ranked_copy(indexed: Indexed) -> None:
+    a, b = indexed.circle, indexed.square
+    b.sha256 = a.sha256
+    results = [Result(a, 0.9), Result(b, 0.8), Result(indexed.stripes, 0.7)]
+    collapsed = collapse(results)
+    assert [r.image.pk for r in collapsed] == [a.pk, indexed.stripes.pk]
+    assert collapsed[0].copies == (b.pk,) and collapsed[1].copies == ()
+    b.sha256, b.pdq_hash, b.pdq_quality = "other", a.pdq_hash, 100
+    a.pdq_quality = 100
+    assert collapse(results)[0].copies == (b.pk,)  # same PDQ hash: a re-encode
+    a.pdq_quality = 10
+    assert len(collapse(results)) == 3  # a weak hash proves nothing
