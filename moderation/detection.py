@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from ingestion.models import Image
 from search import index
-from search.models import HashVariant
 
 from . import audit
 from .models import BanEntry, Group, GroupMember, Link
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 
 DEMO_MODEL = "demo"
 _RANK = {Link.Kind.EXACT: 0, Link.Kind.PDQ: 1, Link.Kind.CLIP: 2}
-_NEIGHBOURS = 50  # matches kept per query hash; groups are transitive, so a big cluster still joins
+_NEIGHBOURS = 20  # matches kept per query hash; groups are transitive, so a big cluster still joins
 
 
 def semantic_enabled() -> bool:
@@ -132,8 +131,8 @@ def _semantic_candidates(images: list[Image]) -> Iterable[Candidate]:
             by_model.setdefault((image.embedding_model, len(vector)), []).append((image.pk, vector))
     for (model_id, dim), rows in by_model.items():
         store = index.embedding_store(model_id, dim)
-        results = store.range_search_many(
-            np.stack([v for _, v in rows]), min_score=settings.NEAR_DUPLICATE_SCORE, limit=_NEIGHBOURS
+        results = store.search_many(
+            np.stack([v for _, v in rows]), limit=_NEIGHBOURS, min_score=settings.NEAR_DUPLICATE_SCORE
         )
         for (image_id, _), hits in zip(rows, results, strict=True):
             for hit in hits:
@@ -364,10 +363,3 @@ def check_images(ids: Iterable[int], *, bans: bool = True) -> int:
     links = save_links(find_candidates(images))
     group_links(links)
     return len(links)
-
-
-def variants_of(image_ids: list[int]) -> dict[int, list[HashVariant]]:
-    found: dict[int, list[HashVariant]] = {}
-    for v in HashVariant.objects.filter(image_id__in=image_ids):
-        found.setdefault(v.image_id, []).append(v)
-    return found

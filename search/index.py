@@ -283,18 +283,19 @@ def variant_matches(
     store: VectorStore,
     queries: dict[int, list[tuple[str, str]]],
     max_distance: int,
-    limit: int = 50,
+    limit: int = 20,
 ) -> dict[int, list[VariantMatch]]:
     """For each query key, the stored owners whose variants lie within `max_distance` of any of
     its (kind, hex hash) queries, nearest first: all keys' hashes go to Milvus in a few batched
-    range searches, never one search per image pair."""
+    searches, never one search per image pair. Each hash keeps its `limit` nearest stored
+    variants (a top-k search: Milvus Lite answers range searches by scanning, 25x slower)."""
     flat = [(key, kind, hex_hash) for key, hashes in queries.items() for kind, hex_hash in hashes]
     best: dict[int, dict[int, VariantMatch]] = {key: {} for key in queries}
     min_ip = PDQ_BITS - 2 * max_distance
     for start in range(0, len(flat), _QUERY_CHUNK):
         chunk = flat[start : start + _QUERY_CHUNK]
         vectors = np.stack([pdq_vector(h) for _, _, h in chunk])
-        results = store.range_search_many(vectors, min_score=min_ip, limit=limit, max_score=PDQ_BITS + 0.5)
+        results = store.search_many(vectors, limit=limit, min_score=min_ip)
         for (key, query_kind, _), hits in zip(chunk, results, strict=True):
             for hit in hits:
                 owner_id, stored_kind = split_row_id(hit.id)

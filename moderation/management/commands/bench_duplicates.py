@@ -1,0 +1,325 @@
+"""How well near-duplicates are found, and how fast the whole collection is rescanned.
+
+Quality: drawn photographs (originals) and distinct distractors go through the real pipeline
+(validation, storage, indexing with the configured model, the moderation checks), then every
+transform of issue 6 is applied to every original and uploaded the same way. For each tier, a
+copy counts as found when it is linked to its original; a link between two different families
+(an original with its copies, or a distractor) is a false link. Tiers: PDQ of the plain images
+only (what /duplicates used before), PDQ variants (turns and flips, trimmed borders, central
+crops), CLIP >= NEAR_DUPLICATE_SCORE (measured even when it is off for moderation), and the
+groups moderators actually get.
+
+Scale (--scale 10000,100000): rows and variant vectors inserted directly (random hashes, 1%
+planted near-copies), then `find_duplicates`'s scan timed.
+
+Everything runs in a throw-away Milvus Lite folder, media folder and database transaction that is
+rolled back, so no data of a live installation is touched (on SQLite the transaction holds the
+write lock while it runs: do not bench beside a busy `make run`)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from ingestion import services
+from ingestion.models import Image
+from ingestion.validation import validate_image_bytes
+from moderation import detection
+from moderation.bench_images import TRANSFORMS, encode, photo
+from moderation.models import Group, Link
+from search import index
+from search.encoder import load_encoder
+from search.indexing import index_images
+from search.models import HashVariant
+from search.vector_store import VectorRow, close_client
+
+TIERS = ("pdq plain", "pdq variants", "clip near", "groups")
+
+
+class Rollback(Exception):
+    pass
+
+
+def _pairs_variants(images: list[Image], plain_only: bool) -> set[tuple[int, int]]:
+    queries = {}
+    for image in images:
+        hashes = detection.query_hashes(image)
+        queries[image.pk] = [h for h in hashes if h[0] == "plain"] if plain_only else hashes
+    found = index.variant_matches(index.variant_store(), queries, settings.MODERATION_PDQ_DISTANCE)
+    pairs = set()
+    for image_id, hits in found.items():
+        for m in hits:
+            if m.owner_id != image_id and (not plain_only or m.stored_kind == "plain"):
+                pairs.add(tuple(sorted((image_id, m.owner_id))))
+    return pairs
+
+
+def _pairs_clip(images: list[Image]) -> set[tuple[int, int]]:
+    vectors = [(i.pk, i.embedding_vector()) for i in images if i.embedding_vector() is not None]
+    if not vectors:
+        return set()
+    store = index.embedding_store(images[0].embedding_model, len(vectors[0][1]))
+    results = store.range_search_many(
+        np.stack([v for _, v in vectors]), min_score=settings.NEAR_DUPLICATE_SCORE, limit=200
+    )
+    return {
+        tuple(sorted((pk, hit.id)))
+        for (pk, _), hits in zip(vectors, results, strict=True)
+        for hit in hits
+        if hit.id != pk
+    }
+
+
+class Command(BaseCommand):
+    help = "Precision and recall of near-duplicate detection per transform and tier; rescan time at scale."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--originals", type=int, default=12)
+        parser.add_argument("--distractors", type=int, default=40)
+        parser.add_argument(
+            "--scale", default="", help="comma-separated collection sizes to time, e.g. 10000"
+        )
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        folder = Path(tempfile.mkdtemp(prefix="bench-duplicates-"))
+        uri = str(folder / "milvus.db")
+        report: dict = {}
+        try:
+            with override_settings(MILVUS_URI=uri, MEDIA_ROOT=str(folder / "media")):
+                index.forget_collections()
+                try:
+                    with transaction.atomic():
+                        owner = get_user_model().objects.create_user(f"bench-dup-{secrets.token_hex(4)}")
+                        if opts["originals"] > 0:
+                            report["quality"] = self.quality(owner, opts["originals"], opts["distractors"])
+                        for size in [int(s) for s in opts["scale"].split(",") if s.strip()]:
+                            report.setdefault("scale", []).append(self.scale(owner, size))
+                        raise Rollback
+                except Rollback:
+                    pass
+                index.forget_collections()
+                close_client(uri)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if opts["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+        else:
+            self.print_report(report)
+
+    # ------------------------------------------------------------------ quality
+
+    def quality(self, owner, n_originals: int, n_distractors: int) -> dict:
+        encoder = load_encoder()
+        family: dict[int, str] = {}
+        transform_of: dict[int, str] = {}
+        original_of: dict[int, int] = {}
+
+        def upload(data: bytes, name: str) -> Image:
+            return services.create_image(
+                owner, validate_image_bytes(data, name), filename=name, title=name, announce=False
+            )
+
+        def index_and_check(images: list[Image]) -> None:
+            ids = [i.pk for i in images]
+            for start in range(0, len(ids), 32):
+                chunk = ids[start : start + 32]
+                report = index_images(chunk, encoder=encoder)
+                detection.check_images(report.indexed)  # what the image_indexed receiver does
+
+        pictures = {}
+        first = []
+        for i in range(n_originals):
+            pictures[i] = photo(1000 + i)
+            image = upload(encode(pictures[i]), f"original-{i}.jpg")
+            family[image.pk] = f"o{i}"
+            first.append(image)
+        for j in range(n_distractors):
+            image = upload(encode(photo(5000 + j)), f"distractor-{j}.jpg")
+            family[image.pk] = f"d{j}"
+            first.append(image)
+        index_and_check(first)
+        originals = {family[i.pk]: i.pk for i in first if family[i.pk].startswith("o")}
+        copies = []
+        for name, transform in TRANSFORMS.items():
+            for i in range(n_originals):
+                image = upload(transform(pictures[i]), f"{name}-{i}.jpg")
+                family[image.pk], transform_of[image.pk] = f"o{i}", name
+                original_of[image.pk] = originals[f"o{i}"]
+                copies.append(image)
+        started = time.perf_counter()
+        index_and_check(copies)
+        per_copy_s = (time.perf_counter() - started) / max(len(copies), 1)
+
+        everything = detection.load(family)
+        tiers = {
+            "pdq plain": _pairs_variants(everything, plain_only=True),
+            "pdq variants": _pairs_variants(everything, plain_only=False),
+            "clip near": _pairs_clip(everything),
+        }
+        group_of = {}
+        for group in Group.objects.filter(kind=Group.Kind.DUPLICATE, status=Group.Status.OPEN):
+            for image_id in group.members.values_list("image_id", flat=True):
+                group_of[image_id] = group.pk
+        linked = {(link.a_id, link.b_id) for link in Link.objects.filter(a_id__in=family)}
+        tiers["groups"] = linked
+
+        table: dict[str, dict[str, float]] = defaultdict(dict)
+        for tier, pairs in tiers.items():
+            for name in TRANSFORMS:
+                ids = [c for c, t in transform_of.items() if t == name]
+                if tier == "groups":
+                    hit = sum(1 for c in ids if c in group_of and group_of.get(original_of[c]) == group_of[c])
+                else:
+                    hit = sum(1 for c in ids if tuple(sorted((c, original_of[c]))) in pairs)
+                table[tier][name] = hit / len(ids)
+            false = [p for p in pairs if family.get(p[0]) != family.get(p[1])]
+            true = len(pairs) - len(false)
+            table[tier]["_false_links"] = len(false)
+            table[tier]["_precision"] = true / len(pairs) if pairs else 1.0
+            table[tier]["_recall"] = float(np.mean([table[tier][name] for name in TRANSFORMS]))
+        return {
+            "originals": n_originals,
+            "distractors": n_distractors,
+            "copies": len(copies),
+            "model": encoder.model_id,
+            "semantic_tier_for_moderation": detection.semantic_enabled(),
+            "pdq_distance": settings.MODERATION_PDQ_DISTANCE,
+            "near_duplicate_score": settings.NEAR_DUPLICATE_SCORE,
+            "index_and_check_s_per_copy": round(per_copy_s, 3),
+            "table": table,
+        }
+
+    # ------------------------------------------------------------------ scale
+
+    def scale(self, owner, size: int) -> dict:
+        rng = np.random.default_rng(size)
+        now = timezone.now()
+        started = time.perf_counter()
+        rows = [
+            Image(
+                owner=owner,
+                original=f"bench/{n}",
+                format="JPEG",
+                size_bytes=1000,
+                width=640,
+                height=480,
+                sha256=secrets.token_hex(32),
+                status=Image.Status.INDEXED,
+                created_at=now,
+            )
+            for n in range(size)
+        ]
+        images = Image.objects.bulk_create(rows, batch_size=2000)
+        bits = rng.integers(0, 2, (size, 12, 256), dtype=np.uint8)
+        planted = rng.choice(size, size // 100, replace=False)
+        for n in planted:  # a near-copy of the previous image: 5 bits of its plain hash flipped
+            bits[n, 0] = bits[n - 1, 0]
+            bits[n, 0, rng.choice(256, 5, replace=False)] ^= 1
+        kinds = [
+            "plain",
+            "trim",
+            "crop90",
+            "crop80",
+            "crop75",
+            "rot90",
+            "rot180",
+            "rot270",
+            "flip",
+            "mirror",
+            "transpose",
+            "transverse",
+        ]
+        hexes = np.packbits(bits, axis=2)
+        variants = [
+            HashVariant(image_id=img.pk, kind=kind, pdq_hash=hexes[n, k].tobytes().hex(), quality=100)
+            for n, img in enumerate(images)
+            for k, kind in enumerate(kinds)
+        ]
+        HashVariant.objects.bulk_create(variants, batch_size=5000)
+        inserted_db = time.perf_counter() - started
+        started = time.perf_counter()
+        store = index.variant_store()
+        vector_rows = [
+            VectorRow(
+                index.variant_row_id(img.pk, kind),
+                (bits[n, k].astype(np.float32) * 2 - 1),
+                owner.pk,
+                True,
+                int(now.timestamp()),
+            )
+            for n, img in enumerate(images)
+            for k, kind in enumerate(kinds)
+            if kind in index.STORED_KINDS
+        ]
+        for start in range(0, len(vector_rows), 10000):
+            store.upsert(vector_rows[start : start + 10000])
+        store.flush()
+        inserted_milvus = time.perf_counter() - started
+        time.sleep(5)  # Milvus Lite builds the index in the background after a flush
+        ids = [img.pk for img in images]
+        started = time.perf_counter()
+        links = 0
+        for start in range(0, len(ids), 500):
+            links += detection.check_images(ids[start : start + 500], bans=False)
+        scan = time.perf_counter() - started
+        return {
+            "images": size,
+            "variant_vectors": len(vector_rows),
+            "db_insert_s": round(inserted_db, 1),
+            "milvus_insert_s": round(inserted_milvus, 1),
+            "find_duplicates_scan_s": round(scan, 1),
+            "images_per_s": round(size / scan, 1),
+            "planted_pairs": len(planted),
+            "open_links": links,
+        }
+
+    # ------------------------------------------------------------------ output
+
+    def print_report(self, report: dict) -> None:
+        quality = report.get("quality")
+        if quality:
+            self.stdout.write(
+                f"{quality['originals']} originals x {len(TRANSFORMS)} transforms, "
+                f"{quality['distractors']} distractors; model {quality['model']}; "
+                f"PDQ distance {quality['pdq_distance']}, CLIP near >= "
+                f"{quality['near_duplicate_score']} (semantic tier for moderation: "
+                f"{'on' if quality['semantic_tier_for_moderation'] else 'off'}); "
+                f"{quality['index_and_check_s_per_copy']} s per copy indexed and checked\n"
+            )
+            table = quality["table"]
+            self.stdout.write("| transform | " + " | ".join(TIERS) + " |")
+            self.stdout.write("|---|" + "---:|" * len(TIERS))
+            for name in TRANSFORMS:
+                self.stdout.write(f"| {name} | " + " | ".join(f"{table[t][name]:.2f}" for t in TIERS) + " |")
+            self.stdout.write(
+                "| **recall, all transforms** | "
+                + " | ".join(f"**{table[t]['_recall']:.2f}**" for t in TIERS)
+                + " |"
+            )
+            self.stdout.write(
+                "| precision | " + " | ".join(f"{table[t]['_precision']:.2f}" for t in TIERS) + " |"
+            )
+            self.stdout.write(
+                "| false links | " + " | ".join(str(table[t]["_false_links"]) for t in TIERS) + " |"
+            )
+        for row in report.get("scale", []):
+            self.stdout.write(
+                f"\nscale {row['images']} images ({row['variant_vectors']} variant vectors): "
+                f"rows {row['db_insert_s']} s, Milvus upsert {row['milvus_insert_s']} s, "
+                f"find_duplicates scan {row['find_duplicates_scan_s']} s ({row['images_per_s']} images/s), "
+                f"{row['open_links']} links for {row['planted_pairs']} planted pairs"
+            )
