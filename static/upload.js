@@ -35,6 +35,7 @@
       for (const file of files) {
         const li = el("li", { "data-state": "queued" });
         const preview = el("img", { class: "preview", alt: "" });
+        preview.addEventListener("error", () => { preview.removeAttribute("src"); });
         if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(file.type)) preview.src = URL.createObjectURL(file);
         const name = el("span", { class: "name", title: file.name }, file.name);
         const remove = el("button", { type: "button", class: "remove", "aria-label": "Remove " + file.name }, "×");
