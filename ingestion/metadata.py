@@ -34,28 +34,57 @@ EXIF_HEADER = b"Exif\x00\x00"
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
-# Tags that identify a place, a device or a person, in IFD0 and in the Exif IFD.
-PRIVATE_IFD0_TAGS = frozenset(
+# What the public copy keeps: an allowlist, since vendors put serial numbers and owner names in
+# tags of their own. IFD0: how to show the picture and what made it; no GPS, XMP, IPTC, Artist.
+KEPT_IFD0_TAGS = frozenset(
     {
-        GPS_IFD,
-        0x013C,  # HostComputer
-        0x02BC,  # XMLPacket (XMP: may repeat GPS and serials)
-        0x83BB,  # IPTC-NAA (may name the place)
-        0x8649,  # Photoshop image resources (IPTC again)
-        0xC62F,  # CameraSerialNumber (DNG)
+        0x010E,  # ImageDescription
+        0x010F,  # Make
+        0x0110,  # Model
+        ORIENTATION,
+        0x011A,  # XResolution
+        0x011B,  # YResolution
+        0x0128,  # ResolutionUnit
+        0x0131,  # Software
+        0x0132,  # DateTime
+        0x013E,  # WhitePoint
+        0x013F,  # PrimaryChromaticities
+        0x0211,  # YCbCrCoefficients
+        0x0213,  # YCbCrPositioning
+        0x0214,  # ReferenceBlackWhite
+        0x8298,  # Copyright
+        EXIF_IFD,
     }
 )
+# Exif IFD: exposure, lens and colour facts and the capture time; no serials, owner, maker notes,
+# unique ids or comments.
+KEPT_EXIF_TAGS = frozenset(
+    {
+        *(0x829A, 0x829D, 0x8822, 0x8827, 0x8830),  # exposure time, f-number, program, ISO
+        *(0x9000, 0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9101),  # version, dates, time offsets
+        *range(0x9201, 0x920B),  # shutter, aperture, brightness, bias, max aperture ... focal length
+        *(0x9290, 0x9291, 0x9292),  # sub-second times
+        *(0xA000, 0xA001, 0xA002, 0xA003),  # Flashpix version, colour space, pixel dimensions
+        *(0xA20E, 0xA20F, 0xA210, 0xA217, 0xA300, 0xA301),  # focal plane, sensing method, source
+        *range(0xA401, 0xA40D),  # rendering, exposure mode, white balance ... subject distance range
+        *(0xA432, 0xA433, 0xA434, 0xA460, 0xA500),  # lens specification, make, model; composite; gamma
+    }
+)
+# Longest kept text, byte string and list: the standard's values are far shorter.
+MAX_TEXT, MAX_BYTES, MAX_ITEMS = 256, 64, 16
+# Some of what goes, by name (the tests check these in particular).
 PRIVATE_EXIF_TAGS = frozenset(
     {
         0x927C,  # MakerNote: vendor blocks hold serial numbers (and sometimes location)
+        0x9286,  # UserComment
         0xA420,  # ImageUniqueID
         0xA430,  # CameraOwnerName
         0xA431,  # BodySerialNumber
         0xA435,  # LensSerialNumber
     }
 )
-# What a re-encoded file keeps of IFD0: who made it and when, nothing structural.
-KEPT_ON_REENCODE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
+# What a re-encoded file keeps of IFD0: what made it and when, nothing structural.
+KEPT_ON_REENCODE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x8298)
 PUBLIC_PREFIX = "public"
 UNCHANGED_SUFFIX = ".unchanged"
 
@@ -102,23 +131,40 @@ def read_location(source: bytes | IO[bytes]) -> Location | None:
 # ---------------------------------------------------------------------------- EXIF
 
 
+def _plain(value):
+    """A kept value as the standard shapes it, or None: a damaged count can make a short text tag
+    read on into the bytes of others (the serial numbers it was meant to leave out)."""
+    if isinstance(value, str):
+        return value.split("\x00", 1)[0][:MAX_TEXT]
+    if isinstance(value, bytes):
+        return value if len(value) <= MAX_BYTES else None
+    if isinstance(value, tuple) and len(value) > MAX_ITEMS:
+        return None
+    return value
+
+
+def _keep_only(directory, allowed: frozenset[int]) -> None:
+    for tag in list(directory):
+        value = _plain(directory[tag]) if tag in allowed else None
+        if value is None:
+            del directory[tag]
+        elif value is not directory[tag]:
+            directory[tag] = value
+
+
 def _exif_without_private_tags(raw: bytes) -> PILImage.Exif:
     exif = PILImage.Exif()
     exif.load(raw)
     # Exif IFD first: get_ifd() caches it, and tobytes() writes the cached (cleaned) copy.
     if EXIF_IFD in exif:
-        sub = exif.get_ifd(EXIF_IFD)
-        for tag in PRIVATE_EXIF_TAGS:
-            sub.pop(tag, None)
-    for tag in PRIVATE_IFD0_TAGS:
-        if tag in exif:
-            del exif[tag]
+        _keep_only(exif.get_ifd(EXIF_IFD), KEPT_EXIF_TAGS)
+    _keep_only(exif, KEPT_IFD0_TAGS)
     return exif
 
 
 def clean_exif(raw: bytes) -> bytes | None:
-    """The EXIF block (with its "Exif\\0\\0" header) without location, serials and owner; the embedded
-    thumbnail (IFD1) is dropped too. None when nothing worth keeping is left."""
+    """The EXIF block (with its "Exif\\0\\0" header) with only the allowed tags: no location, serials
+    or owner; the embedded thumbnail (IFD1) is dropped too. None when nothing is left."""
     try:
         exif = _exif_without_private_tags(raw)
         cleaned = exif.tobytes() if len(exif) else None
@@ -140,7 +186,6 @@ def clean_exif(raw: bytes) -> bytes | None:
 
 # ---------------------------------------------------------------------------- JPEG
 
-_JFIF_APPS = (0xE0, 0xEE)  # APP0 (JFIF) and APP14 (Adobe: the colour transform) are kept as they are
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 
 
@@ -189,14 +234,17 @@ def _jpeg(data: bytes) -> bytes:
             kept = _jpeg_app_segment(marker, payload, segment)
             if kept:
                 out.append(kept)
-        else:  # frame, tables, comments: the picture itself
+        elif marker != 0xFE:  # frame and tables: the picture itself (comments go: free text)
             out.append(segment)
     raise Unparseable("no end of image")
 
 
 def _jpeg_app_segment(marker: int, payload: bytes, segment: bytes) -> bytes | None:
-    """What an application segment becomes: kept, cleaned or dropped (None)."""
-    if marker in _JFIF_APPS:
+    """What an application segment becomes: kept (JFIF, Adobe's colour transform, the ICC profile),
+    cleaned (EXIF) or dropped (None)."""
+    if (marker == 0xE0 and payload[:5] in (b"JFIF\x00", b"JFXX\x00")) or (
+        marker == 0xEE and payload.startswith(b"Adobe")
+    ):
         return segment
     if marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
         return segment
