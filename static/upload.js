@@ -19,6 +19,7 @@
     const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
     const items = [];
     let running = 0;
+    let pausedUntil = 0;
 
     function megabytes(bytes) {
       return (bytes / 1048576).toFixed(bytes < 1048576 ? 2 : 1) + " MB";
@@ -130,7 +131,15 @@
           else if (xhr.status === 409 && body.duplicate_of) duplicate(item, body);
           else if (xhr.status === 401 || xhr.status === 403) fail(item, "You are signed out; log in again, then retry.", true);
           else if (xhr.status === 413) fail(item, `${item.file.name} is too large for the server.`);
-          else if (xhr.status === 429 || xhr.status >= 500) fail(item, body.error || "The server is busy.", true);
+          else if (xhr.status === 429) {
+            // The hourly upload allowance is used up: the whole queue waits, then carries on by itself.
+            const wait = Math.max(1, Number(xhr.getResponseHeader("Retry-After")) || 60);
+            pausedUntil = Date.now() + wait * 1000;
+            setState(item, "queued");
+            item.progress.hidden = true;
+            item.result.textContent = `waiting: upload limit reached, continuing in ${wait} s`;
+          }
+          else if (xhr.status >= 500) fail(item, body.error || "The server is busy.", true);
           else fail(item, body.error ? `${item.file.name}: ${body.error}` : `${item.file.name} was refused.`);
           resolve();
         });
@@ -143,6 +152,10 @@
       running++;
       let next;
       while ((next = items.find((i) => i.state === "queued"))) {
+        setState(next, "uploading"); // claimed: no other worker sends it too
+        while (Date.now() < pausedUntil) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, pausedUntil - Date.now())));
+        }
         await send(next);
         report();
       }
