@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.run import EncoderState, banner, encoder_state, port_from
+from launcher.run import EncoderState, banner, encoder_state, port_from, redacted
 from launcher.stack import Stack, free_port
 
 
@@ -92,3 +92,15 @@ def test_port(value: str, port: int) -> None:
 def test_a_bad_port_is_refused_by_name(value: str) -> None:
     with pytest.raises(SystemExit, match=f"PORT must be a port number .*got '{value}'"):
         port_from({"PORT": value})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cr3t@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("redis://user:s3cr3t@redis/1", "redis://user:***@redis/1"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_printed_urls_hide_their_password(url: str, shown: str) -> None:
+    assert redacted(url) == shown
