@@ -1,0 +1,64 @@
+"""The moderation queue in headless Chromium: a moderator keeps the suggested copy with the
+keyboard, the other copy is gone, and the audit log shows the decision."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group as AuthGroup
+from playwright.sync_api import Page, expect
+
+from ingestion.access import MODERATORS_GROUP
+from ingestion.models import Image
+from moderation.bench_images import encode, photo
+from moderation.models import Group
+from tests.factories import PASSWORD, index, make_image, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_keep_one_the_other_is_gone_and_the_audit_log_shows_it(page: Page, live_server, clean_index) -> None:
+    moderator = make_user("mod")
+    moderator.groups.add(AuthGroup.objects.get_or_create(name=MODERATORS_GROUP)[0])
+    alice = make_user("alice")
+    original = photo(31)
+    big = make_image(alice, data=encode(original), title="big")
+    small = make_image(alice, data=encode(original.resize((320, 240))), title="small")
+    index(big, small)  # outside a transaction: image_indexed reaches moderation at once
+    group = Group.objects.get(kind="duplicate", status="open")
+
+    base = live_server.url
+    page.goto(base + "/moderation/")
+    page.get_by_label("Username").fill("mod")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("main form").get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Moderation queue")).to_be_visible()
+    expect(page.locator("#semantic-off")).to_contain_text("demo model")
+    section = page.locator(f"#group-{group.pk}")
+    expect(section.locator("figure")).to_have_count(2)
+    expect(section.locator(f'figure[data-image="{big.pk}"] input[name="keep"]')).to_be_checked()
+    expect(section.locator(f'figure[data-image="{small.pk}"] input[name="keep"]')).not_to_be_checked()
+
+    page.keyboard.press("j")  # focus the first group
+    page.keyboard.press("d")  # keep the ticked, delete the rest
+    expect(page.locator("#queue-empty")).to_be_visible()
+    assert Image.objects.filter(pk=big.pk).exists()
+    assert not Image.objects.filter(pk=small.pk).exists()
+
+    page.goto(base + "/moderation/audit/")
+    row = page.locator("#audit-log tbody tr").first
+    expect(row).to_contain_text("resolve_delete")
+    expect(row).to_contain_text(f"group {group.pk}")
+    expect(row).to_contain_text("mod")
+    assert page.js_errors == []
+
+
+def test_members_without_the_role_get_403(page: Page, live_server) -> None:
+    make_user("alice")
+    page.goto(live_server.url + "/accounts/login/?next=/moderation/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    queue_url = live_server.url + "/moderation/"
+    with page.expect_response(lambda r: r.url == queue_url) as info:
+        page.locator("main form").get_by_role("button", name="Log in").click()
+    assert info.value.status == 403
+    expect(page.locator("main")).to_contain_text("Only moderators can do this.")
