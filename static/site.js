@@ -93,9 +93,38 @@
 
   document.addEventListener("click", rememberList, true);
   document.addEventListener("keydown", (e) => { if (e.key === "Enter") rememberList(e); }, true);
+  // --- Search page: an example image can be dropped on its form, and is previewed. ---
+  function setupExampleDrop() {
+    const form = document.getElementById("image-search");
+    const input = form && form.querySelector('input[type="file"]');
+    if (!input) return;
+    const preview = document.createElement("img");
+    preview.className = "example-preview";
+    preview.alt = "The example image";
+    preview.hidden = true;
+    input.insertAdjacentElement("afterend", preview);
+    const show = () => {
+      const file = input.files[0];
+      preview.hidden = !(file && file.type.startsWith("image/"));
+      if (!preview.hidden) preview.src = URL.createObjectURL(file);
+    };
+    input.addEventListener("change", show);
+    form.addEventListener("dragover", (e) => { e.preventDefault(); form.classList.add("over"); });
+    form.addEventListener("dragleave", () => form.classList.remove("over"));
+    form.addEventListener("drop", (e) => {
+      e.preventDefault();
+      form.classList.remove("over");
+      if (e.dataTransfer && e.dataTransfer.files.length) {
+        input.files = e.dataTransfer.files;
+        show();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     setupThemeToggle();
     setupQueueIndicator();
+    setupExampleDrop();
   });
 })();
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from ingestion import views as gallery_views
 from ingestion.models import Image
-from tests.factories import PASSWORD, draw_image, image_bytes, make_image
+from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -270,3 +270,23 @@ def test_every_page_fits_a_390_px_phone_without_script_errors(browser, live_serv
     errors = [e for e in errors if "status of 503" not in e and "status of 404" not in e]
     assert errors == []
     context.close()
+
+
+def test_search_by_a_dropped_example_image(page: Page, live_server, workers, clean_index) -> None:
+    alice = get_user_model().objects.create_user("alice", password=PASSWORD)
+    bob = get_user_model().objects.create_user("bob", password=PASSWORD)
+    circle = image_bytes(draw_image("circle"), "PNG")
+    mine = make_image(alice, data=circle, title="My circle")
+    make_image(bob, data=image_bytes(draw_image("circle", color=(190, 40, 40)), "PNG"), title="Bob's circle")
+    make_image(alice, "stripes", title="Stripes")
+    index(*Image.objects.all())
+    log_in(page, live_server.url)
+    page.goto(live_server.url + "/search/")
+    page.evaluate(DROP, ["#image-search", [payload("example.png", circle)]])
+    expect(page.locator("#image-search .example-preview")).to_be_visible()
+    assert page.locator("#image-search input[name=image]").evaluate("i => i.files[0].name") == "example.png"
+    page.get_by_role("button", name="Search by image").click()
+    first = page.locator("#results .card").first
+    expect(first).to_have_attribute("data-image-id", str(mine.pk))
+    expect(first.locator(".title")).to_have_text("My circle")
+    assert page.js_errors == []
