@@ -12,7 +12,7 @@ from celery import shared_task
 
 from ingestion.processing import decode
 
-from . import indexing, text_reading
+from . import indexing, queueing, text_reading
 from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder
 from .reconcile import reconcile
 from .vector_store import VectorStoreError
@@ -51,6 +51,12 @@ def index_images(self, ids: list[int], force: bool = False) -> dict:
 @shared_task(name="search.tasks.ocr_images", acks_late=True, ignore_result=True)
 def ocr_images(ids: list[int], force: bool = False) -> dict:
     return text_reading.read_images(ids, force=force).as_dict()
+
+
+@shared_task(name="search.tasks.requeue_unqueued", ignore_result=True)
+def requeue_unqueued_task() -> int:
+    """Run by beat every 30 s: images whose enqueue failed during an outage."""
+    return queueing.requeue_unqueued()
 
 
 @shared_task(name="search.tasks.reconcile")

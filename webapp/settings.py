@@ -300,6 +300,12 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "search.tasks.reconcile", "schedule": 600.0},
+    # Images left pending by a failed enqueue (Redis down) are queued within a minute of its return.
+    "requeue-unqueued": {
+        "task": "search.tasks.requeue_unqueued",
+        "schedule": 30.0,
+        "options": {"queue": QUERY_QUEUE, "expires": 30},
+    },
 }
 
 # Throttling (webapp.throttling): per signed-in user or per IP, and '<scope>_ip' per IP whoever
