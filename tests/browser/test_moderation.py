@@ -32,6 +32,7 @@ def test_keep_one_the_other_is_gone_and_the_audit_log_shows_it(page: Page, live_
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("main form").get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Moderation queue")).to_be_visible()
+    expect(page.locator("#moderation-link")).to_be_visible()
     expect(page.locator("#semantic-off")).to_contain_text("demo model")
     section = page.locator(f"#group-{group.pk}")
     expect(section.locator("figure")).to_have_count(2)
