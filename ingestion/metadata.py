@@ -162,26 +162,28 @@ def _exif_without_private_tags(raw: bytes) -> PILImage.Exif:
     return exif
 
 
-def clean_exif(raw: bytes) -> bytes | None:
+def clean_exif(raw: bytes, max_size: int = 0xFFFF - 2) -> bytes | None:
     """The EXIF block (with its "Exif\\0\\0" header) with only the allowed tags: no location, serials
-    or owner; the embedded thumbnail (IFD1) is dropped too. None when nothing is left."""
+    or owner; the embedded thumbnail (IFD1) is dropped too. None when nothing is left. Should Pillow
+    fail to write it, or it be too big for its segment, only the orientation is kept."""
     try:
         exif = _exif_without_private_tags(raw)
         cleaned = exif.tobytes() if len(exif) else None
-    except Exception:  # Pillow cannot re-serialise some vendor oddities: keep the orientation alone
+        if cleaned is None or len(cleaned) <= max_size:
+            return cleaned
+    except Exception:  # vendor oddities Pillow cannot re-serialise
         log.info("EXIF could not be rewritten; keeping only the orientation", exc_info=True)
-        try:
-            original = PILImage.Exif()
-            original.load(raw)
-            orientation = original.get(ORIENTATION)
-        except Exception:
-            orientation = None
-        if orientation is None:
-            return None
-        minimal = PILImage.Exif()
-        minimal[ORIENTATION] = orientation
-        cleaned = minimal.tobytes()
-    return cleaned
+    try:
+        original = PILImage.Exif()
+        original.load(raw)
+        orientation = original.get(ORIENTATION)
+    except Exception:
+        orientation = None
+    if not isinstance(orientation, int):
+        return None
+    minimal = PILImage.Exif()
+    minimal[ORIENTATION] = orientation
+    return minimal.tobytes()
 
 
 # ---------------------------------------------------------------------------- JPEG
@@ -250,7 +252,7 @@ def _jpeg_app_segment(marker: int, payload: bytes, segment: bytes) -> bytes | No
         return segment
     if marker == 0xE1 and payload.startswith(EXIF_HEADER):
         cleaned = clean_exif(payload)
-        if cleaned is None or len(cleaned) + 2 > 0xFFFF:
+        if cleaned is None:
             return None
         return b"\xff\xe1" + struct.pack(">H", len(cleaned) + 2) + cleaned
     # XMP, IPTC (APP13), MPF indexes, vendor blocks (GoPro, Ricoh, FLIR ...): not needed to show it.

@@ -274,3 +274,12 @@ def test_no_damaged_file_lets_private_data_through(fmt: str) -> None:
         assert read_location(clean) is None
         assert not [secret for secret in SECRETS if secret in clean]
     assert tried > 50
+
+
+def test_exif_too_big_for_its_segment_keeps_the_orientation_alone() -> None:
+    raw = private_exif().tobytes()
+    minimal = metadata.clean_exif(raw, max_size=20)
+    exif = PILImage.Exif()
+    exif.load(minimal)
+    assert dict(exif) == {0x0112: 6}
+    assert metadata.clean_exif(raw).startswith(metadata.EXIF_HEADER)
