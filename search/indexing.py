@@ -147,6 +147,9 @@ def save_variants(image_id: int, prepared: Prepared) -> None:
     ]
     try:
         with transaction.atomic():
+            # Locked so a concurrent delete waits; gone already: nothing to keep.
+            if not Image.objects.select_for_update().filter(pk=image_id).exists():
+                return
             HashVariant.objects.filter(image_id=image_id).delete()
             HashVariant.objects.bulk_create(variants)
     except IntegrityError:
