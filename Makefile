@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test test-fast bench lint chromium fonts clean
+.PHONY: install run test test-fast bench lint chromium fonts screenshots clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: install chromium fonts
 
 test-fast: install
 	$(PY) -m pytest -m "not integration and not browser"
+
+# docs/screenshots/: desktop, phone (390 px) and dark, from a small library the real workers index.
+screenshots: install chromium fonts
+	$(PY) -m pytest tests/browser/shoot_screenshots.py -q
 
 bench: install
 	CLIP_MODEL=$${CLIP_MODEL:-demo} $(PY) manage.py bench

@@ -36,7 +36,7 @@
       for (const file of files) {
         const li = el("li", { "data-state": "queued" });
         const preview = el("img", { class: "preview", alt: "" });
-        preview.addEventListener("error", () => { preview.removeAttribute("src"); });
+        preview.addEventListener("error", () => { preview.style.visibility = "hidden"; });
         if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(file.type)) preview.src = URL.createObjectURL(file);
         const name = el("span", { class: "name", title: file.name }, file.name);
         const remove = el("button", { type: "button", class: "remove", "aria-label": "Remove " + file.name }, "×");
@@ -72,6 +72,7 @@
     function fail(item, message, retry) {
       setState(item, "failed");
       item.progress.hidden = true;
+      item.title.hidden = !retry && !item.title.value; // nothing more to send
       item.result.textContent = message;
       if (retry) {
         const again = el("button", { type: "button", class: "link" }, "Retry");
@@ -86,6 +87,7 @@
       item.li.dataset.status = body.status; // the page's status poller turns it to indexed
       item.progress.hidden = true;
       item.title.disabled = true;
+      item.title.hidden = !item.title.value;
       item.result.textContent = "Uploaded as ";
       const link = el("a", { href: "/images/" + body.id + "/" }, "#" + body.id);
       const badge = el("span", { class: "status status-" + body.status }, body.status);
@@ -140,6 +142,7 @@
             item.result.textContent = `waiting: upload limit reached, continuing in ${wait} s`;
           }
           else if (xhr.status >= 500) fail(item, body.error || "The server is busy.", true);
+          else if (body.error && body.error.includes(item.file.name)) fail(item, body.error);
           else fail(item, body.error ? `${item.file.name}: ${body.error}` : `${item.file.name} was refused.`);
           resolve();
         });
