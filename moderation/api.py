@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -22,6 +24,80 @@ from .serializers import audit_json, ban_json, bank_json, group_json
 
 PARSERS = [JSONParser, FormParser, MultiPartParser]
 
+# For the OpenAPI schema only: the views build their JSON in `moderation.serializers`.
+IMAGE = inline_serializer(
+    "ModerationImage",
+    {
+        "id": serializers.IntegerField(),
+        "url": serializers.URLField(),
+        "thumbnail_url": serializers.URLField(allow_null=True),
+        "owner": serializers.CharField(),
+        "width": serializers.IntegerField(),
+        "height": serializers.IntegerField(),
+        "bytes": serializers.IntegerField(),
+        "created_at": serializers.DateTimeField(),
+        "keep_suggested": serializers.BooleanField(),
+    },
+)
+LINK = inline_serializer(
+    "ModerationLink",
+    {
+        "a": serializers.IntegerField(),
+        "b": serializers.IntegerField(),
+        "kind": serializers.ChoiceField(choices=["exact", "pdq", "clip"]),
+        "pdq_distance": serializers.IntegerField(allow_null=True),
+        "score": serializers.FloatField(allow_null=True),
+    },
+)
+GROUP = inline_serializer(
+    "ModerationGroup",
+    {
+        "id": serializers.IntegerField(),
+        "kind": serializers.ChoiceField(choices=["duplicate", "banned"]),
+        "status": serializers.ChoiceField(choices=["open", "resolved"]),
+        "images": IMAGE.__class__(many=True),
+        "links": LINK.__class__(many=True),
+        "ban": inline_serializer(
+            "ModerationBanRef",
+            {
+                "id": serializers.IntegerField(),
+                "bank": serializers.CharField(),
+                "reason": serializers.CharField(),
+            },
+            allow_null=True,
+        ),
+    },
+)
+RESOLVE = inline_serializer(
+    "ModerationResolve",
+    {
+        "keep": serializers.ListField(child=serializers.IntegerField()),
+        "action": serializers.ChoiceField(choices=["delete", "hide"]),
+        "note": serializers.CharField(required=False),
+    },
+)
+NOTE = inline_serializer("ModerationNote", {"note": serializers.CharField(required=False)})
+BAN = inline_serializer(
+    "ModerationBan",
+    {
+        "image": serializers.IntegerField(),
+        "reason": serializers.CharField(required=False),
+        "bank": serializers.CharField(required=False),
+    },
+)
+CSV_FILE = inline_serializer("ModerationCsv", {"file": serializers.FileField()})
+AUDIT = inline_serializer(
+    "ModerationAudit",
+    {
+        "at": serializers.DateTimeField(),
+        "moderator": serializers.CharField(),
+        "action": serializers.CharField(),
+        "target": serializers.CharField(),
+        "note": serializers.CharField(),
+    },
+    many=True,
+)
+
 
 @extend_schema(
     parameters=[
@@ -30,7 +106,9 @@ PARSERS = [JSONParser, FormParser, MultiPartParser]
         OpenApiParameter("order", str, enum=["newest", "largest"]),
         OpenApiParameter("page", int),
         OpenApiParameter("page_size", int),
-    ]
+    ],
+    responses=GROUP,
+    operation_id="moderation_groups_list",
 )
 @api_view(["GET"])
 @permission_classes([IsModerator])
@@ -42,6 +120,7 @@ def groups(request):
     return paginator.get_paginated_response([group_json(g, request) for g in page])
 
 
+@extend_schema(responses=GROUP)
 @api_view(["GET"])
 @permission_classes([IsModerator])
 def group_detail(request, pk: int):
@@ -49,6 +128,7 @@ def group_detail(request, pk: int):
     return Response(group_json(group, request))
 
 
+@extend_schema(request=RESOLVE, responses=OpenApiTypes.OBJECT)
 @api_view(["POST"])
 @permission_classes([IsModerator])
 @parser_classes(PARSERS)
@@ -61,6 +141,7 @@ def resolve(request, pk: int):
     )
 
 
+@extend_schema(request=NOTE, responses=OpenApiTypes.OBJECT)
 @api_view(["POST"])
 @permission_classes([IsModerator])
 @parser_classes(PARSERS)
@@ -71,6 +152,7 @@ def dismiss(request, pk: int):
     return Response({"id": group.pk, "status": group.status, "resolution": group.resolution})
 
 
+@extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
 @api_view(["POST"])
 @permission_classes([IsModerator])
 @parser_classes(PARSERS)
@@ -81,6 +163,8 @@ def bulk(request):
     return Response(services.bulk(request.user, params["groups"], params["action"], params["note"]))
 
 
+@extend_schema(methods=["GET"], operation_id="moderation_bans_list", responses=OpenApiTypes.OBJECT)
+@extend_schema(methods=["POST"], request=BAN, responses={201: OpenApiTypes.OBJECT})
 @api_view(["GET", "POST"])
 @permission_classes([IsModerator])
 @parser_classes(PARSERS)
@@ -99,6 +183,7 @@ def ban_list(request):
     return paginator.get_paginated_response([ban_json(e) for e in page])
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET", "DELETE"])
 @permission_classes([IsModerator])
 def ban_detail(request, pk: int):
@@ -109,6 +194,7 @@ def ban_detail(request, pk: int):
     return Response(ban_json(entry))
 
 
+@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
 @api_view(["GET"])
 @permission_classes([IsModerator])
 def ban_export(request):
@@ -117,6 +203,7 @@ def ban_export(request):
     return response
 
 
+@extend_schema(request={"multipart/form-data": CSV_FILE}, responses=OpenApiTypes.OBJECT)
 @api_view(["POST"])
 @permission_classes([IsModerator])
 @parser_classes([MultiPartParser])
@@ -131,12 +218,14 @@ def ban_import(request):
     return Response(bans.import_csv(request.user, upload.read()), status=201)
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 @permission_classes([IsModerator])
 def banks(request):
     return Response([bank_json(b) for b in services.banks_with_counts()])
 
 
+@extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
 @api_view(["PATCH"])
 @permission_classes([IsModerator])
 @parser_classes(PARSERS)
@@ -147,6 +236,7 @@ def bank_detail(request, name: str):
     return Response(bank_json(bank))
 
 
+@extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)], responses=AUDIT)
 @api_view(["GET"])
 @permission_classes([IsModerator])
 def audit(request):
