@@ -114,3 +114,23 @@ def test_deleting_an_image_removes_its_variant_rows(alice, upload, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         image.delete()
     assert not ids & search_index.variant_store().ids()
+
+
+def test_find_duplicates_rescans_everything_and_keeps_dismissals(alice, moderator, upload):
+    from django.core.management import call_command
+
+    from moderation import review
+
+    original = photo(18)
+    a = upload(alice, encode(original))
+    b = upload(alice, encode(original.crop((32, 24, 608, 456))))  # a central 10% crop
+    c = upload(alice, encode(border(original, 0.05, (255, 255, 255))))
+    d = upload(alice, encode(photo(19)))
+    e = upload(alice, encode(photo(19).resize((320, 240))))
+    review.dismiss(moderator, Group.objects.get(members__image=d), "")
+    Link.objects.exclude(state=Link.State.DISMISSED).delete()
+    Group.objects.filter(status=Group.Status.OPEN).delete()
+    call_command("find_duplicates", "--quiet")
+    groups = open_groups()
+    assert [members(g) for g in groups] == [{a.pk, b.pk, c.pk}]
+    assert Link.objects.get(a=d, b=e).state == Link.State.DISMISSED

@@ -274,7 +274,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         links = 0
         for start in range(0, len(ids), 500):
-            links += detection.check_images(ids[start : start + 500], bans=False)
+            links += detection.check_images(ids[start : start + 500], bans=False, full_scan=True)
         scan = time.perf_counter() - started
         return {
             "images": size,

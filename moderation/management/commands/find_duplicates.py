@@ -39,7 +39,7 @@ class Command(BaseCommand):
         with tqdm(total=len(ids), unit="img", disable=opts["quiet"], file=self.stderr) as bar:
             for start in range(0, len(ids), batch):
                 chunk = ids[start : start + batch]
-                touched += check_images(chunk, bans=opts["bans"])
+                touched += check_images(chunk, bans=opts["bans"], full_scan=True)
                 bar.update(len(chunk))
         elapsed = time.perf_counter() - started
         open_groups = Group.objects.filter(kind=Group.Kind.DUPLICATE, status=Group.Status.OPEN).count()
