@@ -14,6 +14,7 @@
       const picked = boxes.filter((b) => b.checked);
       boxes.forEach((b) => b.closest(".card").classList.toggle("picked", b.checked));
       form.hidden = picked.length === 0;
+      document.getElementById("gallery").classList.toggle("selecting", picked.length > 0);
       count.textContent = picked.length + " selected";
       form.elements.ids.value = picked.map((b) => b.value).join(",");
     }

@@ -34,6 +34,30 @@
     const nextLink = document.getElementById("viewer-next");
     if (prevId) { prevLink.href = "/images/" + prevId + "/"; prevLink.hidden = false; }
     if (nextId) { nextLink.href = "/images/" + nextId + "/"; nextLink.hidden = false; }
+    // At the end of a page of the list, the next page of that list carries on.
+    const morePage = !nextId && at >= 0 && list.next ? list.next : "";
+    if (morePage) {
+      nextLink.hidden = false;
+      nextLink.addEventListener("click", (e) => { e.preventDefault(); goFurther(); });
+    }
+
+    async function goFurther() {
+      try {
+        const target = new URL(morePage, location.origin + list.url);
+        const response = await fetch(target, { credentials: "same-origin" });
+        if (!response.ok) return;
+        const page = new DOMParser().parseFromString(await response.text(), "text/html");
+        const scope = page.querySelector("[data-list]") || page.querySelector(".grid");
+        const more = scope ? [...new Set([...scope.querySelectorAll("[data-image-id]")].map((el) => el.dataset.imageId))] : [];
+        if (!more.length) return;
+        const pager = page.querySelector("[data-next-page]");
+        const grown = Object.assign({}, list, { ids: ids.concat(more), next: pager ? pager.dataset.nextPage : "" });
+        sessionStorage.setItem(LIST_KEY, JSON.stringify(grown));
+        go(more[0]);
+      } catch (err) {
+        // Stay on this image; the list's own pager still works.
+      }
+    }
 
     // --- Full screen with zoom and pan. ---
     const box = document.getElementById("lightbox");
@@ -77,9 +101,9 @@
       if (how === "reset") { scale = 1; x = 0; y = 0; apply(); } else zoom(how === "in" ? 1.5 : 1 / 1.5);
     }));
     box.querySelector(".lb-prev").hidden = !prevId;
-    box.querySelector(".lb-next").hidden = !nextId;
+    box.querySelector(".lb-next").hidden = !nextId && !morePage;
     box.querySelector(".lb-prev").addEventListener("click", () => go(prevId));
-    box.querySelector(".lb-next").addEventListener("click", () => go(nextId));
+    box.querySelector(".lb-next").addEventListener("click", () => (nextId ? go(nextId) : goFurther()));
     box.addEventListener("wheel", (e) => { e.preventDefault(); zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2); }, { passive: false });
     big.addEventListener("dblclick", () => { if (scale > 1) { scale = 1; x = 0; y = 0; apply(); } else zoom(2.5); });
     let drag = null;
@@ -106,6 +130,7 @@
       if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || typing(e.target)) return;
       if (e.key === "ArrowLeft" && prevId) { e.preventDefault(); go(prevId); }
       else if (e.key === "ArrowRight" && nextId) { e.preventDefault(); go(nextId); }
+      else if (e.key === "ArrowRight" && morePage) { e.preventDefault(); goFurther(); }
       else if (e.key === "Escape") {
         e.preventDefault();
         if (!box.hidden) close(); else location.assign(backUrl);
@@ -116,6 +141,7 @@
     let wasFull = false;
     try { wasFull = sessionStorage.getItem(FULL_KEY) === "1"; } catch (err) { wasFull = false; }
     if (wasFull && at >= 0) open();
+    viewer.dataset.ready = "true"; // keys work from here on (tests wait for it)
 
     // --- Similar images and duplicates appear once indexing finishes. ---
     document.addEventListener("image-status", async (event) => {

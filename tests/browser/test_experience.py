@@ -62,6 +62,12 @@ def watch_console(page: Page, expected_statuses: tuple[int, ...] = ()) -> list[s
     return errors
 
 
+def at_image(page: Page, base: str, pk: int) -> None:
+    """On the image's page, with its keyboard handling ready."""
+    expect(page).to_have_url(f"{base}/images/{pk}/")
+    expect(page.locator('#viewer[data-ready="true"]')).to_have_count(1)
+
+
 def when(month: int) -> datetime:
     return datetime(2024, month, 1, 12, tzinfo=UTC)
 
@@ -163,13 +169,13 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
 
     # The viewer walks the list it came from; the address follows; Esc goes back to the list.
     page.locator(f'#gallery .card[data-image-id="{batch[0].pk}"] a.thumb').click()
-    expect(page).to_have_url(f"{base}/images/{batch[0].pk}/")
+    at_image(page, base, batch[0].pk)
     page.keyboard.press("ArrowRight")
-    expect(page).to_have_url(f"{base}/images/{batch[1].pk}/")
+    at_image(page, base, batch[1].pk)
     page.keyboard.press("ArrowLeft")
-    expect(page).to_have_url(f"{base}/images/{batch[0].pk}/")
+    at_image(page, base, batch[0].pk)
     page.keyboard.press("ArrowLeft")  # the first of the list: stays
-    expect(page).to_have_url(f"{base}/images/{batch[0].pk}/")
+    at_image(page, base, batch[0].pk)
 
     page.keyboard.press("f")
     expect(page.locator("#lightbox")).to_be_visible()
@@ -177,10 +183,17 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
     expect(page.locator("#lightbox .lb-zoom")).to_have_text("150%")
     page.keyboard.press("Escape")
     expect(page.locator("#lightbox")).to_be_hidden()
-    expect(page).to_have_url(f"{base}/images/{batch[0].pk}/")
+    at_image(page, base, batch[0].pk)
     expect(page.locator("#viewer-download")).to_have_attribute("download", "circle.png")
     page.keyboard.press("Escape")
     expect(page).to_have_url(base + "/?tag=batch")
+    # From the last picture of a page, → carries on into the list's next page.
+    page.locator(f'#gallery .card[data-image-id="{batch[1].pk}"] a.thumb').click()
+    at_image(page, base, batch[1].pk)
+    page.keyboard.press("ArrowRight")
+    at_image(page, base, batch[2].pk)
+    page.keyboard.press("ArrowLeft")
+    at_image(page, base, batch[1].pk)
 
     # Edit in place: the valid title is saved, the bad tag explained, the typing kept.
     page.goto(f"{base}/images/{batch[0].pk}/")
