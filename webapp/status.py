@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -41,9 +42,12 @@ def summary(user) -> dict:
         recent=Count("pk", filter=Q(status=Image.Status.INDEXED, indexed_at__gte=since)),
     )
     try:
-        state, detail = encoder_summary(read_all())
+        states = read_all()
+        state, detail = encoder_summary(states)
+        ingest_state, ingest_detail = encoder_summary(states, settings.INGEST_QUEUE)
     except redis.RedisError:
         state, detail = SummaryState.ERROR, "the task queue (Redis) is unreachable."
+        ingest_state, ingest_detail = state, detail
     return {
         "pending": counts["pending"],
         "failed": counts["failed"],
@@ -51,6 +55,8 @@ def summary(user) -> dict:
         "per_minute": round(counts["recent"] / (RATE_WINDOW.total_seconds() / 60), 1),
         "model_state": str(state),
         "model_detail": detail,
+        "ingest_state": str(ingest_state),
+        "ingest_detail": ingest_detail,
         "scope": "all" if user.is_staff else "mine",
     }
 
