@@ -61,12 +61,15 @@ def _candidate_sql(needles: list[str], base_sql: str, limit: int) -> tuple[str, 
             where.append("search_keywords MATCH %s")
             params.append(" AND ".join(_fts_string(n) for n in long))
         for needle in short:
-            where.append("(" + " OR ".join(f"{c} LIKE %s ESCAPE '\\'" for c in FIELDS) + ")")
-            params += [_like(needle)] * len(FIELDS)
-        order = "rank" if long else "rowid DESC"
+            # A scan, bounded by LIMIT; instr is several times cheaper than LIKE here.
+            where.append("(" + " OR ".join(f"instr(lower({c}), %s)" for c in FIELDS) + ")")
+            params += [needle] * len(FIELDS)
+        order = "rank" if long else "search_keywords.rowid DESC"
+        # CROSS JOIN keeps the full-text lookup as the outer loop (run once); with a plain join or
+        # `rowid IN (subquery)` SQLite may run the MATCH once per visible image instead.
         sql = (
-            f"SELECT rowid FROM search_keywords WHERE {' AND '.join(where)} "
-            f"AND rowid IN ({base_sql}) ORDER BY {order} LIMIT %s"
+            f"SELECT search_keywords.rowid FROM search_keywords CROSS JOIN ({base_sql}) AS allowed "
+            f"ON allowed.pk = search_keywords.rowid WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
         )
     else:
         for needle in needles:
@@ -120,12 +123,13 @@ def search(query: Query, images: QuerySet[Image], limit: int) -> list[KeywordHit
     terms = [(t, n) for t, n in terms if n]
     if not terms or limit <= 0:
         return []
-    base_sql, base_params = images.order_by().values("pk").query.sql_with_params()
+    base_sql, base_params = images.order_by().values("pk").distinct().query.sql_with_params()
     candidates: list[int] = []
     with connection.cursor() as cursor:
         for _, needles in terms:
             sql, params = _candidate_sql(needles, base_sql, limit)
-            cursor.execute(sql, [*params, *base_params, limit])
+            args = [*base_params, *params] if connection.vendor == "sqlite" else [*params, *base_params]
+            cursor.execute(sql, [*args, limit])
             candidates += [int(row[0]) for row in cursor.fetchall() if int(row[0]) not in candidates]
     rows = _rows(candidates)
     negatives = [n for n in (_needles(t) for t in query.negative_text_terms) if n]

@@ -4,6 +4,7 @@ from the database in order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -123,8 +124,7 @@ def run_search(query: QueryVector, user, params: SearchParams) -> list[Result]:
     if params.no_match:
         return []
     if params.sort == "date" or params.database_only_filters:
-        results = _finish(fuse([], _vector_hits(query, user, params, _window(params))), user, params, query)
-        return results[params.offset : params.offset + params.limit]
+        return _finish(fuse([], _vector_hits(query, user, params, _window(params))), user, params, query)
     hits = embedding_store(query.model_id, query.dim).search(
         query.vector,
         limit=params.limit,
@@ -136,10 +136,15 @@ def run_search(query: QueryVector, user, params: SearchParams) -> list[Result]:
 
 
 def search(
-    query: Query, user, params: SearchParams, example: bytes | None = None
+    query: Query,
+    user,
+    params: SearchParams,
+    example: bytes | None = None,
+    embed: Callable[[Query, object, bytes | None], QueryVector] = queries.query_vector,
 ) -> tuple[list[Result], str]:
     """One page of results for a parsed query (and an optional uploaded example image), and the
-    model that embedded it ("" when no embedding was needed)."""
+    model that embedded it ("" when no embedding was needed). `embed` turns the query into its
+    vector (the query worker's RPC; `manage.py bench` embeds in-process)."""
     if params.mode == "text" and (query.image_terms or example is not None):
         raise BadQuery("Example images (image:ID or an upload) need mode=hybrid or mode=semantic.")
     if params.mode == "text" and not any(t.words() for t in query.positive_text_terms):
@@ -156,50 +161,80 @@ def search(
     vector: QueryVector | None = None
     vector_hits: list[Hit] = []
     if params.mode != "text":
-        vector = queries.query_vector(query, user, example)
+        vector = embed(query, user, example)
         vector_hits = _vector_hits(vector, user, params, window)
     results = _finish(fuse(keyword_hits, vector_hits), user, params, vector)
-    return results[params.offset : params.offset + params.limit], vector.model_id if vector else ""
+    return results, vector.model_id if vector else ""
+
+
+@dataclass
+class _Candidate:
+    """What ordering a fused candidate needs, read without building model instances (a search
+    ranks a few hundred candidates and shows one page of them)."""
+
+    pk: int
+    sha256: str
+    pdq_hash: str
+    pdq_quality: int | None
+    created_at: datetime
+    score: float
+    matches: tuple[str, ...]
+    copies: tuple[int, ...] = ()
 
 
 def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector | None) -> list[Result]:
-    """Hydrate the fused candidates (re-checking every filter), score, collapse copies, sort."""
-    rows = {row.pk: row for row in candidates(user, params).filter(pk__in=[f.image_id for f in fused])}
-    entries = [f for f in fused if f.image_id in rows]
-    top_keyword = max((f.keyword.score for f in entries if f.keyword), default=1.0) or 1.0
-    results: list[Result] = []
-    for entry in entries:
-        image = rows[entry.image_id]
+    """Re-check every filter on the fused candidates, score them, collapse copies, sort, and
+    hydrate the requested page in order."""
+    entries = {f.image_id: f for f in fused}
+    allowed = candidates(user, params).order_by().filter(pk__in=list(entries))
+    fields = ("pk", "sha256", "pdq_hash", "pdq_quality", "created_at")
+    meta = {row[0]: row for row in allowed.values_list(*fields)}
+    missing = [pk for pk in meta if entries[pk].vector_score is None]
+    cosines: dict[int, float | None] = {}
+    if vector is not None and missing:
+        for pk, blob, model in allowed.filter(pk__in=missing).values_list(
+            "pk", "embedding", "embedding_model"
+        ):
+            cosines[pk] = _cosine(vector, blob, model)
+    top_keyword = (
+        max((f.keyword.score for f in fused if f.keyword and f.image_id in meta), default=1.0) or 1.0
+    )
+    rows: list[_Candidate] = []
+    for entry in fused:
+        if entry.image_id not in meta:
+            continue
         score = entry.vector_score
-        if score is None and vector is not None:
-            score = _cosine(vector, image)
+        if score is None:
+            score = cosines.get(entry.image_id)
         if score is None:  # text mode: the keyword score, relative to the best
             score = entry.keyword.score / top_keyword if entry.keyword else 0.0
-        results.append(Result(image, float(score), tuple(entry.matches)))
+        rows.append(_Candidate(*meta[entry.image_id], float(score), tuple(entry.matches)))
     if params.collapse:
-        results = collapse(results)
+        rows = _collapse(rows)
     if params.sort == "date":
-        results.sort(key=lambda r: (r.image.created_at, r.image.pk), reverse=True)
-    return results
+        rows.sort(key=lambda r: (r.created_at, r.pk), reverse=True)
+    page = rows[params.offset : params.offset + params.limit]
+    images = {i.pk: i for i in candidates(user, params).filter(pk__in=[r.pk for r in page])}
+    return [Result(images[r.pk], r.score, r.matches, r.copies) for r in page if r.pk in images]
 
 
-def _cosine(query: QueryVector, image: Image) -> float | None:
-    vector = image.embedding_vector()
-    if vector is None or image.embedding_model != query.model_id or vector.shape != query.vector.shape:
+def _cosine(query: QueryVector, blob: bytes | None, model_id: str) -> float | None:
+    if not blob or model_id != query.model_id:
         return None
-    norm = float(np.linalg.norm(vector)) or 1.0
-    return float(np.dot(query.vector, vector) / norm)
+    vector = np.frombuffer(bytes(blob), dtype=np.float32)
+    if vector.shape != query.vector.shape:
+        return None
+    return float(np.dot(query.vector, vector) / (float(np.linalg.norm(vector)) or 1.0))
 
 
-def _pdq_words(result: Result) -> np.ndarray | None:
+def _pdq_words(pdq_hash: str, quality: int | None) -> np.ndarray | None:
     """The PDQ hash as four 64-bit words, or None when it is missing or too weak to compare."""
-    image = result.image
-    if not image.pdq_hash or (image.pdq_quality or 0) < settings.PDQ_MIN_QUALITY:
+    if not pdq_hash or (quality or 0) < settings.PDQ_MIN_QUALITY:
         return None
-    return np.frombuffer(bytes.fromhex(image.pdq_hash), dtype=">u8").astype(np.uint64)
+    return np.frombuffer(bytes.fromhex(pdq_hash), dtype=">u8").astype(np.uint64)
 
 
-def collapse(results: list[Result]) -> list[Result]:
+def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
     """Exact copies (same SHA-256) and near copies (PDQ hashes within the match distance, as the
     duplicates view judges re-encodes and resizes) are shown once, at the best-ranked copy's place,
     with the others' ids. Embedding similarity alone is not used: under a weak model unrelated
@@ -209,9 +244,9 @@ def collapse(results: list[Result]) -> list[Result]:
     by_sha: dict[str, int] = {}
     hashes: list[np.ndarray] = []
     hash_owner: list[int] = []
-    for i, result in enumerate(results):
-        slot = by_sha.get(result.image.sha256)
-        words = _pdq_words(result)
+    for i, row in enumerate(rows):
+        slot = by_sha.get(row.sha256)
+        words = _pdq_words(row.pdq_hash, row.pdq_quality)
         if slot is None and words is not None and hashes:
             distances = np.bitwise_count(np.stack(hashes) ^ words).sum(axis=1)
             close = np.flatnonzero(distances <= settings.PDQ_MATCH_DISTANCE)
@@ -220,13 +255,31 @@ def collapse(results: list[Result]) -> list[Result]:
         if slot is None:
             kept.append(i)
             copies[i] = []
-            by_sha[result.image.sha256] = i
+            by_sha[row.sha256] = i
             if words is not None:
                 hashes.append(words)
                 hash_owner.append(i)
         else:
-            copies[slot].append(result.image.pk)
-    return [replace(results[i], copies=tuple(copies[i])) if copies[i] else results[i] for i in kept]
+            copies[slot].append(row.pk)
+    return [replace(rows[i], copies=tuple(copies[i])) if copies[i] else rows[i] for i in kept]
+
+
+def collapse(results: list[Result]) -> list[Result]:
+    """`_collapse` over hydrated results."""
+    rows = [
+        _Candidate(
+            r.image.pk,
+            r.image.sha256,
+            r.image.pdq_hash,
+            r.image.pdq_quality,
+            r.image.created_at,
+            r.score,
+            r.matches,
+        )
+        for r in results
+    ]
+    by_pk = {r.image.pk: r for r in results}
+    return [replace(by_pk[row.pk], copies=row.copies) for row in _collapse(rows)]
 
 
 def similar_to(image: Image, user, params: SearchParams) -> list[Result]:
