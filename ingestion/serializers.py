@@ -76,6 +76,11 @@ class ImageUploadSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True)
     tags = serializers.CharField(required=False, allow_blank=True, help_text="Comma-separated")
     visibility = serializers.ChoiceField(choices=Image.Visibility.choices, required=False)
+    allow_duplicate = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="false: a file you already have (same bytes) is refused: 409 with its id (duplicate_of)",
+    )
 
 
 class ImageUpdateSerializer(serializers.Serializer):
