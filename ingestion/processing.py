@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
+import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,11 +63,93 @@ def tone_map(image: PILImage.Image) -> PILImage.Image:
     return PILImage.fromarray(np.clip(scaled, 0, 255).round().astype(np.uint8), mode="L")
 
 
-def decode_keeping_alpha(data: bytes) -> PILImage.Image:
-    """The first frame, EXIF-oriented, as 8-bit RGB, or RGBA when it has transparency."""
-    with PILImage.open(io.BytesIO(data)) as img:
+# Decoding a huge image is bounded twice: it is reduced to at most this side as it is decoded
+# (JPEG: DCT scaling, never the full size; others: Image.reduce right after the decode, before
+# any copy), and at most settings.HEAVY_DECODES_PER_PROCESS of them run at once in one process.
+# Thumbnails, PDQ (512), OCR (1600) and the model (224) need less; smaller images decode as before.
+DECODE_MAX_SIDE = 2048
+HEAVY_PIXELS = 16_000_000
+_heavy_decodes: threading.BoundedSemaphore | None = None
+_heavy_lock = threading.Lock()
+
+
+def _heavy_gate() -> threading.BoundedSemaphore:
+    global _heavy_decodes
+    with _heavy_lock:
+        if _heavy_decodes is None:
+            _heavy_decodes = threading.BoundedSemaphore(settings.HEAVY_DECODES_PER_PROCESS)
+        return _heavy_decodes
+
+
+def _reduced(img: PILImage.Image, max_side: int, max_pixels: int | None) -> tuple[PILImage.Image, int | None]:
+    """The opened image decoded with its longest side reduced towards `max_side` (never below).
+    When a new, reduced image is returned, `img` is closed (its full-size pixels freed before the
+    next heavy decode may start) and its EXIF orientation is returned with it."""
+    width, height = img.size
+    if max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        img.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))  # JPEG only; else no-op
+    decoded_pixels = img.size[0] * img.size[1]
+    if max_pixels is not None and decoded_pixels > max_pixels:
+        raise ValueError(
+            f"the image is {width}x{height}; at most {max_pixels / 1e6:.0f} megapixels can be decoded here"
+        )
+    heavy = decoded_pixels > HEAVY_PIXELS
+    with _heavy_gate() if heavy else contextlib.nullcontext():
+        img.load()
+        factor = max(img.size) // max_side
+        if factor < 2:
+            return img, None
+        orientation = img.getexif().get(ORIENTATION, 1)
+        full = img.convert(_reducible_mode(img)) if img.mode not in REDUCIBLE_MODES else img
+        reduced = full.reduce(factor)  # palette, bilevel, 16-bit: converted to a mode it works on
+        full.close()
+        img.close()
+        return reduced, orientation
+
+
+ORIENTATION = 0x0112
+_TRANSPOSE = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_270,
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_90,
+}
+
+
+def _orient(image: PILImage.Image, orientation: int) -> PILImage.Image:
+    """What ImageOps.exif_transpose does to the pixels, for an EXIF orientation read earlier."""
+    method = _TRANSPOSE.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+REDUCIBLE_MODES = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr", "PA"}
+
+
+def _reducible_mode(img: PILImage.Image) -> str:
+    if img.mode.startswith("I;16"):
+        return "I"
+    if img.mode == "1":
+        return "L"
+    return "RGBA" if img.has_transparency_data else "RGB"
+
+
+def decode_keeping_alpha(
+    data: bytes, max_side: int = DECODE_MAX_SIDE, max_pixels: int | None = None
+) -> PILImage.Image:
+    """The first frame, EXIF-oriented, as 8-bit RGB, or RGBA when it has transparency; at most
+    about `max_side` on its longest side, and refused (ValueError) if it would decode to more than
+    `max_pixels`."""
+    with warnings.catch_warnings(), PILImage.open(io.BytesIO(data)) as img:
+        # Pixel limits are the callers' (validation, max_pixels): not Pillow's global bomb guard.
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
         img.seek(0)
-        oriented = ImageOps.exif_transpose(img)
+        reduced, orientation = _reduced(img, max_side, max_pixels)
+        # A reduced image is new: not every format's orientation tag travels with it.
+        oriented = ImageOps.exif_transpose(img) if orientation is None else _orient(reduced, orientation)
     if oriented.mode in WIDE_MODES:
         oriented = tone_map(oriented)
     return oriented.convert("RGBA" if oriented.has_transparency_data else "RGB")
@@ -79,9 +165,10 @@ def flatten(image: PILImage.Image) -> PILImage.Image:
     return matte
 
 
-def decode(data: bytes) -> PILImage.Image:
-    """Decode the first frame, apply EXIF orientation, convert to RGB (see `flatten`)."""
-    return flatten(decode_keeping_alpha(data))
+def decode(data: bytes, max_side: int = DECODE_MAX_SIDE, max_pixels: int | None = None) -> PILImage.Image:
+    """Decode the first frame, apply EXIF orientation, convert to RGB (see `flatten`), bounded as
+    `decode_keeping_alpha`."""
+    return flatten(decode_keeping_alpha(data, max_side, max_pixels))
 
 
 def make_thumbnail(image: PILImage.Image, size: int | None = None) -> bytes:
@@ -174,6 +261,9 @@ def pdq_variants(image: PILImage.Image) -> list[HashVariant]:
 def exif_taken_at(data: bytes) -> datetime | None:
     try:
         with PILImage.open(io.BytesIO(data)) as img:
+            if img.format == "PNG" and "exif" not in img.info:
+                # Pillow would decode every pixel to look for an eXIf chunk after the image data.
+                return None
             raw = img.getexif().get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL)
         if not raw:
             return None

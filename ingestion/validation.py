@@ -14,6 +14,8 @@ from PIL import UnidentifiedImageError
 
 from core.errors import BadInput, PayloadTooLarge
 
+from .processing import decode
+
 # Pillow format name -> stored file extension.
 ALLOWED_FORMATS = {
     "JPEG": "jpg",
@@ -126,3 +128,45 @@ def check_request_size(request, files: int = 1) -> None:
 
 def validate_upload(fileobj: IO[bytes], name: str = "") -> ValidatedImage:
     return validate_image_bytes(read_limited(fileobj, settings.MAX_UPLOAD_BYTES), name)
+
+
+# The example image of a search is only ever seen by the model (224 pixels): it is decoded at a
+# bounded size and handed on small, never validated at full size like an upload.
+QUERY_IMAGE_FORMAT = "PNG"
+
+
+def reduce_query_image(data: bytes, name: str = "") -> bytes:
+    """The example image of a search, decoded within MAX_QUERY_IMAGE_PIXELS (counted at the reduced
+    size JPEG decodes to) and reduced to at most QUERY_IMAGE_SIDE: the bytes the query worker gets."""
+    label = f"'{name}'" if name else "The image"
+    if not data:
+        raise InvalidImage(f"{label} is empty.")
+    side, limit = settings.QUERY_IMAGE_SIDE, settings.MAX_QUERY_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as img:
+                fmt, (width, height) = img.format or "", img.size
+        if fmt not in ALLOWED_FORMATS:
+            allowed = ", ".join(sorted(ALLOWED_FORMATS))
+            raise InvalidImage(f"{label} is a {fmt or 'unknown'} image; accepted formats: {allowed}.")
+        check_pixels(width, height, label)  # the upload limit holds too
+        image = decode(data, max_side=side, max_pixels=limit)
+    except InvalidImage:
+        raise
+    except UnidentifiedImageError:
+        raise InvalidImage(f"{label} is not an image Pillow can read.") from None
+    except ValueError as exc:
+        if "megapixels" in str(exc):
+            raise InvalidImage(
+                f"{label} is {width}x{height} ({width * height / 1e6:.0f} megapixels); the limit for a "
+                f"search image is {limit / 1e6:.0f} megapixels (larger JPEGs are fine)."
+            ) from None
+        raise InvalidImage(f"{label} is a damaged or unreadable image ({exc}).") from None
+    except (OSError, SyntaxError, EOFError, PILImage.DecompressionBombError) as exc:
+        raise InvalidImage(f"{label} is a damaged or unreadable image ({exc}).") from None
+    if max(image.size) > side:
+        image.thumbnail((side, side), PILImage.Resampling.BICUBIC)
+    out = io.BytesIO()
+    image.save(out, format=QUERY_IMAGE_FORMAT, compress_level=1)  # lossless; fast over size
+    return out.getvalue()

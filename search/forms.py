@@ -13,7 +13,7 @@ from django.conf import settings
 from core.errors import BadInput
 from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, IdListField, StrictChoiceField
 from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm, TagsField
-from ingestion.validation import check_request_size, validate_upload
+from ingestion.validation import check_request_size, read_limited, reduce_query_image
 
 from .query_language import MAX_TERMS, Query, Term, parse
 from .service import MODES, SORTS, SearchParams
@@ -141,13 +141,13 @@ class SearchPageForm(SearchForm):
 
 
 def example_image(request, missing: str) -> bytes:
-    """The example image of an image search, validated like an upload; `missing` says where to
-    put it when there is none."""
+    """The example image of an image search, decoded at a bounded size and reduced (what the query
+    worker gets); `missing` says where to put it when there is none."""
     check_request_size(request)
     upload = request.FILES.get("image")
     if upload is None:
         raise BadInput(missing)
-    return validate_upload(upload, upload.name).data
+    return reduce_query_image(read_limited(upload, settings.MAX_UPLOAD_BYTES), upload.name)
 
 
 def _epoch(moment) -> int | None:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from celery import shared_task
+from django.conf import settings
 
 from ingestion.processing import decode
 
@@ -100,4 +101,10 @@ def embed_texts(texts: list[str]) -> dict:
 
 @shared_task(name="search.tasks.embed_image")
 def embed_image(data_b64: str) -> dict:
-    return _embed(lambda encoder: encoder.encode_images([decode(base64.b64decode(data_b64))]))
+    # The web side sends it reduced (ingestion.validation.reduce_query_image); bounded here anyway.
+    def vectors(encoder):
+        data = base64.b64decode(data_b64)
+        image = decode(data, max_side=settings.QUERY_IMAGE_SIDE, max_pixels=settings.MAX_QUERY_IMAGE_PIXELS)
+        return encoder.encode_images([image])
+
+    return _embed(vectors)
