@@ -38,7 +38,14 @@ def test_pages_pass_axe(browser, live_server, scheme: str) -> None:
     page = context.new_page()
     base = live_server.url
     found: list[str] = []
-    for path in ("/", "/accounts/login/", "/accounts/signup/", "/no-such-page/"):
+    for path in (
+        "/",
+        "/search/",
+        "/search/?q=circle",
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/no-such-page/",
+    ):
         page.goto(base + path)
         found += violations(page)
     page.goto(base + "/accounts/login/")
