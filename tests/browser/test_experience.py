@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from ingestion import views as gallery_views
 from ingestion.models import Image
+from search.queueing import enqueue_indexing
 from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -302,4 +303,23 @@ def test_search_by_a_dropped_example_image(page: Page, live_server, workers, cle
     first = page.locator("#results .card").first
     expect(first).to_have_attribute("data-image-id", str(mine.pk))
     expect(first.locator(".title")).to_have_text("My circle")
+    assert page.js_errors == []
+
+
+def test_similar_images_appear_when_indexing_finishes(page: Page, live_server, workers, clean_index) -> None:
+    alice = get_user_model().objects.create_user("alice", password=PASSWORD)
+    neighbour = make_image(alice, "circle", title="Neighbour")
+    index(neighbour)
+    waiting = make_image(alice, "circle", color=(180, 40, 40), title="Waiting")  # pending: not announced
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/images/{waiting.pk}/")
+    expect(page.locator("#similar")).to_contain_text("Similar images appear once this image is indexed.")
+    expect(page.locator(".stage")).to_contain_text("The preview is being prepared.")
+    page.evaluate("window.__sameDocument = true")
+
+    enqueue_indexing([waiting.pk])
+    expect(page.locator(".meta .status")).to_have_text("indexed", timeout=INDEXING_TIMEOUT_MS)
+    expect(page.locator(f'#similar .card[data-image-id="{neighbour.pk}"]')).to_be_visible()
+    expect(page.locator("#viewer-image")).to_be_visible()  # the preview replaced the placeholder
+    assert page.evaluate("window.__sameDocument") is True
     assert page.js_errors == []
