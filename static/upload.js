@@ -47,9 +47,21 @@
         const progress = el("progress", { max: "100", value: "0", "aria-label": "Progress of " + file.name });
         progress.hidden = true;
         const result = el("span", { class: "result" }, megabytes(file.size) + " · ready");
-        li.append(preview, name, remove, title, progress, result);
+        // This file's own tags (added to the ones for all) and visibility (else the one for all).
+        const more = el("details", { class: "file-more" });
+        more.append(el("summary", {}, "Tags and visibility for this file"));
+        const tags = el("input", {
+          type: "text", class: "file-tags", placeholder: "more tags, comma-separated",
+          "aria-label": "Tags for " + file.name,
+        });
+        const visibility = el("select", { class: "file-visibility", "aria-label": "Visibility of " + file.name });
+        [["", "Visibility as above"], ["public", "Public"], ["private", "Private"]].forEach(([value, label]) => {
+          visibility.append(el("option", { value }, label));
+        });
+        more.append(tags, visibility);
+        li.append(preview, name, remove, title, more, progress, result);
         queueList.appendChild(li);
-        const item = { file, li, title, progress, result, state: "queued" };
+        const item = { file, li, title, tags, visibility, more, progress, result, state: "queued" };
         remove.addEventListener("click", () => {
           if (item.state === "uploading") return;
           li.remove();
@@ -88,6 +100,7 @@
       item.progress.hidden = true;
       item.title.disabled = true;
       item.title.hidden = !item.title.value;
+      item.more.hidden = true;
       item.result.textContent = "Uploaded as ";
       const link = el("a", { href: "/images/" + body.id + "/" }, "#" + body.id);
       const badge = el("span", { class: "status status-" + body.status }, body.status);
@@ -115,8 +128,8 @@
         const single = items.length === 1;
         const title = item.title.value.trim() || (single ? form.elements.title.value.trim() : "");
         if (title) data.append("title", title);
-        data.append("tags", form.elements.tags.value);
-        data.append("visibility", form.elements.visibility.value);
+        data.append("tags", [form.elements.tags.value, item.tags.value].filter((t) => t.trim()).join(", "));
+        data.append("visibility", item.visibility.value || form.elements.visibility.value);
         data.append("allow_duplicate", item.allowDuplicate ? "true" : "false");
         const xhr = new XMLHttpRequest();
         xhr.open("POST", api);

@@ -16,6 +16,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 from playwright.sync_api import Page, expect
 
+from search.queueing import enqueue_indexing
 from tests.factories import PASSWORD, image_bytes, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -83,8 +84,6 @@ def test_screenshots(browser, live_server, workers, clean_index) -> None:
         month = 9 - n // 4
         created = datetime(2026, month, 20 - n, 10, tzinfo=UTC)
         images.append(make_image(alice, data=scene(n), title=title, tags=["trip"], created_at=created))
-    from search.queueing import enqueue_indexing
-
     enqueue_indexing([i.pk for i in images])
     base = live_server.url
     for shot_no, (kind, viewport, scheme) in enumerate(

@@ -95,6 +95,11 @@ def test_drop_upload_with_progress_a_rejection_a_duplicate_and_live_status(
     expect(queue).to_have_count(3)
     expect(page.locator("#upload-summary")).to_have_text("3 ready to upload")
     page.get_by_label("Tags for all").fill("holiday")
+    square_row = queue.filter(has_text="square.png")
+    square_row.get_by_text("Tags and visibility for this file").click()
+    page.get_by_label("Tags for square.png").fill("geometry")
+    page.get_by_label("Visibility of square.png").select_option("private")
+    page.get_by_label("Title for square.png").fill("A square")
     page.get_by_role("button", name="Upload 3 files").click()
 
     expect(page.locator('#upload-queue li[data-state="done"]')).to_have_count(2)
@@ -115,6 +120,13 @@ def test_drop_upload_with_progress_a_rejection_a_duplicate_and_live_status(
     assert page.evaluate("window.__sameDocument") is True
     first = Image.objects.get(original_filename="circle.png")
     assert first.tag_names() == ["holiday"]
+    square = Image.objects.get(original_filename="square.png")
+    assert (square.title, square.visibility, square.tag_names()) == (
+        "A square",
+        "private",
+        ["geometry", "holiday"],
+    )
+    assert (first.title, first.visibility) == ("", "public")
 
     # The same circle again: offered "upload anyway", which stores a second copy.
     drop(page, payload("circle-again.png", circle))
