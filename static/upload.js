@@ -213,8 +213,12 @@
       e.preventDefault();
       if (e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
     });
-    // A file dropped beside the zone must not make the browser leave the page to show it.
-    ["dragover", "drop"].forEach((type) => document.addEventListener(type, (e) => e.preventDefault()));
+    // Files dropped anywhere on the page are taken too (the browser must not leave the page to show them).
+    document.addEventListener("dragover", (e) => e.preventDefault());
+    document.addEventListener("drop", (e) => {
+      e.preventDefault();
+      if (!zone.contains(e.target) && e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
+    });
     document.addEventListener("paste", (e) => {
       const files = e.clipboardData ? Array.from(e.clipboardData.files) : [];
       if (files.length) { e.preventDefault(); addFiles(files); }

@@ -106,17 +106,47 @@
     box.querySelector(".lb-next").addEventListener("click", () => (nextId ? go(nextId) : goFurther()));
     box.addEventListener("wheel", (e) => { e.preventDefault(); zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2); }, { passive: false });
     big.addEventListener("dblclick", () => { if (scale > 1) { scale = 1; x = 0; y = 0; apply(); } else zoom(2.5); });
-    let drag = null;
+    // Pointers: one drags (pans when zoomed, swipes to a neighbour when not), two pinch to zoom.
+    const pointers = new Map();
+    let gesture = null;
+    function startGesture() {
+      const [a, b] = [...pointers.values()];
+      gesture = b
+        ? { pinch: Math.hypot(a.x - b.x, a.y - b.y) || 1, scale }
+        : { sx: a.x - x, sy: a.y - y, ox: a.x, oy: a.y };
+    }
     big.addEventListener("pointerdown", (e) => {
-      if (scale <= 1) return;
-      drag = { sx: e.clientX - x, sy: e.clientY - y };
+      pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
       big.setPointerCapture(e.pointerId);
+      startGesture();
     });
     big.addEventListener("pointermove", (e) => {
-      if (!drag) return;
-      x = e.clientX - drag.sx; y = e.clientY - drag.sy; apply();
+      if (!pointers.has(e.pointerId) || !gesture) return;
+      pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      const [a, b] = [...pointers.values()];
+      if (b && gesture.pinch) {
+        scale = Math.min(8, Math.max(1, gesture.scale * (Math.hypot(a.x - b.x, a.y - b.y) / gesture.pinch)));
+        if (scale === 1) { x = 0; y = 0; }
+        apply();
+      } else if (!b && scale > 1 && gesture.sx !== undefined) {
+        x = a.x - gesture.sx; y = a.y - gesture.sy; apply();
+      }
     });
-    big.addEventListener("pointerup", () => { drag = null; });
+    function endPointer(e) {
+      const last = pointers.get(e.pointerId);
+      pointers.delete(e.pointerId);
+      if (pointers.size) { startGesture(); return; }
+      if (gesture && gesture.ox !== undefined && last && scale === 1) {
+        const dx = last.x - gesture.ox;
+        if (Math.abs(dx) > 60 && Math.abs(dx) > Math.abs(last.y - gesture.oy)) {
+          if (dx < 0 && (nextId || morePage)) (nextId ? go(nextId) : goFurther());
+          else if (dx > 0 && prevId) go(prevId);
+        }
+      }
+      gesture = null;
+    }
+    big.addEventListener("pointerup", endPointer);
+    big.addEventListener("pointercancel", endPointer);
     document.addEventListener("fullscreenchange", () => {
       // The browser's own Esc leaves full screen first; close the view with it.
       if (!document.fullscreenElement && !box.hidden) close();

@@ -207,6 +207,19 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
     at_image(page, base, batch[2].pk)
     page.keyboard.press("ArrowLeft")
     at_image(page, base, batch[1].pk)
+    # In full screen a swipe goes to the neighbour, which opens in full screen too.
+    page.keyboard.press("f")
+    box = page.locator("#lightbox img").bounding_box()
+    middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(middle_x, middle_y)
+    page.mouse.down()
+    page.mouse.move(middle_x - 80, middle_y, steps=4)
+    page.mouse.move(middle_x - 160, middle_y, steps=4)
+    page.mouse.up()
+    at_image(page, base, batch[2].pk)
+    expect(page.locator("#lightbox")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_be_hidden()
 
     # Edit in place: the valid title is saved, the bad tag explained, the typing kept.
     page.goto(f"{base}/images/{batch[0].pk}/")
