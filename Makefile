@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test test-fast bench lint chromium fonts screenshots clean
+.PHONY: install run test test-fast bench bench-abuse lint chromium fonts screenshots clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ screenshots: install chromium fonts
 
 bench: install
 	CLIP_MODEL=$${CLIP_MODEL:-demo} $(PY) manage.py bench
+
+# The audit's memory attack (8 anonymous clients posting a 10000x10000 image) against a real stack.
+bench-abuse: install
+	CLIP_MODEL=$${CLIP_MODEL:-demo} $(PY) manage.py bench_abuse
 
 lint: install
 	$(VENV)/bin/ruff check .
