@@ -75,6 +75,8 @@ def result_items(request, context: dict) -> list[dict]:
     following = request.GET.copy()
     for name in ("offset", "similar", "more", "less"):
         following.pop(name, None)
+    if following.get("mode") == "text":
+        following["mode"] = "hybrid"  # example images need the vector side
     items: list[dict] = []
     for result in context["results"]:
         pk = result.image.pk

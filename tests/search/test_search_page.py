@@ -120,7 +120,7 @@ def test_text_matches_are_marked_with_feedback_links(clean_index) -> None:
     results = html.split('id="results"', 1)[1]
     assert f'data-result-id="{sign.pk}"' in results and f'data-result-id="{other.pk}"' not in results
     assert "<mark>西湖</mark>" in results and 'class="badge match match-ocr"' in results
-    more = f"?q=%E8%A5%BF%E6%B9%96+%2B+image%3A{sign.pk}&amp;mode=text"
+    more = f"?q=%E8%A5%BF%E6%B9%96+%2B+image%3A{sign.pk}&amp;mode=hybrid"  # examples need vectors
     assert f'class="more-like" href="{more}"' in results
     assert f"image%3A{sign.pk}" in results.split('class="less-like" href="', 1)[1]
 
