@@ -140,3 +140,9 @@ document.addEventListener("click", (event) => {
     );
   }
 });
+
+// Forms that ask first (no inline handlers anywhere, so a strict Content-Security-Policy can be set).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.dataset && form.dataset.confirm && !confirm(form.dataset.confirm)) event.preventDefault();
+});

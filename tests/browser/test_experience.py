@@ -233,6 +233,16 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
     expect(page.locator("#edit-form input[name=tags]")).to_have_value(f"fine, {long_tag}")
     assert Image.objects.get(pk=batch[0].pk).title == "Sunset"
 
+    # Delete asks first: a dismissed question keeps the image, an accepted one deletes it.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.locator(".meta").get_by_role("button", name="Delete").click()
+    at_image(page, base, batch[0].pk)
+    assert Image.objects.filter(pk=batch[0].pk).exists()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".meta").get_by_role("button", name="Delete").click()
+    expect(page.locator(".messages")).to_contain_text("Image deleted.")
+    assert not Image.objects.filter(pk=batch[0].pk).exists()
+
     assert page.js_errors == [] and console == []
 
 
