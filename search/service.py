@@ -120,10 +120,11 @@ def _vector_hits(query: QueryVector, user, params: SearchParams, window: int) ->
 
 
 def run_search(query: QueryVector, user, params: SearchParams) -> list[Result]:
-    """The vector side alone (similar images, and the API's semantic mode with no words)."""
+    """The vector side alone (similar images). Copies are collapsed, dates sorted and database
+    filters applied as in `search`; with none of those it pages in Milvus directly."""
     if params.no_match:
         return []
-    if params.sort == "date" or params.database_only_filters:
+    if params.collapse or params.sort == "date" or params.database_only_filters:
         return _finish(fuse([], _vector_hits(query, user, params, _window(params))), user, params, query)
     hits = embedding_store(query.model_id, query.dim).search(
         query.vector,
