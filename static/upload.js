@@ -46,7 +46,7 @@
         });
         const progress = el("progress", { max: "100", value: "0", "aria-label": "Progress of " + file.name });
         progress.hidden = true;
-        const result = el("span", { class: "result" }, megabytes(file.size) + " · ready");
+        const result = el("span", { class: "file-result" }, megabytes(file.size) + " · ready");
         // This file's own tags (added to the ones for all) and visibility (else the one for all).
         const more = el("details", { class: "file-more" });
         more.append(el("summary", {}, "Tags and visibility for this file"));
@@ -85,6 +85,7 @@
       setState(item, "failed");
       item.progress.hidden = true;
       item.title.hidden = !retry && !item.title.value; // nothing more to send
+      item.more.hidden = !retry;
       item.result.textContent = message;
       if (retry) {
         const again = el("button", { type: "button", class: "link" }, "Retry");

@@ -105,7 +105,7 @@ def test_drop_upload_with_progress_a_rejection_a_duplicate_and_live_status(
     expect(page.locator('#upload-queue li[data-state="done"]')).to_have_count(2)
     rejected = page.locator('#upload-queue li[data-state="failed"]')
     expect(rejected).to_have_count(1)
-    expect(rejected.locator(".result")).to_contain_text("notes.png")
+    expect(rejected.locator(".file-result")).to_contain_text("notes.png")
     expect(page.locator("#upload-summary")).to_have_text("2 uploaded · 1 refused")
     for bar in page.locator('#upload-queue li[data-state="done"] progress').all():
         assert bar.evaluate("p => p.value") == 100
