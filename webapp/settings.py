@@ -369,6 +369,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a field called "status": give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "ingestion.models.Image.Status",
+        "GroupStatusEnum": "moderation.models.Group.Status",
+    },
 }
 
 LOGGING = {
