@@ -23,7 +23,11 @@ LIST_FILTERS = [
     OpenApiParameter("visibility", str, enum=["public", "private"]),
     OpenApiParameter("status", str, enum=["pending", "indexed", "failed"]),
     OpenApiParameter("tag", str),
-    OpenApiParameter("ids", str, description="Comma-separated image ids (at most 200)"),
+    OpenApiParameter(
+        "ids",
+        {"type": "string", "pattern": r"^\s*\d+(\s*,\s*\d+)*\s*$"},
+        description="Comma-separated ids (at most 200)",
+    ),
     OpenApiParameter("created_after", str, description="YYYY-MM-DD or an ISO 8601 date-time"),
     OpenApiParameter("created_before", str, description="YYYY-MM-DD (the whole day) or a date-time"),
 ]

@@ -3,6 +3,7 @@ image. Input is parsed by `search.forms`; errors are raised and mapped in `webap
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, permission_classes
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from ingestion.access import get_image_for_user
 
 from .duplicates import find_duplicates
-from .forms import SearchForm, example_image
+from .forms import MAX_OFFSET, SearchForm, example_image
 from .query_language import Query
 from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
 from .service import Result, similar_to
@@ -29,10 +30,13 @@ RESULTS = inline_serializer(
         "query": serializers.CharField(),
     },
 )
+# The bounds the forms enforce, declared so that clients (and schema fuzzers) see them.
+LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": settings.SEARCH_MAX_LIMIT})
+MIN_SCORE = OpenApiParameter("min_score", {"type": "number", "minimum": -1, "maximum": 1})
 FILTERS = [
-    OpenApiParameter("limit", int),
-    OpenApiParameter("offset", int),
-    OpenApiParameter("min_score", float),
+    LIMIT,
+    OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
+    MIN_SCORE,
     OpenApiParameter("sort", str, enum=["relevance", "date"], description="date orders the whole result set"),
     OpenApiParameter("mode", str, enum=["hybrid", "semantic", "text"], description="default hybrid"),
     OpenApiParameter("tags", str, description="Comma-separated: images with every one of these tags"),
@@ -113,7 +117,7 @@ def similar(request, pk: int):
 
 
 @extend_schema(
-    parameters=[OpenApiParameter("min_score", float), OpenApiParameter("limit", int)],
+    parameters=[MIN_SCORE, LIMIT],
     responses=inline_serializer(
         "Duplicates", {"duplicates": DuplicateSerializer(many=True), "count": serializers.IntegerField()}
     ),
