@@ -10,6 +10,8 @@ from .errors import error_response
 
 # Room for the multipart framing and the small form fields sent beside the files.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+# Where moderators import a CSV of bans (page and API), up to MODERATION_IMPORT_MAX_BYTES.
+BAN_IMPORT_PATHS = ("/moderation/bans/", "/api/moderation/bans/import/")
 
 
 def _size(n: int) -> str:
@@ -29,6 +31,9 @@ def body_limit(path: str) -> tuple[int, str]:
     if path in ("/api/images/", "/search/", "/api/search/"):
         limit = settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES
         return limit, f"The upload is too large ({{length}}); the limit is one image of {per_image}."
+    if path in BAN_IMPORT_PATHS:
+        limit = settings.MODERATION_IMPORT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
+        return limit, f"The upload is too large ({{length}}); the limit is one CSV file of {_size(limit)}."
     limit = settings.MAX_REQUEST_BODY_BYTES
     return limit, f"The request body is too large ({{length}}); the limit here is {_size(limit)}."
 

@@ -202,3 +202,14 @@ def test_login_and_signup_pages_with_nul_are_not_500():
 def test_search_by_example_with_nul_text_is_a_400():
     upload = SimpleUploadedFile("q.png", image_bytes(draw_image("circle")), "image/png")
     api_error(api_client().post("/api/search/", {"image": upload, "q": f"a{NUL}"}, format="multipart"))
+
+
+@pytest.mark.parametrize("endpoint", ["similar", "duplicates"])
+@pytest.mark.parametrize("name", ["limit", "min_score", "owner", "offset", "visibility"])
+def test_similar_and_duplicates_parameters_are_refused_before_any_work(alice, endpoint, name):
+    image = make_image(alice)
+    for value in (NUL, HUGE):
+        if name == "owner" and value == HUGE:
+            continue  # a name nobody has: filters to nothing
+        response = api_client().get(f"/api/images/{image.pk}/{endpoint}/", {name: value})
+        api_error(response)

@@ -48,6 +48,8 @@ def test_limits_per_path():
     assert body_limit("/search/")[0] == one
     assert body_limit("/api/search/")[0] == one
     assert body_limit("/api/images/3/")[0] == settings.MAX_REQUEST_BODY_BYTES
+    for path in ("/moderation/bans/", "/api/moderation/bans/import/"):
+        assert body_limit(path)[0] == settings.MODERATION_IMPORT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
     assert body_limit("/accounts/login/")[0] == settings.MAX_REQUEST_BODY_BYTES
 
 
