@@ -62,7 +62,8 @@ def _candidate_sql(needles: list[str], base_sql: str, limit: int) -> tuple[str, 
             params.append(" AND ".join(_fts_string(n) for n in long))
         for needle in short:
             # A scan, bounded by LIMIT; instr is several times cheaper than LIKE here.
-            where.append("(" + " OR ".join(f"instr(lower({c}), %s)" for c in FIELDS) + ")")
+            column = "{}" if needle.upper() == needle.lower() else "lower({})"  # no case: no lower()
+            where.append("(" + " OR ".join(f"instr({column.format(c)}, %s)" for c in FIELDS) + ")")
             params += [needle] * len(FIELDS)
         order = "rank" if long else "search_keywords.rowid DESC"
         # CROSS JOIN keeps the full-text lookup as the outer loop (run once); with a plain join or
