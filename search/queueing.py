@@ -1,8 +1,8 @@
 """Queueing indexing work for the ingest worker, without ever failing or losing an upload.
 
 An enqueue that fails (Redis down) leaves the rows pending and marks them with UNQUEUED_REASON;
-`requeue_unqueued`, run by beat every 30 s (settings.CELERY_BEAT_SCHEDULE), queues the marked rows again as soon
-as the broker answers, so recovery takes seconds, not the next reconcile."""
+`requeue_unqueued`, run by beat every 30 s (settings.CELERY_BEAT_SCHEDULE), queues the marked rows
+again as soon as the broker answers, so recovery takes seconds, not the next reconcile."""
 
 from __future__ import annotations
 
