@@ -81,6 +81,11 @@ def _heavy_gate() -> threading.BoundedSemaphore:
         return _heavy_decodes
 
 
+def heavy_decode(pixels: int) -> contextlib.AbstractContextManager:
+    """A slot among HEAVY_DECODES_PER_PROCESS for decoding this many pixels (none needed if few)."""
+    return _heavy_gate() if pixels > HEAVY_PIXELS else contextlib.nullcontext()
+
+
 def _reduced(img: PILImage.Image, max_side: int, max_pixels: int | None) -> tuple[PILImage.Image, int | None]:
     """The opened image decoded with its longest side reduced towards `max_side` (never below).
     When a new, reduced image is returned, `img` is closed (its full-size pixels freed before the
@@ -94,8 +99,7 @@ def _reduced(img: PILImage.Image, max_side: int, max_pixels: int | None) -> tupl
         raise ValueError(
             f"the image is {width}x{height}; at most {max_pixels / 1e6:.0f} megapixels can be decoded here"
         )
-    heavy = decoded_pixels > HEAVY_PIXELS
-    with _heavy_gate() if heavy else contextlib.nullcontext():
+    with heavy_decode(decoded_pixels):
         img.load()
         factor = max(img.size) // max_side
         if factor < 2:

@@ -14,7 +14,7 @@ from PIL import UnidentifiedImageError
 
 from core.errors import BadInput, PayloadTooLarge
 
-from .processing import decode
+from .processing import decode, heavy_decode
 
 # Pillow format name -> stored file extension.
 ALLOWED_FORMATS = {
@@ -78,7 +78,8 @@ def validate_image_bytes(data: bytes, name: str = "") -> ValidatedImage:
                     allowed = ", ".join(sorted(ALLOWED_FORMATS))
                     raise InvalidImage(f"{label} is a {fmt or 'unknown'} image; accepted formats: {allowed}.")
                 check_pixels(width, height, label)
-                img.load()  # a full decode: catches truncated and corrupt data
+                with heavy_decode(width * height):  # a full decode: catches truncated and corrupt data
+                    img.load()
     except InvalidImage:
         raise
     except UnidentifiedImageError:

@@ -39,6 +39,8 @@ THROTTLE_VARIABLES = [
     "THROTTLE_SEARCH_IP",
     "THROTTLE_SEARCH_IMAGE",
     "THROTTLE_SEARCH_IMAGE_IP",
+    "THROTTLE_UPLOAD",
+    "THROTTLE_UPLOAD_IP",
 ]
 MAKE_USER = (
     "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
@@ -95,6 +97,13 @@ class Command(BaseCommand):
         parser.add_argument("--image", choices=["png", "jpeg"], default="png")
         parser.add_argument("--side", type=int, default=10000)
         parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+        parser.add_argument(
+            "--ingest",
+            type=int,
+            default=0,
+            metavar="N",
+            help="instead: upload N huge images, then a small one; time until the small one is indexed",
+        )
 
     def handle(self, *args, **options) -> None:
         data_dir = Path(tempfile.mkdtemp(prefix="bench-abuse-"))
@@ -105,7 +114,9 @@ class Command(BaseCommand):
         stack.env["DATABASE_URL"] = f"sqlite:///{data_dir / 'db.sqlite3'}"
         stack.env.update({name: LIFTED for name in THROTTLE_VARIABLES})
         try:
-            figures = self.run_attack(stack, options)
+            figures = (
+                self.run_ingest(stack, options) if options["ingest"] else self.run_attack(stack, options)
+            )
         finally:
             stack.stop()
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -115,11 +126,12 @@ class Command(BaseCommand):
         for key, value in figures.items():
             self.stdout.write(f"{key:32} {value}")
 
-    def run_attack(self, stack: Stack, options) -> dict:
+    def prepare(self, stack: Stack) -> str:
+        """Redis, Milvus and a migrated database with one user; returns the user's API token."""
         stack.start_redis()
         stack.start_milvus()
         stack.manage("migrate", "--noinput", "-v", "0")
-        token = (
+        return (
             subprocess.run(
                 [sys.executable, "manage.py", "shell", "-c", MAKE_USER],
                 env=stack.env,
@@ -131,6 +143,69 @@ class Command(BaseCommand):
             .stdout.strip()
             .splitlines()[-1]
         )
+
+    def run_ingest(self, stack: Stack, options) -> dict:
+        token = self.prepare(stack)
+        worker = stack.start_worker("ingest")
+        port = free_port()
+        stack.start_web("127.0.0.1", port)
+        base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Token {token}"}
+        side, kind = options["side"], options["image"]
+
+        def picture(height: int) -> bytes:  # distinct bytes per file, as different photos would be
+            return attack_png(side, height) if kind == "png" else attack_jpeg(side, height)
+
+        def upload(data: bytes, name: str) -> int:
+            response = requests.post(
+                f"{base}/api/images/", files={"file": (name, data)}, headers=headers, timeout=300
+            )
+            response.raise_for_status()
+            return response.json()["id"]
+
+        def status(image_id: int) -> str:
+            return requests.get(f"{base}/api/images/{image_id}/", headers=headers, timeout=60).json()[
+                "status"
+            ]
+
+        warm = upload(attack_jpeg(64, 48), "warm.jpg")
+        deadline = time.monotonic() + 300
+        while status(warm) != "indexed":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the ingest worker did not index: {stack.tail(worker)}")
+            time.sleep(0.5)
+        baseline = peak = tree_rss_mb(worker.process.pid)
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, tree_rss_mb(worker.process.pid))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.monotonic()
+        huge = [upload(picture(side - i), f"huge{i}.{kind}") for i in range(options["ingest"])]
+        small = upload(attack_jpeg(320, 240), "small.jpg")
+        uploaded = time.monotonic()
+        while status(small) not in ("indexed", "failed") and time.monotonic() - uploaded < 600:
+            time.sleep(0.25)
+        small_wait = time.monotonic() - uploaded
+        while any(status(i) == "pending" for i in huge) and time.monotonic() - uploaded < 600:
+            time.sleep(0.5)
+        stop.set()
+        sampler.join()
+        return {
+            "ingest": f"{options['ingest']} x {side}x{side} {kind}, then a 320x240 jpeg",
+            "uploads_s": round(uploaded - started, 1),
+            "small_upload_indexed_after_s": round(small_wait, 1),
+            "all_indexed_after_s": round(time.monotonic() - uploaded, 1),
+            "huge_statuses": dict(Counter(status(i) for i in huge)),
+            "ingest_worker_rss_mb": f"{baseline:.0f} -> peak {peak:.0f}",
+        }
+
+    def run_attack(self, stack: Stack, options) -> dict:
+        token = self.prepare(stack)
         worker = stack.start_worker("query", concurrency=4)
         port = free_port()
         web = stack.start_web("127.0.0.1", port)
