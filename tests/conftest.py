@@ -84,7 +84,8 @@ def workers(stack, redis_server, milvus_server, django_db_setup, django_db_block
 
     stack.env["DATABASE_URL"] = database_url(connection.settings_dict)
     started = [stack.start_worker("ingest,ocr", name="ingest"), stack.start_worker("query", concurrency=2)]
-    deadline = time.monotonic() + 120
+    # Generous: on a loaded 2-core machine a worker's start (Django, the model) can take minutes.
+    deadline = time.monotonic() + 240
     while True:
         states = read_all()
         if all(encoder_summary(states, q)[0] == SummaryState.OK for q in ("ingest", "query")):
