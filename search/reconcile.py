@@ -26,6 +26,8 @@ class ReconcileReport:
     collections: int = 0
     hashes_restored: int = 0
     hash_orphans_deleted: int = 0
+    variants_restored: int = 0  # PDQ hashes of turned, trimmed and cropped copies
+    variant_orphans_deleted: int = 0
     ocr_queued: int = 0  # indexed images whose words were never read
 
     def as_dict(self) -> dict:
@@ -74,6 +76,9 @@ def sync_hashes(report: ReconcileReport) -> None:
     result = index.sync_collection(index.hash_store(), wanted, index.hash_rows)
     report.hashes_restored += result.restored
     report.hash_orphans_deleted += result.orphans_deleted
+    variants = index.sync_variants()
+    report.variants_restored += variants.restored
+    report.variant_orphans_deleted += variants.orphans_deleted
 
 
 def reconcile(older_than: timedelta | None = None) -> ReconcileReport:

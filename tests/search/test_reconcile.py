@@ -12,7 +12,7 @@ from ingestion.models import Image
 from search.index import embedding_store
 from search.reconcile import reconcile
 from search.vector_store import SearchFilter, VectorRow, VectorStore, get_client
-from tests.factories import index, make_image, make_user, stored_vectors
+from tests.factories import index, make_image, make_user, noise_png, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -84,7 +84,8 @@ def test_a_pending_image_with_an_embedding_gets_indexed() -> None:
 
     assert out.getvalue().strip() == (
         "Checked 1 collection(s): restored 1 vector(s), deleted 0 orphan(s), re-queued 0 pending image(s); "
-        "PDQ hashes: restored 0, deleted 0 orphan(s)."
+        "PDQ hashes: restored 0, deleted 0 orphan(s); PDQ variants: restored 0, deleted 0 orphan(s); "
+        "OCR queued for 2 image(s)."  # indexed in this process, so their words were never read
     )
     waiting.refresh_from_db()
     assert waiting.status == Image.Status.INDEXED and waiting.indexed_at is not None
@@ -128,3 +129,33 @@ def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:
     assert hashes.ids() == {image.pk}
     stored = stored_vectors(hashes, [image.pk])[image.pk]
     np.testing.assert_array_equal(stored, pdq_vector(image.pdq_hash))
+
+
+def test_restores_pdq_variants_and_drops_orphan_variants() -> None:
+    from search.index import variant_store
+
+    owner = make_user()
+    image = make_image(owner, data=noise_png(seed=11, size=(160, 120)))  # noise: strong hashes
+    index(image)
+    variants = variant_store()
+    stored = variants.ids()
+    assert stored, "a photo-like image keeps strong variant hashes"
+    lost = sorted(stored)[0]
+    variants.delete([lost])
+    variants.upsert(
+        [
+            VectorRow(
+                id=999_999 * 16,
+                vector=np.ones(256, dtype=np.float32),
+                owner_id=owner.pk,
+                is_public=True,
+                created_at=0,
+            )
+        ]
+    )
+    variants.flush()
+
+    report = reconcile()
+
+    assert (report.variants_restored, report.variant_orphans_deleted) == (1, 1)
+    assert variants.ids() == stored

@@ -25,5 +25,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Checked {report.collections} collection(s): restored {report.restored} vector(s), "
             f"deleted {report.orphans_deleted} orphan(s), re-queued {report.requeued} pending image(s); "
-            f"PDQ hashes: restored {report.hashes_restored}, deleted {report.hash_orphans_deleted} orphan(s)."
+            f"PDQ hashes: restored {report.hashes_restored}, "
+            f"deleted {report.hash_orphans_deleted} orphan(s); "
+            f"PDQ variants: restored {report.variants_restored}, "
+            f"deleted {report.variant_orphans_deleted} orphan(s); "
+            f"OCR queued for {report.ocr_queued} image(s)."
         )
