@@ -59,6 +59,10 @@ def read_limited(fileobj: IO[bytes], limit: int) -> bytes:
     return data
 
 
+EXIF_ORIENTATION = 0x0112
+QUARTER_TURNS = {5, 6, 7, 8}
+
+
 def validate_image_bytes(data: bytes, name: str = "") -> ValidatedImage:
     label = f"'{name}'" if name else "The file"
     if not data:
@@ -80,6 +84,9 @@ def validate_image_bytes(data: bytes, name: str = "") -> ValidatedImage:
                 check_pixels(width, height, label)
                 with heavy_decode(width * height):  # a full decode: catches truncated and corrupt data
                     img.load()
+                # Width and height as the image is seen: EXIF orientations 5-8 turn it a quarter.
+                if img.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS:
+                    width, height = height, width
     except InvalidImage:
         raise
     except UnidentifiedImageError:

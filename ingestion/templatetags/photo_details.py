@@ -14,10 +14,8 @@ from ingestion.models import Image
 register = template.Library()
 
 EXIF_IFD = 0x8769
-MAKE, MODEL, ORIENTATION = 0x010F, 0x0110, 0x0112
+MAKE, MODEL = 0x010F, 0x0110
 EXPOSURE_TIME, F_NUMBER, ISO, FOCAL_LENGTH, LENS_MODEL = 0x829A, 0x829D, 0x8827, 0x920A, 0xA434
-# Orientations 5-8 turn the picture a quarter: what is shown is height x width of what is stored.
-QUARTER_TURNS = {5, 6, 7, 8}
 
 
 def _text(value) -> str:
@@ -50,7 +48,9 @@ def exposure(exif_ifd) -> str:
     return " · ".join(parts)
 
 
-def read_details(fileobj, width: int, height: int) -> dict:
+def read_details(fileobj) -> dict:
+    """Camera, lens and exposure. (Width and height come from the row: validation stores them as
+    the image is seen, after its EXIF orientation.)"""
     with PILImage.open(fileobj) as img:  # reads the header and metadata, not the pixels
         exif = img.getexif()
         exif_ifd = exif.get_ifd(EXIF_IFD)
@@ -58,10 +58,7 @@ def read_details(fileobj, width: int, height: int) -> dict:
     # "Canon" + "Canon EOS R5" reads "Canon EOS R5", not "Canon Canon EOS R5".
     repeats = make and model.lower().startswith(make.lower().split()[0])
     camera = model if repeats else f"{make} {model}".strip()
-    turned = exif.get(ORIENTATION) in QUARTER_TURNS
     return {
-        "width": height if turned else width,
-        "height": width if turned else height,
         "camera": camera,
         "lens": _text(exif_ifd.get(LENS_MODEL)),
         "exposure": exposure(exif_ifd),
@@ -75,6 +72,6 @@ def photo_details(image: Image) -> dict:
         return plain
     try:
         with default_storage.open(image.original.name, "rb") as fh:
-            return read_details(fh, image.width, image.height)
+            return {**plain, **read_details(fh)}
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
         return plain  # the panel still shows what the database knows

@@ -31,24 +31,18 @@ def photo_with_exif(orientation: int = 6) -> bytes:
 
 
 def test_details_read_from_exif() -> None:
-    details = read_details(io.BytesIO(photo_with_exif()), 320, 240)
+    details = read_details(io.BytesIO(photo_with_exif()))
     assert details == {
-        "width": 240,  # orientation 6: shown a quarter turn round
-        "height": 320,
         "camera": "Canon EOS R5",
         "lens": "RF24-70mm F2.8 L IS USM",
         "exposure": "1/250 s · f/2.8 · ISO 400 · 35 mm",
     }
-    upright = read_details(io.BytesIO(photo_with_exif(orientation=1)), 320, 240)
-    assert (upright["width"], upright["height"]) == (320, 240)
 
 
 def test_a_picture_without_exif_has_only_its_size() -> None:
     out = io.BytesIO()
     draw_image("circle").save(out, format="PNG")
-    assert read_details(io.BytesIO(out.getvalue()), 320, 240) == {
-        "width": 320,
-        "height": 240,
+    assert read_details(io.BytesIO(out.getvalue())) == {
         "camera": "",
         "lens": "",
         "exposure": "",

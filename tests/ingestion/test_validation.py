@@ -80,3 +80,14 @@ def test_too_many_pixels(settings) -> None:
     data = image_bytes(draw_image("square", size=(2000, 1500)), "PNG")
     with pytest.raises(InvalidImage, match=r"is 2000x1500 \(3 megapixels\); the limit is 2 megapixels"):
         validate_image_bytes(data, "wide.png")
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size"), [(1, (320, 240)), (3, (320, 240)), (6, (240, 320)), (8, (240, 320))]
+)
+def test_dimensions_are_as_the_image_is_seen(orientation: int, size: tuple[int, int]) -> None:
+    picture = draw_image("circle", size=(320, 240))
+    exif = picture.getexif()
+    exif[0x0112] = orientation
+    validated = validate_image_bytes(image_bytes(picture, "JPEG", exif=exif.tobytes()), "turned.jpg")
+    assert (validated.width, validated.height) == size
