@@ -209,6 +209,12 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
     at_image(page, base, batch[1].pk)
     # In full screen a swipe goes to the neighbour, which opens in full screen too.
     page.keyboard.press("f")
+    # Measure the picture only once it is shown and loaded: before that its box is still changing.
+    expect(page.locator("#lightbox")).to_be_visible()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#lightbox img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     box = page.locator("#lightbox img").bounding_box()
     middle_x, middle_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(middle_x, middle_y)
