@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from launcher.stack import Stack
 from search.index import forget_collections
 from search.vector_store import get_client
 from search.worker_status import SummaryState, encoder_summary, read_all
+from tests.factories import PASSWORD, make_user
 from webapp.celery import app as celery_app
 
 
@@ -113,3 +115,16 @@ def clean_index(milvus_server):
     forget_collections()
     yield
     forget_collections()
+
+
+@pytest.fixture
+def alice():
+    return make_user("alice")
+
+
+@pytest.fixture
+def browser(alice):
+    """A Django test client signed in as alice (tests/browser/ has its own `browser`: Chromium)."""
+    client = Client()
+    assert client.login(username="alice", password=PASSWORD)
+    return client

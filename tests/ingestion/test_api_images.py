@@ -46,11 +46,6 @@ def ids(response) -> list[int]:
 
 
 @pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
 def api(alice) -> APIClient:
     return api_client(alice)
 

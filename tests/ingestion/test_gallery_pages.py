@@ -9,21 +9,9 @@ from django.test import Client
 
 from ingestion import views
 from ingestion.models import Image
-from tests.factories import PASSWORD, make_image, make_user
+from tests.factories import make_image, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def browser(alice) -> Client:
-    client = Client()
-    assert client.login(username="alice", password=PASSWORD)
-    return client
 
 
 def when(year: int, month: int, day: int = 1) -> datetime:

@@ -16,18 +16,6 @@ def png(kind: str, name: str = "") -> SimpleUploadedFile:
     return SimpleUploadedFile(name or f"{kind}.png", image_bytes(draw_image(kind), "PNG"), "image/png")
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def browser(alice) -> Client:
-    client = Client()
-    assert client.login(username="alice", password=PASSWORD)
-    return client
-
-
 def test_gallery_shows_visible_images_only(alice) -> None:
     public = make_image(alice, "circle", title="Red circle")
     private = make_image(alice, "square", title="Secret square", visibility="private")

@@ -48,11 +48,6 @@ def ingest_queue_purged():
         connection.default_channel.queue_purge(settings.INGEST_QUEUE)
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
 def store_of(image: Image):
     return embedding_store(image.embedding_model, len(image.embedding_vector()))
 

@@ -12,11 +12,6 @@ from tests.factories import api_client, draw_image, image_bytes, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
 def png_upload(kind: str, name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, image_bytes(draw_image(kind), "PNG"), "image/png")
 

@@ -14,11 +14,6 @@ from tests.factories import api_client, draw_image, image_bytes, index, make_ima
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
 def scene(seed: int = 0, size: tuple[int, int] = (640, 480)) -> PILImage.Image:
     """A photo-like picture (gradient plus shapes): flat drawings give PDQ too little texture."""
     rng = np.random.default_rng(seed)

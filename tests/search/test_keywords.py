@@ -41,11 +41,6 @@ def hit(q: str, user=None):
     return hits[0]
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
 def test_substrings_and_chinese_without_spaces(alice) -> None:
     sign = indexed_image(alice, "square", title="trip", ocr_text="欢迎光临杭州西湖\nHarbour Street Bakery")
     menu = indexed_image(alice, "circle", title="lunch", ocr_text="今日特价牛肉面条")

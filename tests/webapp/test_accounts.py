@@ -6,21 +6,9 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.factories import PASSWORD, api_client, make_user
+from tests.factories import PASSWORD, api_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def browser(alice) -> Client:
-    client = Client()
-    assert client.login(username="alice", password=PASSWORD)
-    return client
 
 
 def test_account_page_needs_login() -> None:

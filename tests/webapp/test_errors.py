@@ -29,11 +29,6 @@ def upload_limit(settings) -> None:
 
 
 @pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
 def bob():
     return make_user("bob")
 

@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from tests.factories import PASSWORD, api_client, draw_image, image_bytes, make_image, make_user, noise_png
+from tests.factories import PASSWORD, api_client, draw_image, image_bytes, make_image, noise_png
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +29,6 @@ SEARCH_PARAMS = [
     "min_score",
     "sort",
 ]
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
 
 
 def api_error(response, status: int = 400) -> str:
