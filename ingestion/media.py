@@ -8,7 +8,7 @@ from __future__ import annotations
 import mimetypes
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from rest_framework.authentication import TokenAuthentication
@@ -16,6 +16,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from .access import get_image_for_user
 from .metadata import public_copy
+from .renditions import NAMES
+from .storage import rendition_name
 
 
 def _viewer(request):
@@ -59,12 +61,31 @@ def original(request, pk: int):
     return response
 
 
+# A size asked for but not stored yet (an image indexed before sizes existed; `manage.py
+# thumbnails` makes them) is answered with the thumbnail, cached briefly so the real one shows soon.
+FALLBACK_MAX_AGE = 300
+
+
 @require_GET
 def thumbnail(request, pk: int):
-    # Thumbnails are re-encoded from the pixels (ingestion/processing.py): they carry no metadata.
+    """The thumbnail, or with `?size=small|medium|preview` another size (ingestion/renditions.py).
+    Every size is re-encoded from the pixels (ingestion/processing.py): none carries metadata."""
+    size = request.GET.get("size", "")
+    if size and size not in NAMES:
+        return HttpResponseBadRequest(
+            f"Unknown size {size[:40]!r}: ask for one of {', '.join(NAMES)}, or none for the thumbnail.",
+            content_type="text/plain; charset=utf-8",
+        )
     image = get_image_for_user(_viewer(request), pk)
     name = image.thumbnail.name
     if not name or not default_storage.exists(name):
         raise Http404("File not available.")
     privacy = "public" if image.is_public else "private"
-    return _file_response(name, "image/webp", f"{privacy}, max-age=86400")
+    max_age = 86400
+    if size:
+        sized = rendition_name(image.sha256, size)
+        if default_storage.exists(sized):
+            name = sized
+        else:
+            max_age = FALLBACK_MAX_AGE
+    return _file_response(name, "image/webp", f"{privacy}, max-age={max_age}")

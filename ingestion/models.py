@@ -6,6 +6,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from . import renditions
+
 
 class Tag(models.Model):
     name = models.CharField(max_length=64, unique=True)
@@ -120,6 +122,59 @@ class Image(models.Model):
     @property
     def thumbnail_url(self) -> str | None:
         return reverse("image-thumbnail", args=[self.pk]) if self.thumbnail else None
+
+    # The responsive sizes (ingestion/renditions.py). Rows indexed before they existed still work:
+    # the media view answers a size it does not have with the thumbnail.
+
+    def sized_url(self, size: str) -> str | None:
+        url = self.thumbnail_url
+        return f"{url}?size={size}" if url else None
+
+    @property
+    def thumbnail_urls(self) -> dict[str, str]:
+        """{size: url} for every size; empty until the image has a thumbnail."""
+        return {size: self.sized_url(size) for size in renditions.NAMES} if self.thumbnail else {}
+
+    def sized(self, size: str) -> tuple[int, int]:
+        """Width and height of one size, from the stored width and height (as the image is seen)."""
+        return renditions.target_size(self.width, self.height, renditions.BY_NAME[size])
+
+    def _srcset(self, *sizes: str) -> str:
+        seen, candidates = set(), []
+        for size in sizes:
+            width = self.sized(size)[0]
+            if width not in seen:  # a small image is the same in every size: one candidate
+                seen.add(width)
+                candidates.append(f"{self.sized_url(size)} {width}w")
+        return ", ".join(candidates)
+
+    @property
+    def grid_srcset(self) -> str:
+        return self._srcset("small", "medium")
+
+    @property
+    def grid_sizes(self) -> str:
+        return renditions.grid_sizes(self.width, self.height)
+
+    @property
+    def grid_width(self) -> int:
+        return self.sized("small")[0]
+
+    @property
+    def grid_height(self) -> int:
+        return self.sized("small")[1]
+
+    @property
+    def preview_srcset(self) -> str:
+        return self._srcset("medium", "preview")
+
+    @property
+    def preview_width(self) -> int:
+        return self.sized("preview")[0]
+
+    @property
+    def preview_height(self) -> int:
+        return self.sized("preview")[1]
 
     @property
     def is_public(self) -> bool:

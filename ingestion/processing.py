@@ -18,6 +18,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from .renditions import RENDITIONS, target_size
+
 EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_IFD = 0x8769
 
@@ -31,10 +33,23 @@ class HashVariant:
     quality: int
 
 
+class Thumbnail(bytes):
+    """The thumbnail's WebP bytes (`thumbnail_url`), carrying the image's other sizes along:
+    `renditions` maps each name of ingestion/renditions.py to its WebP bytes. A bytes subclass, so
+    whoever stores `Prepared.thumbnail` (ingestion.storage.store_thumbnail) stores the whole set."""
+
+    renditions: dict[str, bytes]
+
+    def __new__(cls, data: bytes, renditions: dict[str, bytes] | None = None) -> Thumbnail:
+        thumbnail = super().__new__(cls, data)
+        thumbnail.renditions = dict(renditions or {})
+        return thumbnail
+
+
 @dataclass
 class Prepared:
     image: PILImage.Image | None  # RGB, EXIF-transposed (None once turned into model inputs)
-    thumbnail: bytes  # WebP
+    thumbnail: Thumbnail  # WebP, with the responsive sizes attached
     pdq_hash: str  # of the image as it is
     pdq_quality: int
     taken_at: datetime | None
@@ -184,6 +199,35 @@ def make_thumbnail(image: PILImage.Image, size: int | None = None) -> bytes:
     return out.getvalue()
 
 
+def _encode_webp(image: PILImage.Image, quality: int, method: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="WEBP", quality=quality, method=method)
+    return out.getvalue()
+
+
+def make_renditions(image: PILImage.Image) -> dict[str, bytes]:
+    """Every size of ingestion/renditions.py, as WebP, from the already-decoded image (RGB, or RGBA
+    to keep transparency). Each is resized from the smallest one already made that is still big
+    enough (the preview is the only resize of the full decoded image), and none is upscaled."""
+    made: dict[str, bytes] = {}
+    sources = [image]
+    for rendition in RENDITIONS:
+        size = target_size(*image.size, rendition)
+        source = next(s for s in reversed(sources) if s.width >= size[0] and s.height >= size[1])
+        # reducing_gap: an integer box reduce first, then Lanczos over the rest. From the full
+        # decode (up to ~4000 px) a gap of 1 halves the time of 2 (0.1 s instead of 0.24 s for
+        # 12 MP); the smaller steps are cheap either way.
+        gap = 1.0 if source is image else 2.0
+        resized = source
+        if source.size != size:
+            resized = source.resize(size, PILImage.Resampling.LANCZOS, reducing_gap=gap)
+        out = io.BytesIO()
+        resized.save(out, format="WEBP", quality=rendition.quality, method=rendition.method)
+        made[rendition.name] = out.getvalue()
+        sources.append(resized)
+    return made
+
+
 def compute_pdq(image: PILImage.Image) -> tuple[str, int]:
     """PDQ hash (64 hex chars) and quality 0-100, as HMA and ThreatExchange use them."""
     bits, quality = pdqhash.compute(np.asarray(image))
@@ -297,7 +341,7 @@ def prepare(data: bytes, model_inputs: Callable[[PILImage.Image], Any] | None = 
     thumb_source = small if decoded.mode == "RGB" else working_copy(decoded)
     if settings.THUMBNAIL_SIZE > WORKING_SIZE:
         thumb_source = decoded
-    thumbnail = make_thumbnail(thumb_source)
+    thumbnail = Thumbnail(make_thumbnail(thumb_source), make_renditions(decoded))
     del decoded, thumb_source
     variants = pdq_variants(small)
     pdq, quality = variants[0].pdq_hash, variants[0].quality  # "plain": the image as it is

@@ -9,6 +9,10 @@ class ImageSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    thumbnails = serializers.SerializerMethodField(
+        help_text="The other sizes, {small, medium, preview: url} (null until indexed): small and medium"
+        " scale the shorter side to 256 and 512 px, preview the longer side to 1440 px; never upscaled."
+    )
     page_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -26,6 +30,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "taken_at",
             "url",
             "thumbnail_url",
+            "thumbnails",
             "page_url",
             "width",
             "height",
@@ -64,6 +69,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def get_thumbnail_url(self, image: Image) -> str | None:
         return self._absolute(image.thumbnail_url)
+
+    def get_thumbnails(self, image: Image) -> dict[str, str] | None:
+        return {size: self._absolute(url) for size, url in image.thumbnail_urls.items()} or None
 
     def get_page_url(self, image: Image) -> str:
         return self._absolute(image.get_absolute_url())

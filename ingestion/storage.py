@@ -1,4 +1,6 @@
 """Where originals and thumbnails live: content-addressed names in Django's default storage.
+A thumbnail's other sizes (ingestion/renditions.py) sit beside it as `<sha256>_<size>.webp`; they
+are written with it and deleted with it.
 
 Identical uploads share one original (and one thumbnail), so storing a file and deleting the last
 reference to it must never interleave: otherwise a delete that found no reference can remove the
@@ -18,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from .models import Image
+from .renditions import NAMES
 
 
 def _sharded(prefix: str, sha256: str, extension: str) -> str:
@@ -30,6 +33,11 @@ def original_name(sha256: str, extension: str) -> str:
 
 def thumbnail_name(sha256: str) -> str:
     return _sharded("thumbnails", sha256, "webp")
+
+
+def rendition_name(sha256: str, size: str) -> str:
+    """`size`: one of ingestion.renditions.NAMES."""
+    return _sharded("thumbnails", f"{sha256}_{size}", "webp")
 
 
 def _lock_key(sha256: str) -> int:
@@ -68,8 +76,30 @@ def store_original(data: bytes, sha256: str, extension: str) -> tuple[str, bool]
 
 
 def store_thumbnail(data: bytes, sha256: str) -> str:
+    """Store the thumbnail and, when `data` carries them (ingestion.processing.Thumbnail), its
+    other sizes; returns the thumbnail's name. Sizes already stored are kept as they are."""
     with content_lock(sha256):
+        for size, rendition in getattr(data, "renditions", {}).items():
+            _store(rendition_name(sha256, size), rendition)
         return _store(thumbnail_name(sha256), data)[0]
+
+
+def store_renditions(renditions: dict[str, bytes], sha256: str) -> list[str]:
+    """Store the sizes not stored yet (for images indexed before they existed); returns the names
+    written. Nothing is written for content no row has any more."""
+    written = []
+    with content_lock(sha256):
+        if not Image.objects.filter(sha256=sha256).exists():
+            return written
+        for size, data in renditions.items():
+            name, new = _store(rendition_name(sha256, size), data)
+            if new:
+                written.append(name)
+    return written
+
+
+def missing_renditions(sha256: str) -> list[str]:
+    return [size for size in NAMES if not default_storage.exists(rendition_name(sha256, size))]
 
 
 def read_file(name: str) -> bytes:
@@ -91,5 +121,10 @@ def delete_if_unreferenced(name: str) -> None:
     sha256 = _content_hash(name)
     with content_lock(sha256):
         in_use = Image.objects.filter(Q(original=name) | Q(thumbnail=name) | Q(sha256=sha256)).exists()
-        if not in_use and default_storage.exists(name):
-            default_storage.delete(name)
+        if in_use:
+            return
+        # The thumbnail's other sizes go with it (callers name only the thumbnail).
+        sizes = [rendition_name(sha256, size) for size in NAMES] if name == thumbnail_name(sha256) else []
+        for stored in [name, *sizes]:
+            if default_storage.exists(stored):
+                default_storage.delete(stored)

@@ -18,7 +18,8 @@
     if (thumb && image.thumbnail_url && !thumb.querySelector("img")) {
       thumb.innerHTML = "";
       const img = document.createElement("img");
-      img.src = image.thumbnail_url;
+      // The grid's sharper size (512 px on the shorter side); the thumbnail for older API answers.
+      img.src = (image.thumbnails && image.thumbnails.medium) || image.thumbnail_url;
       img.alt = image.title || image.original_filename || "";
       thumb.appendChild(img);
     }

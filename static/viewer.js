@@ -65,7 +65,22 @@
     const zoomLabel = box.querySelector(".lb-zoom");
     let scale = 1, x = 0, y = 0, opener = null;
 
+    // Full screen shows the preview; zooming in loads the original (where the browser can show it
+    // and it is bigger) and swaps it in once it has arrived.
+    let fullSrc = viewer.dataset.full, sharpening = false;
+    function sharpen() {
+      const original = viewer.dataset.original;
+      if (sharpening || !original) return;
+      sharpening = true;
+      const loader = new Image();
+      loader.onload = () => {
+        fullSrc = original;
+        if (!box.hidden) big.src = original;
+      };
+      loader.src = original;
+    }
     function apply() {
+      if (scale > 1) sharpen();
       big.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
       big.style.cursor = scale > 1 ? "grab" : "zoom-in";
       zoomLabel.textContent = Math.round(scale * 100) + "%";
@@ -78,7 +93,7 @@
     function open() {
       if (!box.hidden) return;
       opener = document.activeElement;
-      big.src = viewer.dataset.full;
+      big.src = fullSrc;
       box.hidden = false;
       scale = 1; x = 0; y = 0; apply();
       box.querySelector("[data-close]").focus();
@@ -187,6 +202,12 @@
         });
         const img = document.getElementById("viewer-image");
         if (img) img.addEventListener("click", open);
+        // Full screen now shows the preview too, not the original it used while there was none.
+        const freshViewer = fresh.getElementById("viewer");
+        if (freshViewer && !sharpening) {
+          viewer.dataset.full = fullSrc = freshViewer.dataset.full;
+          viewer.dataset.original = freshViewer.dataset.original;
+        }
       } catch (err) {
         // A reload shows them; nothing is lost.
       }
