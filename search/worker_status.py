@@ -1,4 +1,5 @@
-"""Workers publish their encoder state to Redis; /healthz and the pages read it from there."""
+"""Workers publish their encoder state to Redis; /healthz and the pages read it from there. They
+also publish which images they are indexing right now (the status page's "being indexed")."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import redis
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 
 from .encoder import EncoderState, encoder_state, get_encoder
@@ -92,6 +94,75 @@ def current_model(states: list[WorkerState]) -> str:
     return ""
 
 
+# --- What is being indexed right now. An indexing task marks its batch in Redis as it starts and
+# unmarks it when it ends, however it ends; the mark expires unless the worker's heartbeat renews
+# it, so a worker that dies mid-batch stops counting within INDEXING_TTL_SECONDS.
+INDEXING_PREFIX = "imagesearch:indexing:"
+INDEXING_TTL_SECONDS = 30
+INDEXING_TASK = "search.tasks.index_images"
+_indexing: dict[str, list[int]] = {}  # task id -> image ids, of tasks running in this process
+_indexing_lock = threading.Lock()
+
+
+def mark_indexing(task_id: str, ids: list[int], client: redis.Redis | None = None) -> None:
+    with _indexing_lock:
+        _indexing[task_id] = list(ids)
+    (client or redis_client()).set(INDEXING_PREFIX + task_id, json.dumps(list(ids)), ex=INDEXING_TTL_SECONDS)
+
+
+def unmark_indexing(task_id: str, client: redis.Redis | None = None) -> None:
+    with _indexing_lock:
+        _indexing.pop(task_id, None)
+    (client or redis_client()).delete(INDEXING_PREFIX + task_id)
+
+
+def renew_indexing(client: redis.Redis | None = None) -> None:
+    """Keep this process's marks alive (called by its heartbeat)."""
+    with _indexing_lock:
+        running = dict(_indexing)
+    if running:
+        client = client or redis_client()
+        for task_id, ids in running.items():
+            client.set(INDEXING_PREFIX + task_id, json.dumps(ids), ex=INDEXING_TTL_SECONDS)
+
+
+def read_indexing(client: redis.Redis | None = None) -> set[int]:
+    """The ids of every image some worker is indexing now."""
+    client = client or redis_client()
+    keys = list(client.scan_iter(match=INDEXING_PREFIX + "*", count=100))
+    ids: set[int] = set()
+    for raw in client.mget(keys) if keys else []:
+        with contextlib.suppress(TypeError, ValueError):  # expired between SCAN and MGET, or not ours
+            ids.update(int(i) for i in json.loads(raw))
+    return ids
+
+
+def _task_ids(args, kwargs) -> list[int] | None:
+    ids = args[0] if args else (kwargs or {}).get("ids")
+    try:
+        return [int(i) for i in ids]
+    except (TypeError, ValueError):
+        return None
+
+
+@task_prerun.connect(weak=False, dispatch_uid="imagesearch-indexing-started")
+def _indexing_started(sender=None, task_id=None, task=None, args=None, kwargs=None, **extra) -> None:
+    if getattr(task, "name", None) != INDEXING_TASK or not task_id:
+        return
+    ids = _task_ids(args, kwargs)
+    if ids:
+        with contextlib.suppress(redis.RedisError):  # the status page's count never fails a batch
+            mark_indexing(task_id, ids)
+
+
+@task_postrun.connect(weak=False, dispatch_uid="imagesearch-indexing-ended")
+def _indexing_ended(sender=None, task_id=None, task=None, **extra) -> None:
+    if getattr(task, "name", None) != INDEXING_TASK or not task_id:
+        return
+    with contextlib.suppress(redis.RedisError):
+        unmark_indexing(task_id)
+
+
 class Heartbeat:
     """Publishes this worker's encoder state every few seconds from a daemon thread."""
 
@@ -116,6 +187,7 @@ class Heartbeat:
         # Redis down: the worker itself reconnects; the next beat tries again.
         with contextlib.suppress(redis.RedisError):
             publish(snapshot)
+            renew_indexing()
         if snapshot.state == EncoderState.OK and not self._ready_fired and self.on_ready:
             self._ready_fired = True
             self.on_ready()

@@ -14,6 +14,7 @@
       badge.className = "status status-" + image.status;
       badge.title = image.failure_reason || "";
     });
+    el.querySelectorAll(".now-indexing").forEach((badge) => badge.remove()); // done: no longer "being indexed"
     const thumb = el.querySelector(".thumb");
     if (thumb && image.thumbnail_url && !thumb.querySelector("img")) {
       thumb.innerHTML = "";

@@ -1,5 +1,6 @@
-"""The indexing status page and its JSON (the header indicator polls it): what waits, how fast
-images are being indexed, what failed and why, with a retry that queues failed images again.
+"""The indexing status page and its JSON (the header indicator polls it): what waits, what is being
+indexed right now (the workers' marks in Redis, search/worker_status.py), how fast images are
+being indexed, what failed and why, with a retry that queues failed images again.
 
 It lives in webapp because it reads both ingestion (the rows) and search (workers, the queue)."""
 
@@ -21,7 +22,7 @@ from core.errors import BadInput
 from core.forms import IdListField, InputForm
 from ingestion.models import Image
 from search.queueing import enqueue_indexing
-from search.worker_status import SummaryState, encoder_summary, read_all
+from search.worker_status import SummaryState, encoder_summary, read_all, read_indexing, redis_client
 
 RATE_WINDOW = timedelta(minutes=10)
 FAILED_SHOWN = 100
@@ -34,6 +35,11 @@ def _scope(user):
 
 
 def summary(user) -> dict:
+    return _summary(user)[0]
+
+
+def _summary(user) -> tuple[dict, set[int]]:
+    """The counts, and the ids of the viewer's images being indexed now."""
     since = timezone.now() - RATE_WINDOW
     counts = _scope(user).aggregate(
         pending=Count("pk", filter=Q(status=Image.Status.PENDING)),
@@ -41,15 +47,25 @@ def summary(user) -> dict:
         indexed=Count("pk", filter=Q(status=Image.Status.INDEXED)),
         recent=Count("pk", filter=Q(status=Image.Status.INDEXED, indexed_at__gte=since)),
     )
+    indexing_ids: set[int] = set()
     try:
-        states = read_all()
+        client = redis_client()  # one connection, two reads; down: one short timeout, not two
+        states = read_all(client)
         state, detail = encoder_summary(states)
         ingest_state, ingest_detail = encoder_summary(states, settings.INGEST_QUEUE)
+        indexing_ids = read_indexing(client)
     except redis.RedisError:
         state, detail = SummaryState.ERROR, "the task queue (Redis) is unreachable."
         ingest_state, ingest_detail = state, detail
+    # Marks name whole batches, maybe of other people's images: count this viewer's, still pending.
+    indexing = set()
+    if indexing_ids:
+        pending = _scope(user).filter(pk__in=indexing_ids, status=Image.Status.PENDING)
+        indexing = set(pending.values_list("pk", flat=True))
     return {
-        "pending": counts["pending"],
+        "pending": counts["pending"],  # waiting and being indexed
+        "indexing": len(indexing),
+        "waiting": counts["pending"] - len(indexing),
         "failed": counts["failed"],
         "indexed": counts["indexed"],
         "per_minute": round(counts["recent"] / (RATE_WINDOW.total_seconds() / 60), 1),
@@ -58,7 +74,7 @@ def summary(user) -> dict:
         "ingest_state": str(ingest_state),
         "ingest_detail": ingest_detail,
         "scope": "all" if user.is_staff else "mine",
-    }
+    }, indexing
 
 
 @login_required
@@ -69,8 +85,15 @@ def status_page(request):
         .select_related("owner")
         .order_by("-updated_at")[:FAILED_SHOWN]
     )
-    waiting = _scope(request.user).filter(status=Image.Status.PENDING).order_by("created_at")[:12]
-    context = {"summary": summary(request.user), "failed": failed, "waiting": waiting}
+    counts, indexing = _summary(request.user)
+    # What is being indexed first, then what waits longest.
+    waiting = list(_scope(request.user).filter(pk__in=indexing).order_by("created_at")[:12])
+    waiting += _scope(request.user).filter(status=Image.Status.PENDING).exclude(pk__in=indexing).order_by(
+        "created_at"
+    )[: 12 - len(waiting)]
+    for image in waiting:
+        image.being_indexed = image.pk in indexing
+    context = {"summary": counts, "failed": failed, "waiting": waiting}
     return render(request, "webapp/status.html", context)
 
 

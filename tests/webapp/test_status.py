@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
+from celery.signals import task_postrun, task_prerun
 from django.test import Client
 from django.utils import timezone
 
 from ingestion.models import Image
-from tests.factories import PASSWORD, make_image, make_user
+from search.queueing import enqueue_indexing
+from search.tasks import index_images, ocr_images
+from search.worker_status import (
+    INDEXING_PREFIX,
+    INDEXING_TTL_SECONDS,
+    mark_indexing,
+    read_indexing,
+    redis_client,
+    renew_indexing,
+    unmark_indexing,
+)
+from tests.factories import PASSWORD, draw_image, image_bytes, make_image, make_user
 from webapp import status
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +75,94 @@ def test_retry_requeues_failed_images(monkeypatch) -> None:
     client.post("/status/retry/")  # all of hers
     assert queued[-1] == [failed[1].pk]
     assert "comma-separated" in client.post("/status/retry/", {"ids": "x"}, follow=True).content.decode()
+
+
+# ---------------------------------------------------------------------------- being indexed now
+
+
+@pytest.fixture
+def no_marks():
+    client = redis_client()
+    for key in client.scan_iter(match=INDEXING_PREFIX + "*"):
+        client.delete(key)
+    yield client
+    for key in client.scan_iter(match=INDEXING_PREFIX + "*"):
+        client.delete(key)
+
+
+def test_a_batch_counts_as_being_indexed_from_its_start_to_its_end(no_marks) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    hers = [make_image(alice, "circle"), make_image(alice, "square"), make_image(alice, "stripes")]
+    his = make_image(bob, "triangle")
+    done = hers[2]
+    Image.objects.filter(pk=done.pk).update(status="indexed", indexed_at=timezone.now())
+    ids = [image.pk for image in [*hers, his]]
+
+    # Celery sends these around every task the worker runs (search.worker_status connects them).
+    task_prerun.send(sender=index_images, task_id="batch-1", task=index_images, args=(ids,), kwargs={})
+    assert no_marks.ttl(INDEXING_PREFIX + "batch-1") <= INDEXING_TTL_SECONDS
+    mine = signed_in(alice).get("/status/summary.json").json()
+    # Her two pending ones; not bob's, not the one already indexed.
+    assert (mine["pending"], mine["indexing"], mine["waiting"]) == (2, 2, 0)
+    assert signed_in(bob).get("/status/summary.json").json()["indexing"] == 1
+    staff = signed_in(make_user("root", is_staff=True)).get("/status/summary.json").json()
+    assert (staff["pending"], staff["indexing"], staff["waiting"]) == (3, 3, 0)
+
+    page = signed_in(alice).get("/status/").content.decode()
+    assert re.search(r'data-field="indexing">2<', page) and "being indexed now" in page
+    assert page.count('data-indexing="true"') == 2
+
+    # Other tasks are not indexing.
+    task_prerun.send(sender=ocr_images, task_id="ocr-1", task=ocr_images, args=([his.pk],), kwargs={})
+    assert not no_marks.exists(INDEXING_PREFIX + "ocr-1")
+
+    task_postrun.send(sender=index_images, task_id="batch-1", task=index_images, args=(ids,), kwargs={})
+    mine = signed_in(alice).get("/status/summary.json").json()
+    assert (mine["pending"], mine["indexing"], mine["waiting"]) == (2, 0, 2)
+
+
+def test_a_dead_workers_mark_expires_unless_its_heartbeat_renews_it(no_marks) -> None:
+    mark_indexing("batch-2", [1, 2])
+    no_marks.expire(INDEXING_PREFIX + "batch-2", 1)
+    renew_indexing()  # the worker is alive: renewed
+    assert no_marks.ttl(INDEXING_PREFIX + "batch-2") > 1
+    assert read_indexing() == {1, 2}
+    unmark_indexing("batch-2")
+    assert read_indexing() == set()
+    no_marks.set(INDEXING_PREFIX + "other", "not json")  # never breaks the page
+    assert read_indexing() == set()
+
+
+def test_the_status_answers_quickly_when_redis_is_down(settings) -> None:
+    alice = make_user("alice")
+    make_image(alice)
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+    started = time.monotonic()
+    summary = signed_in(alice).get("/status/summary.json").json()
+    assert time.monotonic() - started < 5
+    assert (summary["pending"], summary["indexing"], summary["waiting"]) == (1, 0, 1)
+    assert summary["ingest_state"] == "error" and "unreachable" in summary["ingest_detail"]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_marks_the_batch_it_is_indexing(workers, clean_index, no_marks) -> None:
+    alice = make_user("alice")
+    pictures = [
+        draw_image(kind, size=(2400, 1800), color=(i * 40, 90, 160))
+        for i, kind in enumerate(["circle", "square", "stripes", "triangle"] * 2)
+    ]
+    images = [make_image(alice, data=image_bytes(picture, "JPEG")) for picture in pictures]
+    ids = {image.pk for image in images}
+    assert enqueue_indexing(sorted(ids))
+    seen: set[int] = set()
+    deadline = time.monotonic() + 90
+    while Image.objects.filter(pk__in=ids, status=Image.Status.PENDING).exists():
+        seen |= read_indexing(no_marks)
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert seen & ids  # the worker said what it was indexing while it did
+    deadline = time.monotonic() + 5
+    while read_indexing(no_marks) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert read_indexing(no_marks) == set()  # and took it back when done
