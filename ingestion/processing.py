@@ -214,13 +214,12 @@ def make_renditions(image: PILImage.Image) -> dict[str, bytes]:
     for rendition in RENDITIONS:
         size = target_size(*image.size, rendition)
         source = next(s for s in reversed(sources) if s.width >= size[0] and s.height >= size[1])
-        # reducing_gap: an integer box reduce first, then Lanczos over the rest. From the full
-        # decode (up to ~4000 px) a gap of 1 halves the time of 2 (0.1 s instead of 0.24 s for
-        # 12 MP); the smaller steps are cheap either way.
+        # An integer box reduce first (reducing_gap), then bicubic over the rest: from a 12 MP
+        # decode 0.07 s, where Lanczos took 0.11 s and 0.24 s without the reduce.
         gap = 1.0 if source is image else 2.0
         resized = source
         if source.size != size:
-            resized = source.resize(size, PILImage.Resampling.LANCZOS, reducing_gap=gap)
+            resized = source.resize(size, PILImage.Resampling.BICUBIC, reducing_gap=gap)
         out = io.BytesIO()
         resized.save(out, format="WEBP", quality=rendition.quality, method=rendition.method)
         made[rendition.name] = out.getvalue()

@@ -25,14 +25,16 @@ class Rendition:
     side: int
     fit: str  # "short": the shorter side is scaled to `side`; "long": the longer side
     quality: int
-    method: int  # libwebp's effort, 0-6: 2 encodes a 1440 px preview in half the time of 4 for 5% more bytes
+    # libwebp's effort, 0-6: 2 encodes a 1440 px preview in 0.065 s where 4 takes 0.15 s, for 5%
+    # more bytes (the thumbnail, made since before, keeps 4).
+    method: int = 2
 
 
 MAX_RATIO = 3
 RENDITIONS = (
-    Rendition("preview", 1440, "long", 80, 2),
-    Rendition("medium", 512, "short", 82, 4),
-    Rendition("small", 256, "short", 82, 4),
+    Rendition("preview", 1440, "long", 80),
+    Rendition("medium", 512, "short", 82),
+    Rendition("small", 256, "short", 82),
 )  # largest first: each is made from the one before it
 BY_NAME = {r.name: r for r in RENDITIONS}
 NAMES = tuple(BY_NAME)
