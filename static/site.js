@@ -119,6 +119,18 @@
         show();
       }
     });
+    // The filters and sort of the words form apply to an image search too: the server reads them
+    // from the address, so they go on the form's action (a search by example has no words-only mode).
+    form.addEventListener("submit", () => {
+      const words = document.getElementById("text-search");
+      if (!words) return;
+      const params = new URLSearchParams();
+      for (const [name, value] of new FormData(words)) {
+        if (name !== "q" && value !== "" && !(name === "mode" && value === "text")) params.append(name, value);
+      }
+      const query = params.toString();
+      form.action = form.action.split("?")[0] + (query ? "?" + query : "");
+    });
   }
 
   document.addEventListener("DOMContentLoaded", () => {
