@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.db.models.functions import Coalesce, TruncMonth
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -48,6 +48,7 @@ def gallery(request):
     context = {
         "page": page,
         "months": months,
+        "timeline": _timeline(images, descending, page.number, kept.urlencode()),
         "mine": request.GET.get("owner") == "me",
         "filters_query": kept.urlencode(),
         "filters": {name: request.GET.get(name, "") for name in form.fields},
@@ -55,6 +56,24 @@ def gallery(request):
         "bulk_ok": request.user.is_authenticated,
     }
     return render(request, "ingestion/gallery.html", context)
+
+
+def _timeline(images, descending: bool, current: int, filters_query: str) -> list[dict]:
+    """Every month of the filtered gallery, not only this page's, as the jump list shows them:
+    its name, how many images and where it starts (the page and the month's heading there)."""
+    counts = images.order_by().values("month").annotate(n=Count("pk", distinct=True))
+    counts = counts.order_by("-month" if descending else "month")
+    entries, before = [], 0
+    for row in counts:
+        if row["month"] is None:
+            continue
+        number = before // GALLERY_PAGE_SIZE + 1
+        anchor = f"#month-{row['month']:%Y-%m}"
+        prefix = f"?{filters_query}&page={number}" if filters_query else f"?page={number}"
+        href = anchor if number == current else prefix + anchor
+        entries.append({"month": row["month"], "count": row["n"], "href": href})
+        before += row["n"]
+    return entries
 
 
 def _back_to(request, fallback: str) -> str:

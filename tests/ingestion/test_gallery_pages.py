@@ -135,3 +135,26 @@ def test_upload_page_offers_the_drop_zone(browser, settings) -> None:
     assert 'id="dropzone"' in html and 'data-api="/api/images/"' in html
     assert f'data-max-bytes="{settings.MAX_UPLOAD_BYTES}"' in html
     assert "HEIC" in html and "AVIF" in html
+
+
+def test_the_jump_list_reaches_every_month_of_the_timeline_not_only_this_pages(
+    browser, alice, monkeypatch
+) -> None:
+    monkeypatch.setattr(views, "GALLERY_PAGE_SIZE", 2)
+    for month in (6, 6, 5, 3, 3):
+        make_image(alice, "circle", tags=["trip"], created_at=when(2024, month, 2))
+    make_image(alice, "square", created_at=when(2022, 1, 1))  # filtered out below
+
+    html = browser.get("/", {"tag": "trip"}).content.decode()
+    jump = html[html.index('aria-label="Jump to month"') :]
+    jump = jump[: jump.index("</nav>")]
+    # June is on this page; May starts page 2, March page 2 too (positions 2 and 3 of 0..4).
+    assert 'href="#month-2024-06" title="2 images">Jun 2024' in jump
+    assert 'href="?tag=trip&amp;page=2#month-2024-05" title="1 image">May 2024' in jump
+    assert 'href="?tag=trip&amp;page=2#month-2024-03" title="2 images">Mar 2024' in jump
+    assert "2022" not in jump  # the filters hold
+
+    oldest = browser.get("/", {"tag": "trip", "sort": "oldest", "page": 3}).content.decode()
+    assert 'href="?tag=trip&amp;sort=oldest&amp;page=1#month-2024-03"' in oldest
+    # June starts on page 2 (and ends on this one): its link goes to where it starts.
+    assert 'href="?tag=trip&amp;sort=oldest&amp;page=2#month-2024-06"' in oldest
