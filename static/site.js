@@ -44,7 +44,8 @@
           let words = "All indexed";
           if (s.pending > 0) {
             state = "busy";
-            words = s.pending + " indexing";
+            // "indexing" only while a worker is at it; a queue nobody works on says so.
+            words = s.pending + (s.indexing > 0 ? " indexing" : " waiting");
           } else if (s.failed > 0) {
             state = "failed";
             words = s.failed + " failed";
