@@ -13,16 +13,16 @@ moderators dismissed or resolved never come back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from ingestion.models import Image
-from ingestion.processing import DIHEDRAL_KINDS
 from search import index
 
 from . import audit
@@ -73,14 +73,7 @@ def query_hashes(image: Image) -> list[tuple[str, str]]:
     return [(v.kind, v.pdq_hash) for v in image.hash_variants.all() if v.quality >= settings.PDQ_MIN_QUALITY]
 
 
-# When every image is scanned, each pair is looked up from both ends, so the turns and flips of
-# one image against the stored plain / trimmed / cropped hashes of the other cover every pairing
-# (a crop's plain hash meets the original's stored crop; a framed copy's stored trim meets the
-# original's plain hash): a third fewer queries than at indexing time.
-FULL_SCAN_KINDS = frozenset(DIHEDRAL_KINDS)
-
-
-def find_candidates(images: list[Image], *, full_scan: bool = False) -> list[Candidate]:
+def find_candidates(images: list[Image]) -> list[Candidate]:
     """Links from these images to any other indexed image (all users), in a few batched queries."""
     found: dict[tuple[int, int], Candidate] = {}
 
@@ -100,8 +93,6 @@ def find_candidates(images: list[Image], *, full_scan: bool = False) -> list[Can
                 offer(Candidate(*_pair(image_id, other_id), Link.Kind.EXACT, 0, 1.0, "sha256"))
 
     queries = {i.pk: query_hashes(i) for i in images}
-    if full_scan:
-        queries = {pk: [q for q in hashes if q[0] in FULL_SCAN_KINDS] for pk, hashes in queries.items()}
     matches = index.variant_matches(
         index.variant_store(),
         {k: q for k, q in queries.items() if q},
@@ -353,6 +344,87 @@ def apply_bans(images: list[Image]) -> list[Group]:
     return groups
 
 
+# ---------------------------------------------------------------------------- whole collection
+
+
+def _exact_twins() -> list[Candidate]:
+    """Indexed images sharing their bytes, each linked to the first of its kind (groups are
+    transitive, so a thousand copies make a thousand links, not half a million)."""
+    indexed = Image.objects.filter(status=Image.Status.INDEXED)
+    shared = indexed.values("sha256").annotate(n=Count("pk")).filter(n__gt=1).values_list("sha256", flat=True)
+    first: dict[str, int] = {}
+    found = []
+    for pk, sha in indexed.filter(sha256__in=shared).order_by("sha256", "pk").values_list("pk", "sha256"):
+        if sha in first:
+            found.append(Candidate(first[sha], pk, Link.Kind.EXACT, 0, 1.0, "sha256"))
+        else:
+            first[sha] = pk
+    return found
+
+
+def rescan_candidates(progress: Callable[[int], None] | None = None) -> list[Candidate]:
+    """Every link of the whole collection: exact twins, every pair of images whose variant hashes
+    are within MODERATION_PDQ_DISTANCE (an exact in-memory join, `search.variant_join`), and the
+    semantic tier when it is on. `progress(n)`: n more images scanned."""
+    from search.variant_join import near_pairs  # faiss is only loaded by the rescan
+
+    found: dict[tuple[int, int], Candidate] = {}
+
+    def offer(candidate: Candidate) -> None:
+        key = (candidate.a, candidate.b)
+        if key not in found or candidate.better_than(found[key]):
+            found[key] = candidate
+
+    for candidate in _exact_twins():
+        offer(candidate)
+    pairs = near_pairs(
+        settings.MODERATION_PDQ_DISTANCE,
+        min_quality=settings.PDQ_MIN_QUALITY,
+        limit=_NEIGHBOURS,
+        progress=progress,
+    )
+    for pair in pairs.values():
+        offer(Candidate(pair.a, pair.b, Link.Kind.PDQ, pair.distance, None, pair.variant))
+    if semantic_enabled():
+        ids = _indexed_ids()
+        for start in range(0, len(ids), _RESCAN_BATCH):
+            for candidate in _semantic_candidates(load(ids[start : start + _RESCAN_BATCH])):
+                offer(candidate)
+    return list(found.values())
+
+
+_RESCAN_BATCH = 500
+
+
+def _indexed_ids() -> list[int]:
+    return list(Image.objects.filter(status=Image.Status.INDEXED).order_by("pk").values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class RescanReport:
+    images: int
+    candidates: int
+    open_links: int
+    banned: int
+
+
+def rescan(*, bans: bool = False, progress: Callable[[int], None] | None = None) -> RescanReport:
+    """Rescan everything indexed: links (dismissed and resolved ones stay as they are) and their
+    groups, and with `bans` every image against the enabled banks."""
+    ids = _indexed_ids()
+    banned = 0
+    if bans:
+        for start in range(0, len(ids), _RESCAN_BATCH):
+            banned += len(apply_bans(load(ids[start : start + _RESCAN_BATCH])))
+    candidates = rescan_candidates(progress)
+    touched = 0
+    for start in range(0, len(candidates), _RESCAN_BATCH):
+        links = save_links(candidates[start : start + _RESCAN_BATCH])
+        group_links(links)
+        touched += len(links)
+    return RescanReport(len(ids), len(candidates), touched, banned)
+
+
 # ---------------------------------------------------------------------------- entry points
 
 
@@ -362,7 +434,7 @@ def load(ids: Iterable[int]) -> list[Image]:
     )
 
 
-def check_images(ids: Iterable[int], *, bans: bool = True, full_scan: bool = False) -> int:
+def check_images(ids: Iterable[int], *, bans: bool = True) -> int:
     """Duplicate and ban checks for these images (at indexing time, and by the rescan).
     Returns how many open links were made or confirmed."""
     images = load(ids)
@@ -370,6 +442,6 @@ def check_images(ids: Iterable[int], *, bans: bool = True, full_scan: bool = Fal
         return 0
     if bans:
         apply_bans(images)
-    links = save_links(find_candidates(images, full_scan=full_scan))
+    links = save_links(find_candidates(images))
     group_links(links)
     return len(links)

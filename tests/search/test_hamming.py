@@ -1,0 +1,64 @@
+"""The in-memory Hamming index behind rescans: exact against a brute-force count of bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search import hamming
+
+
+def flip(code: np.ndarray, bits) -> np.ndarray:
+    unpacked = np.unpackbits(code)
+    unpacked[np.asarray(bits, dtype=int)] ^= 1
+    return np.packbits(unpacked)
+
+
+def spread(distance: int) -> list[int]:
+    """`distance` bits spread over all 16 sub-codes, so no sub-code is left intact."""
+    return [(n % 16) * 16 + n // 16 for n in range(distance)]
+
+
+def brute_force(stored: np.ndarray, queries: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
+    distances = np.unpackbits(queries[:, None, :] ^ stored[None, :, :], axis=2).sum(axis=2)
+    near = zip(*np.nonzero(distances <= max_distance), strict=True)
+    return {(int(q), int(s), int(distances[q, s])) for q, s in near}
+
+
+@pytest.mark.parametrize("max_distance", [0, 15, 31, 47])
+def test_finds_exactly_the_codes_within_the_distance(max_distance):
+    rng = np.random.default_rng(max_distance)
+    stored = rng.integers(0, 256, (400, hamming.CODE_BYTES), dtype=np.uint8)
+    # Queries at many distances around the threshold, random and spread over every sub-code.
+    distances = list(range(0, 64, 3)) + [max_distance, max_distance + 1]
+    queries = [flip(stored[n], rng.choice(256, d, replace=False)) for n, d in enumerate(distances)]
+    queries += [flip(stored[100 + n], spread(d)) for n, d in enumerate(distances)]
+    queries = np.stack(queries + [rng.integers(0, 256, hamming.CODE_BYTES, dtype=np.uint8)])
+    matches = hamming.HammingIndex(stored, max_distance).search(queries)
+    found = set(
+        zip(
+            matches.query_rows.tolist(), matches.stored_rows.tolist(), matches.distances.tolist(), strict=True
+        )
+    )
+    assert found == brute_force(stored, queries, max_distance)
+    at_threshold = len(distances) * 2 - 2  # the spread query exactly at max_distance
+    assert (at_threshold, 100 + len(distances) - 2, max_distance) in found
+
+
+def test_pack_reads_hex_hashes():
+    codes = hamming.pack(["ff" * 32, "00" * 31 + "01"])
+    assert codes.shape == (2, 32) and codes.dtype == np.uint8
+    assert codes[0].tolist() == [255] * 32 and codes[1, -1] == 1
+    assert hamming.pack([]).shape == (0, 32)
+
+
+def test_empty_sides_find_nothing():
+    code = np.zeros((1, hamming.CODE_BYTES), dtype=np.uint8)
+    assert len(hamming.HammingIndex(np.zeros((0, 32), dtype=np.uint8), 31).search(code)) == 0
+    assert len(hamming.HammingIndex(code, 31).search(np.zeros((0, 32), dtype=np.uint8))) == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 256])
+def test_a_distance_outside_the_hash_is_refused(bad):
+    with pytest.raises(ValueError):
+        hamming.HammingIndex(np.zeros((1, 32), dtype=np.uint8), bad)
