@@ -316,32 +316,50 @@ def unhide(image: Image) -> None:
         index.publish([image])
 
 
+def withhold(image: Image, hit: BanHit) -> Group:
+    """Hide a ban match and queue it as a `banned` group for moderators."""
+    hide(image, f"Withheld: it matches banned content ({hit.entry.bank.name}: {hit.entry.reason})")
+    with transaction.atomic():
+        group = Group.objects.create(
+            kind=Group.Kind.BANNED,
+            ban=hit.entry,
+            ban_kind=hit.kind,
+            ban_distance=hit.distance,
+            ban_score=hit.score,
+            size=1,
+        )
+        GroupMember.objects.create(group=group, image_id=image.pk)
+        audit.record(
+            None,
+            "auto_hide",
+            f"image {image.pk}",
+            f"matched ban {hit.entry.pk} in {hit.entry.bank.name} ({hit.kind}, distance {hit.distance})",
+        )
+    return group
+
+
 def apply_bans(images: list[Image]) -> list[Group]:
     """Hide every image that matches an enabled ban and queue it as a `banned` group."""
-    groups = []
-    for image_id, hit in ban_hits(images).items():
-        if already_judged(hit.entry, image_id):
-            continue
-        image = next(i for i in images if i.pk == image_id)
-        hide(image, f"Withheld: it matches banned content ({hit.entry.bank.name}: {hit.entry.reason})")
-        with transaction.atomic():
-            group = Group.objects.create(
-                kind=Group.Kind.BANNED,
-                ban=hit.entry,
-                ban_kind=hit.kind,
-                ban_distance=hit.distance,
-                ban_score=hit.score,
-                size=1,
-            )
-            GroupMember.objects.create(group=group, image_id=image_id)
-            audit.record(
-                None,
-                "auto_hide",
-                f"image {image_id}",
-                f"matched ban {hit.entry.pk} in {hit.entry.bank.name} ({hit.kind}, distance {hit.distance})",
-            )
-        groups.append(group)
-    return groups
+    by_id = {image.pk: image for image in images}
+    return [
+        withhold(by_id[image_id], hit)
+        for image_id, hit in ban_hits(images).items()
+        if not already_judged(hit.entry, image_id)
+    ]
+
+
+def withhold_exact_copy(image: Image) -> Group | None:
+    """The moment an upload is stored: the very bytes of banned content are withheld before the
+    upload's transaction commits, so nobody else ever sees them (near copies wait for indexing)."""
+    entry = (
+        BanEntry.objects.filter(bank__enabled=True, sha256=image.sha256)
+        .exclude(image_id=image.pk)
+        .select_related("bank")
+        .first()
+    )
+    if entry is None or not image.sha256:
+        return None
+    return withhold(image, BanHit(entry, Link.Kind.EXACT, 0, 1.0))
 
 
 # ---------------------------------------------------------------------------- whole collection
@@ -428,10 +446,14 @@ def rescan(*, bans: bool = False, progress: Callable[[int], None] | None = None)
 # ---------------------------------------------------------------------------- entry points
 
 
-def load(ids: Iterable[int]) -> list[Image]:
-    return list(
-        Image.objects.filter(pk__in=list(ids), status=Image.Status.INDEXED).prefetch_related("hash_variants")
-    )
+def load(ids: Iterable[int], *, indexed_only: bool = True) -> list[Image]:
+    images = Image.objects.filter(pk__in=list(ids)).prefetch_related("hash_variants")
+    return list(images.filter(status=Image.Status.INDEXED) if indexed_only else images)
+
+
+def screen_images(ids: Iterable[int]) -> list[Group]:
+    """While images are indexed, before they are published: withhold ban matches."""
+    return apply_bans(load(ids, indexed_only=False))
 
 
 def check_images(ids: Iterable[int], *, bans: bool = True) -> int:

@@ -1,6 +1,6 @@
 """Indexing as explicit stages over one typed batch:
 
-    select -> prepare -> encode -> persist -> publish -> mark indexed -> drop the deleted
+    select -> prepare -> encode -> persist -> screen -> publish -> mark indexed -> drop the deleted
 
 Failure policy, stage by stage:
 - select: ids with no row are skipped (deleted before we started); indexed rows of the current
@@ -10,6 +10,8 @@ Failure policy, stage by stage:
 - encode: ModelUnavailable propagates; every row stays `pending` (queued again when a worker has
   a usable model).
 - persist: thumbnail, hash and embedding go to the database first, the source of truth.
+- screen: `search.signals.images_screening` lets the apps above withhold an image (a ban match)
+  before it is published; a receiver's 503 propagates like publish's.
 - publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
   retries (or `reconcile` restores them without re-encoding).
 - drop the deleted: an image deleted while we worked must not leave vectors or a thumbnail behind.
@@ -37,7 +39,7 @@ from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 from . import index
 from .encoder import get_encoder
 from .models import HashVariant
-from .signals import announce_indexed
+from .signals import announce_indexed, screen
 
 if TYPE_CHECKING:  # the class itself lives beside torch, which only the workers load
     from .encoder import Encoder
@@ -156,6 +158,14 @@ def save_variants(image_id: int, prepared: Prepared) -> None:
         log.info("Image %s was deleted while it was indexed; its hashes are not kept", image_id)
 
 
+def screen_batch(batch: Batch) -> None:
+    """Withheld images are published as public to nobody: read back what the receivers decided."""
+    screen(batch.ids)
+    decided = dict(Image.objects.filter(pk__in=batch.ids).values_list("pk", "moderation"))
+    for item in batch.items:
+        item.image.moderation = decided.get(item.image.pk, item.image.moderation)
+
+
 def mark_indexed(batch: Batch) -> None:
     now = timezone.now()
     Image.objects.filter(pk__in=batch.ids).update(
@@ -182,6 +192,7 @@ def index_images(ids: list[int], *, force: bool = False, encoder: Encoder | None
         return batch.report
     encode(batch, encoder)
     persist(batch, encoder)
+    screen_batch(batch)
     index.publish([item.image for item in batch.items])
     mark_indexed(batch)
     gone = drop_deleted(batch)

@@ -1,8 +1,13 @@
 """What the search app announces to the apps above it (they connect in their `AppConfig.ready()`;
-search never imports them). Sent after the transaction commits, so receivers find the rows.
+search never imports them).
 
+- `images_screening(ids)`: sent synchronously while these images are indexed, after their hashes
+  and vectors are in the database and before they are published to Milvus: the moderation app
+  withholds ban matches here, so nobody else ever finds them. A receiver's 503 (Milvus or the
+  database unreachable) fails the batch, which stays pending and is retried; any other failure is
+  logged by Django's `send_robust` and indexing goes on.
 - `image_indexed(ids)`: these images were just indexed (hashes and vectors are in the database
-  and in Milvus); the moderation app checks them for duplicates and against its ban banks.
+  and in Milvus), sent after the transaction commits; the moderation app links duplicates.
 """
 
 from __future__ import annotations
@@ -10,9 +15,17 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import Signal
 
+from core.errors import ServiceUnavailable
 from ingestion.models import Image
 
+images_screening = Signal()
 image_indexed = Signal()
+
+
+def screen(ids: list[int]) -> None:
+    for _receiver, outcome in images_screening.send_robust(sender=Image, ids=list(ids)):
+        if isinstance(outcome, ServiceUnavailable):
+            raise outcome
 
 
 def announce_indexed(ids: list[int]) -> None:
