@@ -28,6 +28,10 @@ def test_a_search_by_a_dropped_image_keeps_the_filters(page: Page, live_server, 
     log_in(page, live_server.url)
 
     page.goto(live_server.url + "/search/")
+    # The picker offers iPhone photos too (the server reads HEIC and AVIF, as uploads do).
+    expect(page.locator("#image-search input[name=image]")).to_have_attribute(
+        "accept", "image/*,.heic,.heif,.avif"
+    )
     page.locator("#text-search input[name=tags]").fill("round")
     page.locator("#text-search input[name=owner]").check()
     page.evaluate(DROP, ["#image-search", [payload("example.png", circle)]])
@@ -40,6 +44,15 @@ def test_a_search_by_a_dropped_image_keeps_the_filters(page: Page, live_server, 
     # The filters stay on the page, for the next search.
     expect(page.locator("#text-search input[name=tags]")).to_have_value("round")
     expect(page.locator("#text-search input[name=owner]")).to_be_checked()
+
+    # A HEIC example (what an iPhone sends) finds the same image.
+    heic = image_bytes(draw_image("circle"), "HEIF")
+    page.locator("#image-search input[name=image]").set_input_files(
+        files=[{"name": "example.heic", "mimeType": "image/heic", "buffer": heic}]
+    )
+    page.get_by_role("button", name="Search by image").click()
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_have_attribute("data-image-id", str(tagged.pk))
     assert page.js_errors == [] and console == []
 
 
