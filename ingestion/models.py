@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from . import renditions
 
+# A GIF up to this size is shown as itself on its page (it may move; a preview is a still).
+ANIMATION_MAX_BYTES = 8 * 1024 * 1024
+
 
 class Tag(models.Model):
     name = models.CharField(max_length=64, unique=True)
@@ -175,6 +178,11 @@ class Image(models.Model):
     @property
     def preview_height(self) -> int:
         return self.sized("preview")[1]
+
+    @property
+    def page_shows_original(self) -> bool:
+        """A GIF may move, which no still preview shows: its page shows the original, unless big."""
+        return self.format == "GIF" and self.size_bytes <= ANIMATION_MAX_BYTES
 
     @property
     def is_public(self) -> bool:

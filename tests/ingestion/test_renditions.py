@@ -218,3 +218,16 @@ def test_grid_cards_use_srcset_and_the_image_page_shows_the_preview(clean_index)
     assert 'width="1440" height="1080"' in stage
     assert f'data-full="{image.sized_url("preview")}"' in page
     assert f'data-original="{image.file_url}"' in page  # loaded only when zooming in full screen
+
+
+@pytest.mark.django_db
+def test_a_gif_page_shows_the_original_which_may_move(clean_index) -> None:
+    frames = [draw_image(kind, size=(200, 150)) for kind in ("circle", "square")]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    image = make_image(make_user("alice"), data=out.getvalue())
+    index(image)
+    page = Client().get(image.get_absolute_url()).content.decode().replace("&amp;", "&")
+    stage = re.search(r'<img id="viewer-image"[^>]*>', page).group(0)
+    assert f'src="{image.file_url}"' in stage and "srcset" not in stage  # the animation, not a still
+    assert f'data-full="{image.file_url}"' in page
