@@ -113,3 +113,17 @@ def test_an_image_indexed_before_the_sizes_existed_still_shows_in_the_grid(
     widths = page.eval_on_selector_all(".card .thumb img", "(imgs) => imgs.map((i) => i.naturalWidth)")
     assert all(0 < width <= 384 for width in widths)  # the thumbnail, standing in
     context.close()
+
+
+def test_on_a_phone_the_picture_takes_its_own_height_not_a_letterbox(browser, live_server, photos) -> None:
+    phone = {"width": 390, "height": 844}
+    context = browser.new_context(viewport=phone, device_scale_factor=3, is_mobile=True)
+    page = context.new_page()
+    image = photos[0]  # 1600 x 1200
+    page.goto(f"{live_server.url}/images/{image.pk}/")
+    page.wait_for_function("() => document.getElementById('viewer-image').complete")
+    box = page.locator("#viewer-image").bounding_box()
+    assert box["width"] <= 390
+    assert abs(box["height"] - box["width"] * 1200 / 1600) <= 2, box  # no bands above and below
+    assert page.evaluate(LAYOUT_SHIFT) == 0
+    context.close()
