@@ -36,6 +36,7 @@ def test_a_search_by_a_dropped_image_keeps_the_filters(page: Page, live_server, 
     page.locator("#text-search input[name=owner]").check()
     page.evaluate(DROP, ["#image-search", [payload("example.png", circle)]])
     expect(page.locator("#image-search .example-preview")).to_be_visible()
+    page.locator("#image-search input[name=q]").fill("circle")
     page.get_by_role("button", name="Search by image").click()
 
     cards = page.locator("#results .card")
@@ -44,6 +45,10 @@ def test_a_search_by_a_dropped_image_keeps_the_filters(page: Page, live_server, 
     # The filters stay on the page, for the next search.
     expect(page.locator("#text-search input[name=tags]")).to_have_value("round")
     expect(page.locator("#text-search input[name=owner]")).to_be_checked()
+    # The words stay with the image they were added to, not in the boxes of a search by words.
+    expect(page.locator("#image-search input[name=q]")).to_have_value("circle")
+    expect(page.locator("#text-search input[name=q]")).to_have_value("")
+    expect(page.locator(".topsearch input[name=q]")).to_have_value("")
 
     # A HEIC example (what an iPhone sends) finds the same image.
     heic = image_bytes(draw_image("circle"), "HEIF")
