@@ -44,8 +44,9 @@
           let words = "All indexed";
           if (s.pending > 0) {
             state = "busy";
-            // "indexing" only while a worker is at it; a queue nobody works on says so.
-            words = s.pending + (s.indexing > 0 ? " indexing" : " waiting");
+            // "indexing" while a worker serves the queue (between two batches too, so it does not
+            // flicker) or is at it; a queue no worker serves says "waiting".
+            words = s.pending + (s.indexing > 0 || s.ingest_state === "ok" ? " indexing" : " waiting");
           } else if (s.failed > 0) {
             state = "failed";
             words = s.failed + " failed";

@@ -33,7 +33,8 @@ def test_being_indexed_now_follows_the_worker_without_a_reload(page: Page, live_
     indexing, waiting = page.locator('[data-field="indexing"]'), page.locator('[data-field="waiting"]')
     expect(indexing).to_have_text("0")
     expect(waiting).to_have_text("3")
-    expect(page.locator("#queue-indicator .queue-text")).to_have_text("3 waiting")  # no worker at it
+    # No worker serves the queue: waiting.
+    expect(page.locator("#queue-indicator .queue-text")).to_have_text("3 waiting")
 
     # What an ingest worker does as a batch starts (search.worker_status, on Celery's task_prerun).
     mark_indexing("browser-batch", [images[0].pk, images[1].pk])

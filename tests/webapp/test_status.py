@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from celery.signals import task_postrun, task_prerun
@@ -44,7 +45,7 @@ def test_status_counts_own_images_and_staff_see_all() -> None:
 
     mine = signed_in(alice).get("/status/summary.json").json()
     assert (mine["pending"], mine["indexed"], mine["failed"], mine["scope"]) == (1, 1, 0, "mine")
-    assert mine["per_minute"] == 0.1  # one in the last ten minutes
+    assert mine["per_minute"] == 1.0  # one just now: counted over at least a minute
     assert {"model_state", "ingest_state"} <= set(mine)
 
     page = signed_in(alice).get("/status/").content.decode()
@@ -53,6 +54,20 @@ def test_status_counts_own_images_and_staff_see_all() -> None:
     staff_page = signed_in(admin).get("/status/").content.decode()
     assert "cannot decode" in staff_page and "(bob)" in staff_page
     assert Client().get("/status/summary.json").status_code == 302
+
+
+def test_the_rate_is_over_the_time_indexing_took_not_the_whole_window() -> None:
+    alice = make_user("alice")
+    now = timezone.now()
+    burst = [make_image(alice, "circle", title=str(n)) for n in range(6)]
+    for n, image in enumerate(burst):  # six in the last two minutes
+        Image.objects.filter(pk=image.pk).update(status="indexed", indexed_at=now - timedelta(seconds=20 * n))
+    old = make_image(alice, "square")
+    Image.objects.filter(pk=old.pk).update(status="indexed", indexed_at=now - timedelta(minutes=30))
+    # 6 over the 100 s since the first of them: 3.6 a minute (averaged over 10 minutes it said 0.6).
+    assert signed_in(alice).get("/status/summary.json").json()["per_minute"] == pytest.approx(3.6, abs=0.1)
+    assert status._per_minute(0, None, now) == 0.0
+    assert status._per_minute(30, now - timedelta(hours=1), now) == 3.0  # never over more than the window
 
 
 def test_retry_requeues_failed_images(monkeypatch) -> None:
