@@ -116,7 +116,7 @@ def groups(request):
     params = GroupListForm(request.query_params).cleaned()
     queryset = review.groups_queryset(params["kind"], params["status"], params["order"] or "newest")
     paginator = Pagination()
-    page = review.with_members(list(paginator.paginate_queryset(queryset, request)))
+    page = review.with_members(list(paginator.paginate_queryset(queryset, request)), request.user)
     return paginator.get_paginated_response([group_json(g, request) for g in page])
 
 
@@ -124,7 +124,7 @@ def groups(request):
 @api_view(["GET"])
 @permission_classes([IsModerator])
 def group_detail(request, pk: int):
-    group = review.with_members([services.get_group(pk)])[0]
+    group = review.with_members([services.get_group(pk)], request.user)[0]
     return Response(group_json(group, request))
 
 

@@ -45,11 +45,14 @@ def groups_queryset(kind: str | None, status: str | None, order: str) -> QuerySe
     return groups.select_related("ban__bank").order_by(*ordering)
 
 
-def with_members(groups: list[Group]) -> list[Group]:
-    """Attach members (with owner) and their links to one page of groups, in a few queries."""
+def with_members(groups: list[Group], moderator) -> list[Group]:
+    """Attach members (with owner) and their links to one page of groups, in a few queries. Each
+    image says whether `moderator` may open its page (others' private images are reviewed through
+    `moderation.media` only)."""
     members = GroupMember.objects.filter(group__in=groups).select_related("image__owner").order_by("image_id")
     by_group: dict[int, list[Image]] = {}
     for m in members:
+        m.image.page_opens = m.image.visible_to(moderator, moderator=True)
         by_group.setdefault(m.group_id, []).append(m.image)
     all_ids = {i.pk for images in by_group.values() for i in images}
     links = list(Link.objects.filter(a_id__in=all_ids, b_id__in=all_ids).order_by("a_id", "b_id"))

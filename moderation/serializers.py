@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from .models import AuditEntry, BanEntry, Bank, Group, Link
+
+
+def review_thumbnail_url(image) -> str | None:
+    return reverse("moderation-thumbnail", args=[image.pk]) if image.thumbnail else None
 
 
 def _absolute(request, path: str | None) -> str | None:
@@ -20,9 +26,10 @@ def group_json(group: Group, request) -> dict:
         "images": [
             {
                 "id": image.pk,
-                "url": _absolute(request, image.file_url),
-                "thumbnail_url": _absolute(request, image.thumbnail_url),
-                "page_url": _absolute(request, image.get_absolute_url()),
+                # Served to moderators while the image is in the queue, private ones included.
+                "url": _absolute(request, reverse("moderation-original", args=[image.pk])),
+                "thumbnail_url": _absolute(request, review_thumbnail_url(image)),
+                "page_url": _absolute(request, image.get_absolute_url()) if image.page_opens else None,
                 "owner": image.owner.get_username(),
                 "title": image.title,
                 "width": image.width,

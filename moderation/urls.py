@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import media, views
 
 urlpatterns = [
     path("moderation/", views.queue, name="moderation-queue"),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("moderation/bulk/", views.bulk, name="moderation-bulk"),
     path("moderation/bans/", views.bans_page, name="moderation-bans"),
     path("moderation/audit/", views.audit_page, name="moderation-audit"),
+    path("moderation/images/<int:pk>/thumbnail/", media.thumbnail, name="moderation-thumbnail"),
+    path("moderation/images/<int:pk>/original/", media.original, name="moderation-original"),
 ]

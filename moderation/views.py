@@ -34,7 +34,7 @@ def queue(request):
     kept.pop("page", None)
     context = {
         "page": page,
-        "groups": review.with_members(list(page.object_list)),
+        "groups": review.with_members(list(page.object_list), request.user),
         "kind": params["kind"] or "",
         "status": status,
         "order": order,
