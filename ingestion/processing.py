@@ -243,6 +243,18 @@ DIHEDRAL_KINDS = ("plain", "rot90", "rot180", "rot270", "flip", "mirror", "trans
 # Central crops re-uploaders make; PDQ moves about 45 bits per 5% of crop, so each level
 # catches crops within a couple of percent of it.
 CROP_FRACTIONS = {"crop90": 0.90, "crop80": 0.80, "crop75": 0.75}
+# Off-centre crops, for the same reason: the four corners at 90%, and 10% cut off one side (a
+# caption strip, a watermark). kind -> (kept width, kept height, horizontal and vertical anchor).
+OFF_CENTRE_CROPS = {
+    "crop90-tl": (0.9, 0.9, 0.0, 0.0),
+    "crop90-tr": (0.9, 0.9, 1.0, 0.0),
+    "crop90-bl": (0.9, 0.9, 0.0, 1.0),
+    "crop90-br": (0.9, 0.9, 1.0, 1.0),
+    "cut10-top": (1.0, 0.9, 0.5, 1.0),
+    "cut10-bottom": (1.0, 0.9, 0.5, 0.0),
+    "cut10-left": (0.9, 1.0, 1.0, 0.5),
+    "cut10-right": (0.9, 1.0, 0.0, 0.5),
+}
 # A border row or column: every pixel within this many grey levels of the border's colour
 # (JPEG smears edges by a few levels).
 BORDER_TOLERANCE = 24
@@ -281,20 +293,26 @@ def trim_borders(image: PILImage.Image) -> PILImage.Image | None:
 
 
 def central_crop(image: PILImage.Image, fraction: float) -> PILImage.Image:
+    return anchored_crop(image, fraction, fraction, 0.5, 0.5)
+
+
+def anchored_crop(
+    image: PILImage.Image, keep_w: float, keep_h: float, ax: float, ay: float
+) -> PILImage.Image:
+    """Keep `keep_w` x `keep_h` of the image; the anchors place it (0: left/top, 1: right/bottom)."""
     width, height = image.size
-    dx, dy = width * (1 - fraction) / 2, height * (1 - fraction) / 2
-    return image.crop((round(dx), round(dy), round(width - dx), round(height - dy)))
+    left, top = width * (1 - keep_w) * ax, height * (1 - keep_h) * ay
+    return image.crop((round(left), round(top), round(left + width * keep_w), round(top + height * keep_h)))
 
 
 def pdq_variants(image: PILImage.Image) -> list[HashVariant]:
     """PDQ hashes of what re-uploaders do to an image: the eight dihedral transforms (mirror,
-    quarter turns; "plain" is the image as is), the image with its borders trimmed, and a few
-    central crops (of the trimmed image when it had borders)."""
+    quarter turns; "plain" is the image as is), the image with its borders trimmed, a few
+    central crops, the corners and one side cut off (of the trimmed image when it had borders)."""
     arr = np.ascontiguousarray(np.asarray(image.convert("RGB")))
     hashes, quality = pdqhash.compute_dihedral(arr)
     found = [
-        HashVariant(kind, _hex(bits), int(quality))
-        for kind, bits in zip(DIHEDRAL_KINDS, hashes, strict=True)
+        HashVariant(kind, _hex(bits), int(quality)) for kind, bits in zip(DIHEDRAL_KINDS, hashes, strict=True)
     ]
     trimmed = trim_borders(image)
     if trimmed is not None:
@@ -302,6 +320,8 @@ def pdq_variants(image: PILImage.Image) -> list[HashVariant]:
     base = trimmed or image
     for kind, fraction in CROP_FRACTIONS.items():
         found.append(HashVariant(kind, *compute_pdq(central_crop(base, fraction))))
+    for kind, placement in OFF_CENTRE_CROPS.items():
+        found.append(HashVariant(kind, *compute_pdq(anchored_crop(base, *placement))))
     return found
 
 

@@ -7,8 +7,9 @@ Two kinds of collection, both rebuilt from the database alone:
 - one for PDQ hashes, as 256-dim +1/-1 vectors under inner product (Milvus Lite has no binary
   vectors): Hamming distance = (256 - IP) / 2;
 - one for the hashes of an image's transforms (`search.models.HashVariant`: the plain image,
-  its border-trimmed copy and central crops; the turns and flips are only ever queried), and one
-  for the ban bank's hashes, both with row id = owner id * VARIANT_SLOTS + the variant's slot.
+  its border-trimmed copy, central crops, corners and one side cut off; the turns and flips are
+  only ever queried), and one for the ban bank's hashes, both with row id = owner id *
+  VARIANT_SLOTS + the variant's slot.
 """
 
 from __future__ import annotations
@@ -32,7 +33,21 @@ VARIANT_COLLECTION = "pdq_variants_256"
 BAN_COLLECTION = "pdq_bans_256"
 # The variants published (and their slot in the row id); the dihedral ones are only queried:
 # a mirrored upload's "mirror" hash meets the original's "plain" one.
-STORED_KINDS = {"plain": 0, "trim": 1, "crop90": 2, "crop80": 3, "crop75": 4}
+STORED_KINDS = {
+    "plain": 0,
+    "trim": 1,
+    "crop90": 2,
+    "crop80": 3,
+    "crop75": 4,
+    "crop90-tl": 5,
+    "crop90-tr": 6,
+    "crop90-bl": 7,
+    "crop90-br": 8,
+    "cut10-top": 9,
+    "cut10-bottom": 10,
+    "cut10-left": 11,
+    "cut10-right": 12,
+}
 _KIND_OF_SLOT = {slot: kind for kind, slot in STORED_KINDS.items()}
 VARIANT_SLOTS = 16  # room for more kinds; owner ids stay below 2**59
 _RESTORE_BATCH = 500

@@ -1,4 +1,4 @@
-"""PDQ variants (ingestion.processing): dihedral hashes, border trimming, central crops."""
+"""PDQ variants (ingestion.processing): dihedral hashes, border trimming, central and off-centre crops."""
 
 from __future__ import annotations
 
@@ -74,3 +74,20 @@ def test_distinct_photos_are_far_apart_in_every_variant():
     a, b = by_kind(photo(7)), by_kind(photo(8))
     closest = min(distance(x, y) for x in a.values() for y in b.values())
     assert closest > 60
+
+
+@pytest.mark.parametrize(
+    ("box", "kind"),
+    [
+        ((0, 0, 576, 432), "crop90-tl"),  # a corner crop
+        ((64, 48, 640, 480), "crop90-br"),
+        ((0, 0, 640, 432), "cut10-bottom"),  # a caption strip cut off
+        ((64, 0, 640, 480), "cut10-left"),
+    ],
+)
+def test_an_off_centre_crop_meets_the_matching_stored_variant(box, kind):
+    original = photo(1000)  # no border to trim: the crops are of the picture as it is
+    stored = by_kind(original)
+    cropped, _ = compute_pdq(original.crop(box))
+    assert distance(cropped, stored[kind]) <= 31
+    assert min(distance(cropped, stored[k]) for k in ("plain", "crop90", "crop80", "crop75")) > 31

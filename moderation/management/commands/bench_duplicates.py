@@ -39,7 +39,7 @@ from ingestion.models import Image
 from ingestion.processing import DIHEDRAL_KINDS
 from ingestion.validation import validate_image_bytes
 from moderation import detection
-from moderation.bench_images import TRANSFORMS, encode, photo
+from moderation.bench_images import EXTRA_TRANSFORMS, TRANSFORMS, encode, photo
 from moderation.models import Group, Link
 from search import index
 from search.encoder import load_encoder
@@ -191,7 +191,8 @@ class Command(BaseCommand):
             true = len(pairs) - len(false)
             table[tier]["_false_links"] = len(false)
             table[tier]["_precision"] = true / len(pairs) if pairs else 1.0
-            table[tier]["_recall"] = float(np.mean([table[tier][name] for name in TRANSFORMS]))
+            listed = [name for name in TRANSFORMS if name not in EXTRA_TRANSFORMS]
+            table[tier]["_recall"] = float(np.mean([table[tier][name] for name in listed]))
         return {
             "originals": n_originals,
             "distractors": n_distractors,
@@ -282,7 +283,7 @@ class Command(BaseCommand):
             for name in TRANSFORMS:
                 self.stdout.write(f"| {name} | " + " | ".join(f"{table[t][name]:.2f}" for t in TIERS) + " |")
             self.stdout.write(
-                "| **recall, all transforms** | "
+                "| **recall, issue 6's ten transforms** | "
                 + " | ".join(f"**{table[t]['_recall']:.2f}**" for t in TIERS)
                 + " |"
             )
