@@ -9,14 +9,15 @@ from search import hamming
 
 
 def flip(code: np.ndarray, bits) -> np.ndarray:
-    unpacked = np.unpackbits(code)
+    # Bits numbered as faiss reads them: least significant first within each byte.
+    unpacked = np.unpackbits(code, bitorder="little")
     unpacked[np.asarray(bits, dtype=int)] ^= 1
-    return np.packbits(unpacked)
+    return np.packbits(unpacked, bitorder="little")
 
 
 def spread(distance: int) -> list[int]:
-    """`distance` bits spread over all 16 sub-codes, so no sub-code is left intact."""
-    return [(n % 16) * 16 + n // 16 for n in range(distance)]
+    """`distance` bits spread over every sub-code the index looks up, as evenly as they go."""
+    return [(n % hamming.CHUNKS) * hamming.CHUNK_BITS + n // hamming.CHUNKS for n in range(distance)]
 
 
 def brute_force(stored: np.ndarray, queries: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
