@@ -4,9 +4,7 @@ Milvus stores. Every test builds its own data with these; none is shared between
 from __future__ import annotations
 
 import io
-import struct
 import uuid
-import zlib
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -15,6 +13,7 @@ from PIL import ImageDraw
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.synthetic_images import huge_jpeg, huge_png  # noqa: F401 (the tests' huge images)
 from ingestion import services
 from ingestion.models import Image
 from ingestion.validation import validate_image_bytes
@@ -133,22 +132,3 @@ def stored_vectors(store: VectorStore, ids: list[int]) -> dict[int, np.ndarray]:
 def stored_count(store: VectorStore) -> int:
     rows = get_client(store.uri).query(store.name, filter="", output_fields=["count(*)"])
     return int(rows[0]["count(*)"]) if rows else 0
-
-
-def huge_png(width: int, height: int) -> bytes:
-    """A flat grey PNG of any size without holding its pixels: rows compressed as a stream (a
-    10000x10000 one is under 1 MB, the audit's memory attack)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    packer = zlib.compressobj(9)
-    row = b"\x00" + b"\x80" * (width * 3)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def huge_jpeg(width: int, height: int) -> bytes:
-    """A grey JPEG of any size (built in grey to hold a third of the memory)."""
-    return image_bytes(PILImage.new("L", (width, height), 128), "JPEG", quality=50)

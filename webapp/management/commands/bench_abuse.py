@@ -12,25 +12,22 @@ processes (each process with its children), text search latency p50/p95 during t
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 
 import psutil
 import requests
 from django.core.management.base import BaseCommand
-from PIL import Image as PILImage
 
+from core.synthetic_images import huge_jpeg, huge_png
 from launcher.stack import Stack, free_port
 
 LIFTED = "100000/min"
@@ -47,25 +44,6 @@ MAKE_USER = (
     "u = get_user_model().objects.create_user('bench', password='bench-pass-123'); "
     "print(Token.objects.create(user=u).key)"
 )
-
-
-def attack_png(width: int, height: int) -> bytes:
-    """A flat PNG of any size, compressed as a stream: under 1 MB for 10000x10000."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    packer = zlib.compressobj(9)
-    row = b"\x00" + b"\x80" * (width * 3)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def attack_jpeg(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    PILImage.new("L", (width, height), 128).save(out, format="JPEG", quality=50)
-    return out.getvalue()
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -153,7 +131,7 @@ class Command(BaseCommand):
         side, kind = options["side"], options["image"]
 
         def picture(height: int) -> bytes:  # distinct bytes per file, as different photos would be
-            return attack_png(side, height) if kind == "png" else attack_jpeg(side, height)
+            return huge_png(side, height) if kind == "png" else huge_jpeg(side, height)
 
         def upload(data: bytes, name: str) -> int:
             response = requests.post(
@@ -167,7 +145,7 @@ class Command(BaseCommand):
                 "status"
             ]
 
-        warm = upload(attack_jpeg(64, 48), "warm.jpg")
+        warm = upload(huge_jpeg(64, 48), "warm.jpg")
         deadline = time.monotonic() + 300
         while status(warm) != "indexed":
             if time.monotonic() > deadline:
@@ -186,7 +164,7 @@ class Command(BaseCommand):
         sampler.start()
         started = time.monotonic()
         huge = [upload(picture(side - i), f"huge{i}.{kind}") for i in range(options["ingest"])]
-        small = upload(attack_jpeg(320, 240), "small.jpg")
+        small = upload(huge_jpeg(320, 240), "small.jpg")
         uploaded = time.monotonic()
         while status(small) not in ("indexed", "failed") and time.monotonic() - uploaded < 600:
             time.sleep(0.25)
@@ -218,7 +196,7 @@ class Command(BaseCommand):
             time.sleep(1)
 
         side = options["side"]
-        payload = attack_png(side, side) if options["image"] == "png" else attack_jpeg(side, side)
+        payload = huge_png(side, side) if options["image"] == "png" else huge_jpeg(side, side)
         name = f"attack.{options['image']}"
         baseline = {"worker": tree_rss_mb(worker.process.pid), "web": tree_rss_mb(web.process.pid)}
         peak = dict(baseline)
