@@ -15,9 +15,10 @@ def flip(code: np.ndarray, bits) -> np.ndarray:
     return np.packbits(unpacked, bitorder="little")
 
 
-def spread(distance: int) -> list[int]:
+def spread(distance: int, layout: tuple[int, int]) -> list[int]:
     """`distance` bits spread over every sub-code the index looks up, as evenly as they go."""
-    return [(n % hamming.CHUNKS) * hamming.CHUNK_BITS + n // hamming.CHUNKS for n in range(distance)]
+    chunks, bits = layout
+    return [(n % chunks) * bits + n // chunks for n in range(distance)]
 
 
 def brute_force(stored: np.ndarray, queries: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
@@ -26,16 +27,17 @@ def brute_force(stored: np.ndarray, queries: np.ndarray, max_distance: int) -> s
     return {(int(q), int(s), int(distances[q, s])) for q, s in near}
 
 
+@pytest.mark.parametrize("layout", hamming.LAYOUTS)
 @pytest.mark.parametrize("max_distance", [0, 15, 31, 47])
-def test_finds_exactly_the_codes_within_the_distance(max_distance):
+def test_finds_exactly_the_codes_within_the_distance(max_distance, layout):
     rng = np.random.default_rng(max_distance)
     stored = rng.integers(0, 256, (400, hamming.CODE_BYTES), dtype=np.uint8)
     # Queries at many distances around the threshold, random and spread over every sub-code.
     distances = list(range(0, 64, 3)) + [max_distance, max_distance + 1]
     queries = [flip(stored[n], rng.choice(256, d, replace=False)) for n, d in enumerate(distances)]
-    queries += [flip(stored[100 + n], spread(d)) for n, d in enumerate(distances)]
+    queries += [flip(stored[100 + n], spread(d, layout)) for n, d in enumerate(distances)]
     queries = np.stack(queries + [rng.integers(0, 256, hamming.CODE_BYTES, dtype=np.uint8)])
-    matches = hamming.HammingIndex(stored, max_distance).search(queries)
+    matches = hamming.HammingIndex(stored, max_distance, layout).search(queries)
     found = set(
         zip(
             matches.query_rows.tolist(), matches.stored_rows.tolist(), matches.distances.tolist(), strict=True
@@ -63,3 +65,9 @@ def test_empty_sides_find_nothing():
 def test_a_distance_outside_the_hash_is_refused(bad):
     with pytest.raises(ValueError):
         hamming.HammingIndex(np.zeros((1, 32), dtype=np.uint8), bad)
+
+
+def test_the_layout_follows_the_size_of_the_collection():
+    assert hamming.best_layout(50_000, 31) == (16, 16)
+    assert hamming.best_layout(1_300_000, 31) == (11, 23)
+    assert hamming.HammingIndex(np.zeros((10, 32), dtype=np.uint8), 31).layout == (16, 16)
