@@ -31,6 +31,21 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _services_before_any_live_server(request) -> None:
+    """Start Redis and Milvus (tests/conftest.py) before a test's `live_server` modifies the settings.
+
+    Those fixtures point `settings.REDIS_URL` and `MILVUS_URI` at this session's servers by plain
+    assignment. Made inside a test that uses `live_server` (pytest-django enables a
+    `modify_settings` for its host for the test's duration), the assignment lands in that
+    override and is undone with it: every later test then talked to the default Redis on 6379 and
+    a Milvus under another data folder ("workers not ready", "Open local milvus failed") whenever a
+    browser test was the session's first database test (`pytest tests/browser`, or a random order).
+    Session-scoped, this runs before any test's own fixtures."""
+    request.getfixturevalue("redis_server")
+    request.getfixturevalue("milvus_server")
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
