@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from ingestion.models import Image
 from ingestion.processing import DIHEDRAL_KINDS
@@ -89,7 +90,7 @@ def near_pairs(
     many more images were scanned."""
     stored = load_hashes(tuple(STORED_KINDS), min_quality)
     queries = load_hashes(DIHEDRAL_KINDS, min_quality)
-    index = HammingIndex(stored.codes, max_distance)
+    index = HammingIndex(stored.codes, max_distance, max_bytes=settings.RESCAN_INDEX_MAX_MB * 2**20)
     found: dict[tuple[int, int], VariantPair] = {}
     start = 0
     while start < len(queries.owners):

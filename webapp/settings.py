@@ -265,6 +265,8 @@ BAN_PDQ_DISTANCE = env_int("BAN_PDQ_DISTANCE", 31, minimum=0)
 MODERATION_SEMANTIC = env_bool("MODERATION_SEMANTIC", True)
 MODERATION_IMPORT_MAX_BYTES = env_int("MODERATION_IMPORT_MAX_BYTES", 2_000_000, minimum=1)
 MODERATION_IMPORT_MAX_ROWS = env_int("MODERATION_IMPORT_MAX_ROWS", 20_000, minimum=1)
+# `find_duplicates` joins all hashes in memory: the faster index layout only while it fits here.
+RESCAN_INDEX_MAX_MB = env_int("RESCAN_INDEX_MAX_MB", 2048, minimum=16)
 # A pending image older than this with no worker progress is re-queued by `reconcile`.
 PENDING_REQUEUE_SECONDS = env_int("PENDING_REQUEUE_SECONDS", 300, minimum=0)
 

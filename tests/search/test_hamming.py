@@ -71,3 +71,9 @@ def test_the_layout_follows_the_size_of_the_collection():
     assert hamming.best_layout(50_000, 31) == (16, 16)
     assert hamming.best_layout(1_300_000, 31) == (11, 23)
     assert hamming.HammingIndex(np.zeros((10, 32), dtype=np.uint8), 31).layout == (16, 16)
+
+
+def test_a_memory_budget_keeps_the_compact_layout():
+    assert hamming.best_layout(1_300_000, 31, max_bytes=2 * 2**30) == (11, 23)
+    assert hamming.best_layout(1_300_000, 31, max_bytes=600 * 2**20) == (16, 16)
+    assert hamming.best_layout(10_000_000, 31, max_bytes=600 * 2**20) == (16, 16)  # none fits: compact
