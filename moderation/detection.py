@@ -365,6 +365,13 @@ def withhold_exact_copy(image: Image) -> Group | None:
 # ---------------------------------------------------------------------------- whole collection
 
 
+_RESCAN_BATCH = 500
+
+
+def _indexed_ids() -> list[int]:
+    return list(Image.objects.filter(status=Image.Status.INDEXED).order_by("pk").values_list("pk", flat=True))
+
+
 def _exact_twins() -> list[Candidate]:
     """Indexed images sharing their bytes, each linked to the first of its kind (groups are
     transitive, so a thousand copies make a thousand links, not half a million)."""
@@ -409,13 +416,6 @@ def rescan_candidates(progress: Callable[[int], None] | None = None) -> list[Can
             for candidate in _semantic_candidates(load(ids[start : start + _RESCAN_BATCH])):
                 offer(candidate)
     return list(found.values())
-
-
-_RESCAN_BATCH = 500
-
-
-def _indexed_ids() -> list[int]:
-    return list(Image.objects.filter(status=Image.Status.INDEXED).order_by("pk").values_list("pk", flat=True))
 
 
 @dataclass(frozen=True)
