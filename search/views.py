@@ -3,12 +3,15 @@ its duplicates and similar images. Input goes through `search.forms`, as in the 
 
 from __future__ import annotations
 
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
 
+from . import examples
 from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
 from .query_language import Query
@@ -18,6 +21,8 @@ DETAIL_NEIGHBOURS = 12
 
 
 def search_page(request):
+    if request.method == "POST":
+        return post_example(request)
     form = SearchPageForm(request.GET, user=request.user)
     context = {
         "q": request.GET.get("q", ""),
@@ -27,17 +32,18 @@ def search_page(request):
         "kind": "text",
         "words": [],
         "modes": MODES,
+        "example": "",
     }
     status = 200
     try:
         params = form.params()
         context.update(q=form.text(), min_score=params.min_score, sort=params.sort, mode=params.mode)
         similar = form.cleaned()["similar"]
-        if request.method == "POST":
-            text = SearchPageForm(request.POST, user=request.user).text()
-            context.update(kind="image", q=text)
-            query = form.query(example=True, text=text)
-            image = example_image(request, "Choose an example image to search with.")
+        if "example" in request.GET:
+            token = request.GET["example"]
+            image = examples.load(request, token)
+            context.update(kind="image", example=token)
+            query = form.query(example=True)
             context["results"], _ = search(query or Query(()), request.user, params, example=image)
         elif similar:
             context["kind"] = "similar"
@@ -51,7 +57,7 @@ def search_page(request):
         elif "q" in request.GET:
             form.required_text()
         context["items"] = result_items(request, context)
-        if context["kind"] != "image" and context["results"] and len(context["results"]) >= params.limit:
+        if context["results"] and len(context["results"]) >= params.limit:
             following = request.GET.copy()
             following["offset"] = params.offset + params.limit
             context["next_url"] = f"?{following.urlencode()}"
@@ -61,17 +67,49 @@ def search_page(request):
     return render(request, "search/search.html", context, status=status)
 
 
+def post_example(request):
+    """Search by image: keep the reduced example, then redirect to its results URL (filters from
+    the form's query string, the added words from the form), so a reload sends nothing again."""
+    try:
+        text = SearchPageForm(request.POST, user=request.user).text()
+        image = example_image(request, "Choose an example image to search with.")
+    except UserFacingError as exc:
+        context = {"q": request.POST.get("q", ""), "results": None, "error": exc.public_message}
+        context.update(source=None, kind="image", words=[], modes=MODES, example="", items=[])
+        return render(request, "search/search.html", context, status=exc.status_code)
+    following = request.GET.copy()
+    for name in ("offset", "similar", "more", "less", "example"):
+        following.pop(name, None)
+    following["example"] = examples.keep(request, image)
+    if text:
+        following["q"] = text
+    else:
+        following.pop("q", None)
+    # 303: the browser follows with a GET, and a reload repeats the GET, not the upload.
+    response = HttpResponseRedirect(f"{request.path}?{following.urlencode()}")
+    response.status_code = 303
+    return response
+
+
+@require_GET
+def example_preview(request, token: str):
+    """The example image of one of this session's searches (the page previews it)."""
+    try:
+        data = examples.load(request, token)
+    except UserFacingError:
+        raise Http404("No such example.") from None
+    response = FileResponse(iter([data]), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 def result_items(request, context: dict) -> list[dict]:
     """Each result with its relevance feedback links: the search again with `+ image:ID` ("more
     like this") or `- image:ID` ("less like this") added to the query, filters kept."""
     if not context["results"]:
         return []
-    if context["kind"] == "similar":
-        base = f"image:{context['source'].pk}"
-    elif context["kind"] == "text":
-        base = context["q"]
-    else:
-        base = ""  # an uploaded example cannot travel in a link: "more like this" starts afresh
+    # Words, or the words added to an example image (whose token stays in the links).
+    base = f"image:{context['source'].pk}" if context["kind"] == "similar" else context["q"]
     following = request.GET.copy()
     for name in ("offset", "similar", "more", "less"):
         following.pop(name, None)
@@ -82,8 +120,8 @@ def result_items(request, context: dict) -> list[dict]:
         pk = result.image.pk
         following["q"] = f"{base} + image:{pk}" if base else f"image:{pk}"
         item = {"r": result, "more": f"?{following.urlencode()}", "less": ""}
-        if base:
-            following["q"] = f"{base} - image:{pk}"
+        if base or context["kind"] == "image":
+            following["q"] = f"{base} - image:{pk}".strip()
             item["less"] = f"?{following.urlencode()}"
         items.append(item)
     return items

@@ -1,0 +1,66 @@
+"""Example images of searches by image, kept for a while so that such a search is a URL: the form
+posts the image, the page redirects to `/search/?example=<token>&...`, and reloading, paging and
+changing filters never send the upload again. A token is random and works only in the session that
+uploaded it; the reduced image (what the query worker gets) is kept at most EXAMPLE_TTL seconds."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from core.errors import BadInput
+
+FOLDER = "search-examples"
+EXAMPLE_TTL = 3600
+PER_SESSION = 5  # the session's newest examples; older ones are deleted
+SESSION_KEY = "search_examples"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+EXPIRED = "That example image is no longer kept (examples last an hour): choose it again."
+
+
+def _name(token: str) -> str:
+    return f"{FOLDER}/{token}.png"
+
+
+def keep(request, data: bytes) -> str:
+    """Store a reduced example for this session; its token."""
+    sweep()
+    token = secrets.token_urlsafe(16)
+    default_storage.save(_name(token), ContentFile(data))
+    tokens = [token, *request.session.get(SESSION_KEY, [])]
+    for old in tokens[PER_SESSION:]:
+        default_storage.delete(_name(old))
+    request.session[SESSION_KEY] = tokens[:PER_SESSION]
+    return token
+
+
+def load(request, token: str) -> bytes:
+    """The example behind a token of this session; BadInput when it is unknown or gone."""
+    if not TOKEN.fullmatch(token or ""):
+        raise BadInput("example must be the token of an example image.")
+    if token not in request.session.get(SESSION_KEY, []) or not default_storage.exists(_name(token)):
+        raise BadInput(EXPIRED)
+    with default_storage.open(_name(token), "rb") as stored:
+        return stored.read()
+
+
+def sweep(now: float | None = None) -> int:
+    """Delete examples older than EXAMPLE_TTL; how many went."""
+    if not default_storage.exists(FOLDER):
+        return 0
+    cutoff = (now or time.time()) - EXAMPLE_TTL
+    gone = 0
+    for name in default_storage.listdir(FOLDER)[1]:
+        path = f"{FOLDER}/{name}"
+        try:
+            old = default_storage.get_modified_time(path).timestamp() < cutoff
+        except FileNotFoundError:
+            continue  # another process swept it
+        if old:
+            default_storage.delete(path)
+            gone += 1
+    return gone
