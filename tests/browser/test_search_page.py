@@ -1,5 +1,6 @@
 """The search page in real Chromium: a search by a dropped example image keeps the filters and sort
-of the search by words, and a very long query is cut by the form before it reaches the server."""
+of the search by words and has a URL (a reload sends nothing again), and a very long query is cut by
+the form before it reaches the server."""
 
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ def test_a_search_by_a_dropped_image_keeps_the_filters(page: Page, live_server, 
     expect(page.locator("#image-search input[name=q]")).to_have_value("circle")
     expect(page.locator("#text-search input[name=q]")).to_have_value("")
     expect(page.locator(".topsearch input[name=q]")).to_have_value("")
+    # The results have a URL: a reload shows them again without sending the upload, and the
+    # example is shown beside the form.
+    assert "example=" in page.url and "tags=round" in page.url
+    expect(page.locator("#example-shown img")).to_be_visible()
+    with page.expect_navigation() as reload:
+        page.reload()
+    assert reload.value.request.method == "GET"
+    expect(cards).to_have_count(1)
 
     # A HEIC example (what an iPhone sends) finds the same image.
     heic = image_bytes(draw_image("circle"), "HEIF")
