@@ -11,6 +11,10 @@ def review_thumbnail_url(image) -> str | None:
     return reverse("moderation-thumbnail", args=[image.pk]) if image.thumbnail else None
 
 
+def review_url(image) -> str:
+    return reverse("moderation-original", args=[image.pk])
+
+
 def _absolute(request, path: str | None) -> str | None:
     return request.build_absolute_uri(path) if path and request is not None else path
 
@@ -26,9 +30,12 @@ def group_json(group: Group, request) -> dict:
         "images": [
             {
                 "id": image.pk,
-                # Served to moderators while the image is in the queue, private ones included.
-                "url": _absolute(request, reverse("moderation-original", args=[image.pk])),
-                "thumbnail_url": _absolute(request, review_thumbnail_url(image)),
+                # The usual URLs where the moderator may see the image; others' private images are
+                # served to moderators while they are in the queue (`moderation.media`).
+                "url": _absolute(request, image.file_url if image.page_opens else review_url(image)),
+                "thumbnail_url": _absolute(
+                    request, image.thumbnail_url if image.page_opens else review_thumbnail_url(image)
+                ),
                 "page_url": _absolute(request, image.get_absolute_url()) if image.page_opens else None,
                 "owner": image.owner.get_username(),
                 "title": image.title,

@@ -36,6 +36,8 @@ def test_moderators_see_a_private_image_of_their_queue(private_pair, moderator):
     images = {i["id"]: i for i in body["images"]}
     assert images[private.pk]["page_url"] is None  # its page stays private
     assert images[public.pk]["page_url"].endswith(f"/images/{public.pk}/")
+    assert "/moderation/" not in images[public.pk]["thumbnail_url"]  # the usual URLs where they work
+    assert "/moderation/images/" in images[private.pk]["thumbnail_url"]
     thumb, data = fetch(client, images[private.pk]["thumbnail_url"])
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp" and data[:4] == b"RIFF"
     assert "private" in thumb["Cache-Control"]
