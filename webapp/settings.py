@@ -30,7 +30,7 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     value = env_str(name)
     if not value:
         return default
@@ -40,6 +40,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -255,13 +257,13 @@ INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32, minimum=1)
 # distance, or CLIP cosine at Immich's default) and "similar" (CLIP cosine above the floor).
 DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)
 NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.99)
-PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31, minimum=0)
+PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31, minimum=0, maximum=255)
 PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)
 # Moderation (the moderation app): PDQ distance that links two images' variants (turns, flips,
 # trimmed borders, central crops) or an upload to a ban; the semantic tier (CLIP >=
 # NEAR_DUPLICATE_SCORE) is never used with the random-weight demo model; CSV import bounds.
-MODERATION_PDQ_DISTANCE = env_int("MODERATION_PDQ_DISTANCE", 31, minimum=0)
-BAN_PDQ_DISTANCE = env_int("BAN_PDQ_DISTANCE", 31, minimum=0)
+MODERATION_PDQ_DISTANCE = env_int("MODERATION_PDQ_DISTANCE", 31, minimum=0, maximum=255)
+BAN_PDQ_DISTANCE = env_int("BAN_PDQ_DISTANCE", 31, minimum=0, maximum=255)
 MODERATION_SEMANTIC = env_bool("MODERATION_SEMANTIC", True)
 MODERATION_IMPORT_MAX_BYTES = env_int("MODERATION_IMPORT_MAX_BYTES", 2_000_000, minimum=1)
 MODERATION_IMPORT_MAX_ROWS = env_int("MODERATION_IMPORT_MAX_ROWS", 20_000, minimum=1)

@@ -71,6 +71,11 @@ def test_good_numbers_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
         (lambda: env_int("PORT", 8000), "80.5", "PORT must be a whole number, got '80.5'"),
         (lambda: env_int("PORT", 8000, minimum=1), "0", "PORT must be at least 1, got 0"),
         (
+            lambda: env_int("MODERATION_PDQ_DISTANCE", 31, maximum=255),
+            "256",
+            "MODERATION_PDQ_DISTANCE must be at most 255, got 256",
+        ),
+        (
             lambda: env_bool("DEBUG"),
             "maybe",
             "DEBUG must be one of 1/0, true/false, yes/no, on/off, got 'maybe'",
