@@ -3,6 +3,8 @@ stored, near copies while they are indexed, before their vectors are published."
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from ingestion.models import Image
@@ -63,18 +65,24 @@ def test_a_near_copy_is_published_already_withheld(banned, upload, monkeypatch):
     assert rows  # the hashes are in Milvus, but public to nobody
 
 
+@contextmanager
+def screening_raises(error: Exception):
+    """A screening receiver that fails with `error`, connected for the block."""
+
+    def failing(sender, ids, **kwargs):
+        raise error
+
+    images_screening.connect(failing, sender=Image, dispatch_uid="test-failing")
+    try:
+        yield
+    finally:
+        images_screening.disconnect(sender=Image, dispatch_uid="test-failing")
+
+
 def test_an_unreachable_ban_store_leaves_the_batch_pending(alice):
     image = make_image(alice, data=encode(photo(32)))
-
-    def down(sender, ids, **kwargs):
-        raise VectorStoreError("Milvus is unreachable")
-
-    images_screening.connect(down, sender=Image, dispatch_uid="test-down")
-    try:
-        with pytest.raises(VectorStoreError):
-            index_images([image.pk])
-    finally:
-        images_screening.disconnect(sender=Image, dispatch_uid="test-down")
+    with screening_raises(VectorStoreError("Milvus is unreachable")), pytest.raises(VectorStoreError):
+        index_images([image.pk])
     image.refresh_from_db()
     assert image.status == Image.Status.PENDING
     assert not search_index.variant_store().ids() & set(search_index.all_variant_ids(image.pk))
@@ -82,12 +90,5 @@ def test_an_unreachable_ban_store_leaves_the_batch_pending(alice):
 
 def test_a_failing_receiver_does_not_stop_indexing(alice):
     image = make_image(alice, data=encode(photo(33)))
-
-    def broken(sender, ids, **kwargs):
-        raise RuntimeError("a bug in some receiver")
-
-    images_screening.connect(broken, sender=Image, dispatch_uid="test-broken")
-    try:
+    with screening_raises(RuntimeError("a bug in some receiver")):
         assert index_images([image.pk]).indexed == [image.pk]
-    finally:
-        images_screening.disconnect(sender=Image, dispatch_uid="test-broken")
