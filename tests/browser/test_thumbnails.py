@@ -23,6 +23,9 @@ LAYOUT_SHIFT = """() => new Promise((done) => {
   }).observe({ type: "layout-shift", buffered: true });
   setTimeout(() => done(total), 300);
 })"""
+# Images without their size would push the grid by whole card heights (a shift score of 0.1 or
+# more); a header indicator changing its text moved the page by 0.009 once: allow that much.
+MAX_SHIFT = 0.02
 FETCHED = """() => performance.getEntriesByType("resource")
   .filter((e) => e.name.includes("/media/images/"))
   .map((e) => ({ url: e.name, bytes: e.encodedBodySize }))"""
@@ -71,7 +74,7 @@ def test_the_grid_loads_the_size_the_screen_needs_without_layout_shift(
     for source in sources:
         assert source["src"].endswith(f"?size={size}"), source
         assert source["width"] and source["height"] and "w," in source["srcset"]
-    assert page.evaluate(LAYOUT_SHIFT) == 0
+    assert page.evaluate(LAYOUT_SHIFT) < MAX_SHIFT
     fetched = page.evaluate(FETCHED)
     assert not [f for f in fetched if "original" in f["url"] or f["url"].endswith("thumbnail.webp")]
     assert not errors
@@ -89,7 +92,7 @@ def test_the_image_page_shows_the_preview_and_zooming_loads_the_original(
     expect(stage).to_be_visible()
     page.wait_for_function("() => document.getElementById('viewer-image').complete")
     assert stage.evaluate("(i) => i.currentSrc").endswith("?size=preview")
-    assert page.evaluate(LAYOUT_SHIFT) == 0
+    assert page.evaluate(LAYOUT_SHIFT) < MAX_SHIFT
 
     page.locator("#viewer-full").click()
     big = page.locator("#lightbox img")
@@ -125,5 +128,5 @@ def test_on_a_phone_the_picture_takes_its_own_height_not_a_letterbox(browser, li
     box = page.locator("#viewer-image").bounding_box()
     assert box["width"] <= 390
     assert abs(box["height"] - box["width"] * 1200 / 1600) <= 2, box  # no bands above and below
-    assert page.evaluate(LAYOUT_SHIFT) == 0
+    assert page.evaluate(LAYOUT_SHIFT) < MAX_SHIFT
     context.close()
