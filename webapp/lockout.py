@@ -1,18 +1,17 @@
 """Sign-in lockout with django-axes (refused after repeated failures for one account from one
 address, on the login page and the token endpoint alike), the throttled token endpoint, and the
-same throttles as the API for pages' POSTs (sign-up). Every refusal is a 429 with Retry-After in
-the project's error shape (`webapp.errors`)."""
+same throttles as the API for the page doors (`webapp.middleware.PageThrottleMiddleware`). Every
+refusal is a 429 with Retry-After in the project's error shape (`webapp.errors`)."""
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.http import HttpResponse
 from rest_framework import exceptions
 from rest_framework.authtoken import views as authtoken_views
 from rest_framework.authtoken.models import Token
@@ -28,24 +27,27 @@ def _retry_after(seconds: float | None) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds else {}
 
 
-def throttle_page(scope: str) -> Callable:
-    """The same throttles for a page's POSTs (sign-up), answered in the site's layout."""
+# What a refused page says, by scope.
+PAGE_REFUSALS = {
+    "auth": "Too many sign-in attempts from your address",
+    "signup": "Too many sign-ups from your address",
+    "search": "Too many searches in a short time",
+    "search_image": "Too many searches by image in a short time",
+    "upload": "Too many uploads in a short time",
+}
 
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if request.method == "POST":
-                holder = type("PageView", (), {"throttle_scope": scope})()
-                for throttle in (ScopedThrottle(), ScopedIPThrottle()):
-                    if not throttle.allow_request(request, holder):
-                        wait = throttle.wait()
-                        message = "Too many attempts from your address; try again in a few minutes."
-                        return error_response(request, 429, message, _retry_after(wait))
-            return view(request, *args, **kwargs)
 
-        return wrapped
-
-    return decorate
+def throttle_page(request, scope: str, cost: int = 1) -> HttpResponse | None:
+    """The API's throttles (and counts) for a page door, or None while within them: a 429 in the
+    site's layout with Retry-After."""
+    holder = type("PageView", (), {"throttle_scope": scope})()
+    for throttle in (ScopedThrottle(), ScopedIPThrottle()):
+        if not throttle.allow_request(request, holder, cost):
+            wait = throttle.wait()
+            later = f"try again in {math.ceil(wait)} second(s)" if wait else "try again later"
+            message = f"{PAGE_REFUSALS.get(scope, 'Too many requests')}; {later}."
+            return error_response(request, 429, message, _retry_after(wait))
+    return None
 
 
 class LockoutBackend(AxesStandaloneBackend, ModelBackend):

@@ -7,6 +7,8 @@ from django.conf import settings
 from core.errors import PayloadTooLarge
 
 from .errors import error_response
+from .lockout import throttle_page
+from .throttling import page_scope
 
 # Room for the multipart framing and the small form fields sent beside the files.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
@@ -57,3 +59,23 @@ class BodySizeLimitMiddleware:
             # The server discards (never stores) what was not read before its next request.
             return error_response(request, error.status_code, error.public_message)
         return self.get_response(request)
+
+
+class PageThrottleMiddleware:
+    """The API's throttles on the page doors that do the same work (`throttling.PAGE_SCOPES`: sign-in,
+    sign-up, searches, the upload form), counted in the same buckets. In process_view: after CSRF has
+    refused forged posts, before the view (and django-axes) does any work."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        scope = page_scope(request)
+        if scope is None:
+            return None
+        # The upload form sends up to MAX_FILES_PER_UPLOAD files: each counts, as each API upload does.
+        cost = max(1, len(request.FILES.getlist("files"))) if scope == "upload" else 1
+        return throttle_page(request, scope, cost)

@@ -103,6 +103,10 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # Behind a proxy that terminates TLS: trust its X-Forwarded-Proto (only if it always sets it).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
+# How many reverse proxies stand in front of the site, each appending to X-Forwarded-For. 0: the
+# client is REMOTE_ADDR and the header is ignored (anyone can send it). The throttles (API and
+# pages) and django-axes all take the address from webapp.throttling.client_address.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0, minimum=0, maximum=10)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -133,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Page doors share the API's throttles (in process_view: after CSRF, before the view).
+    "webapp.middleware.PageThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "webapp.errors.UserFacingErrorMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
@@ -220,6 +226,8 @@ MAX_QUERY_IMAGE_PIXELS = env_int("MAX_QUERY_IMAGE_PIXELS", 25_000_000, minimum=1
 QUERY_IMAGE_SIDE = env_int("QUERY_IMAGE_SIDE", 1024, minimum=64)
 # Large decodes at once per process (search examples on the web side and query worker, ingest).
 HEAVY_DECODES_PER_PROCESS = env_int("HEAVY_DECODES_PER_PROCESS", 2, minimum=1)
+# Disk all kept search examples may use together (search/examples.py); past it the oldest go first.
+SEARCH_EXAMPLES_MAX_BYTES = env_int("SEARCH_EXAMPLES_MAX_MB", 500, minimum=1) * 1024 * 1024
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 384, minimum=1)
 
 # Model and vectors.
@@ -343,6 +351,7 @@ AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0, minimum=0.1) / 60  #
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "webapp.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "webapp.throttling.client_address"  # the throttles' address, proxies and all
 AXES_VERBOSE = False
 
 REST_FRAMEWORK = {
@@ -364,6 +373,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["webapp.throttling.ScopedThrottle", "webapp.throttling.ScopedIPThrottle"],
+    # Only for DRF's own get_ident (ours use client_address): never the client's whole header.
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image search API",

@@ -1,11 +1,14 @@
 """Throttling with DRF's machinery: per signed-in user and per IP, one scope per kind of endpoint,
-rates in settings.THROTTLE_RATES (lockout after failed sign-ins: `webapp.lockout`).
+rates in settings.THROTTLE_RATES (lockout after failed sign-ins: `webapp.lockout`). The page doors
+(PAGE_SCOPES) count in the same buckets as their API twins (API_SCOPES). The client's address is
+`client_address()`, also django-axes' (AXES_CLIENT_IP_CALLABLE).
 
 Counters live in the "throttle" cache (Redis in production, shared by every web process); if it is
 unreachable the web process counts in its own memory rather than fail or stop throttling."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -23,6 +26,46 @@ API_SCOPES = {
     ("api-duplicates", "GET"): "search",
     ("api-images", "POST"): "upload",
 }
+# The pages that do the same work, in the same buckets: one budget per action whichever door is used.
+PAGE_SCOPES = {
+    ("login", "POST"): "auth",
+    ("signup", "POST"): "signup",
+    ("search", "GET"): "search",  # words, hybrid, an example's results, similar images
+    ("search", "POST"): "search_image",  # stores the example image for an hour
+    ("upload", "POST"): "upload",  # the form without JavaScript: one count per file
+}
+
+
+def _method(request) -> str:
+    # Django and DRF answer HEAD with the GET view (the whole search runs): same bucket.
+    return "GET" if request.method == "HEAD" else request.method
+
+
+def page_scope(request) -> str | None:
+    """The throttle scope of a page request, or None (the blank search page is not a search)."""
+    match = request.resolver_match
+    scope = PAGE_SCOPES.get((match.url_name, _method(request))) if match else None
+    if scope == "search" and not request.GET:
+        return None
+    return scope
+
+
+def client_address(request) -> str:
+    """The real client's address: REMOTE_ADDR, or behind TRUSTED_PROXIES reverse proxies the
+    address the outermost of them saw, i.e. the Nth entry from the right of X-Forwarded-For (as
+    DRF's NUM_PROXIES reads it). Entries further left are the client's own say and never used. An
+    entry that is not an IP address (a misconfigured proxy) counts as the proxy's own address."""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = settings.TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not proxies or not forwarded:
+        return remote
+    entries = [entry.strip() for entry in forwarded.split(",")]
+    candidate = entries[-min(proxies, len(entries))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 class _FailOpenCache:
@@ -55,8 +98,11 @@ class ScopedThrottle(SimpleRateThrottle):
     def scope_for(self, request, view) -> str | None:
         scope = getattr(view, "throttle_scope", None)
         if scope is None and request.resolver_match is not None:
-            scope = API_SCOPES.get((request.resolver_match.url_name, request.method))
+            scope = API_SCOPES.get((request.resolver_match.url_name, _method(request)))
         return scope
+
+    def get_ident(self, request) -> str:
+        return client_address(request)
 
     def ident_for(self, request) -> str:
         user = getattr(request, "user", None)
@@ -64,7 +110,8 @@ class ScopedThrottle(SimpleRateThrottle):
             return f"user-{user.pk}"
         return f"ip-{self.get_ident(request)}"
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request, view, cost: int = 1) -> bool:
+        """`cost`: how many actions this request is (files of one upload form)."""
         scope = self.scope_for(request, view)
         rate = settings.THROTTLE_RATES.get(f"{scope}{self.suffix}") if scope else None
         if not rate:
@@ -77,9 +124,11 @@ class ScopedThrottle(SimpleRateThrottle):
         self.now = self.timer()
         while self.history and self.history[-1] <= self.now - self.duration:
             self.history.pop()
-        if len(self.history) >= self.num_requests:
+        if len(self.history) + cost > self.num_requests:
             return self.throttle_failure()
-        return self.throttle_success()
+        self.history[:0] = [self.now] * cost  # newest first, as DRF keeps it
+        self.cache.set(self.key, self.history, self.duration)
+        return True
 
 
 class ScopedIPThrottle(ScopedThrottle):

@@ -12,7 +12,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that do not name one (JSON, the API docs).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    path("accounts/signup/", lockout.throttle_page("signup")(accounts.signup), name="signup"),
+    path("accounts/signup/", accounts.signup, name="signup"),  # throttled: webapp.throttling.PAGE_SCOPES
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", accounts.account, name="account"),
