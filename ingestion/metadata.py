@@ -5,6 +5,10 @@ numbers, the camera owner's name, maker notes); XMP and IPTC blocks can repeat b
 byte for byte as uploaded (the owner gets them); everyone else gets a sanitised copy, made once per
 stored original and kept beside it (content-addressed, like the originals).
 
+Free text goes too, whoever wrote it: JPEG comments, PNG text chunks (tEXt, zTXt, iTXt: an
+"Author", a "Description" holding coordinates), GIF comment and plain-text extensions, the EXIF
+ImageDescription and UserComment.
+
 The copy is made by rewriting the container, not the pixels, wherever the format allows (JPEG, PNG,
 WebP, GIF): the image data, orientation and colour profile are untouched and it costs one pass over
 the bytes. TIFF keeps its metadata in the same directory as its pixel layout, so it is re-encoded
@@ -35,10 +39,10 @@ ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
 # What the public copy keeps: an allowlist, since vendors put serial numbers and owner names in
-# tags of their own. IFD0: how to show the picture and what made it; no GPS, XMP, IPTC, Artist.
+# tags of their own. IFD0: how to show the picture and what made it; no GPS, XMP, IPTC, Artist,
+# ImageDescription (free text, like a PNG's Description).
 KEPT_IFD0_TAGS = frozenset(
     {
-        0x010E,  # ImageDescription
         0x010F,  # Make
         0x0110,  # Model
         ORIENTATION,
@@ -84,8 +88,11 @@ PRIVATE_EXIF_TAGS = frozenset(
     }
 )
 # What a re-encoded file keeps of IFD0: what made it and when, nothing structural.
-KEPT_ON_REENCODE = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x8298)
+KEPT_ON_REENCODE = (0x010F, 0x0110, 0x0131, 0x0132, 0x8298)
 PUBLIC_PREFIX = "public"
+# Bumped whenever the copies lose more than before: copies made by an older sanitiser (or marked
+# unchanged by it) are not served again, they are made anew under the new version's name.
+SANITISER_VERSION = 2
 UNCHANGED_SUFFIX = ".unchanged"
 
 
@@ -262,7 +269,13 @@ def _jpeg_app_segment(marker: int, payload: bytes, segment: bytes) -> bytes | No
 # ---------------------------------------------------------------------------- PNG
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PRIVATE_PNG_TEXT = (b"XML:com.adobe.xmp", b"Raw profile type")
+# Ancillary chunks that change how the picture shows (colour, transparency, animation, pixel size).
+# Every other ancillary chunk goes: text (tEXt, zTXt, iTXt), tIME, and private ones (C2PA's caBX,
+# editors' own) that may hold anything. Critical chunks (upper-case first letter) are the picture.
+_KEPT_PNG_CHUNKS = frozenset(
+    {b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"cICP", b"mDCV", b"cLLI", b"bKGD", b"hIST"}
+    | {b"pHYs", b"sPLT", b"acTL", b"fcTL", b"fdAT"}
+)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -286,9 +299,7 @@ def _png(data: bytes) -> bytes:
             cleaned = clean_exif(EXIF_HEADER + body)
             if cleaned is not None:
                 out.append(_png_chunk(kind, cleaned[len(EXIF_HEADER) :]))
-        elif kind in (b"tEXt", b"zTXt", b"iTXt") and body.startswith(_PRIVATE_PNG_TEXT):
-            continue  # XMP, or an EXIF/IPTC block stored as text by ImageMagick
-        else:
+        elif kind[:1].isupper() or kind in _KEPT_PNG_CHUNKS:
             out.append(chunk)
         if kind == b"IEND":
             return b"".join(out)
@@ -344,6 +355,9 @@ def _gif_sub_blocks_end(data: bytes, pos: int) -> int:
             return pos
 
 
+_KEPT_GIF_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012")
+
+
 def _gif(data: bytes) -> bytes:
     if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
         raise Unparseable("not a GIF")
@@ -358,8 +372,10 @@ def _gif(data: bytes) -> bytes:
         if introducer == 0x21:
             label = data[pos + 1]
             after = _gif_sub_blocks_end(data, pos + 2)
-            # An application extension's first sub-block names it: XMP is dropped, the rest kept.
-            if not (label == 0xFF and data[pos + 3 : pos + 14] == b"XMP DataXMP"):
+            # Graphic control (timing, transparency) stays; comments and plain text (which no browser
+            # draws) go; an application extension's first sub-block names it: looping and the ICC
+            # profile stay, XMP, ImageMagick's IPTC/8BIM and anything else go.
+            if label == 0xF9 or (label == 0xFF and data[pos + 3 : pos + 14] in _KEPT_GIF_APPLICATIONS):
                 out.append(data[pos:after])
             pos = after
         elif introducer == 0x2C:
@@ -391,7 +407,7 @@ def _reencode(data: bytes) -> bytes:
         # frames on load). copy(): a plain image, so the TIFF writer copies none of the source's tags.
         frames = [ImageOps.exif_transpose(frame.copy()) for frame in ImageSequence.Iterator(img)]
     for frame in frames:
-        for key in ("xmp", "exif"):
+        for key in ("xmp", "exif", "comment"):  # Pillow writes a comment it read back out (JPEG, GIF)
             frame.info.pop(key, None)
     args: dict = {"exif": kept}
     if icc:
@@ -428,10 +444,12 @@ def sanitise(data: bytes, fmt: str) -> bytes:
 # ---------------------------------------------------------------------------- the stored copy
 
 
-def public_copy_name(original_name: str) -> str:
-    """originals/ab/cd/<sha256>.jpg -> public/ab/cd/<sha256>.jpg: one copy per stored original."""
+def public_copy_name(original_name: str, version: int = SANITISER_VERSION) -> str:
+    """originals/ab/cd/<sha256>.jpg -> public/v2/ab/cd/<sha256>.jpg: one copy per stored original
+    (version 1 had no version folder)."""
     _, _, rest = original_name.partition("/")
-    return f"{PUBLIC_PREFIX}/{rest or original_name}"
+    folder = PUBLIC_PREFIX if version == 1 else f"{PUBLIC_PREFIX}/v{version}"
+    return f"{folder}/{rest or original_name}"
 
 
 def public_copy(original_name: str, fmt: str) -> str:
@@ -465,7 +483,8 @@ def delete_public_copy(original_name: str) -> None:
     upload of the same bytes race with this, its first request simply makes the copy again."""
     if not original_name or Image.objects.filter(original=original_name).exists():
         return
-    name = public_copy_name(original_name)
-    for stored in (name, name + UNCHANGED_SUFFIX):
-        with contextlib.suppress(FileNotFoundError):
-            default_storage.delete(stored)
+    for version in range(1, SANITISER_VERSION + 1):  # older versions' copies too
+        name = public_copy_name(original_name, version)
+        for stored in (name, name + UNCHANGED_SUFFIX):
+            with contextlib.suppress(FileNotFoundError):
+                default_storage.delete(stored)

@@ -134,3 +134,30 @@ def test_stored_files_are_private_on_disk() -> None:
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     copy = Path(default_storage.path(public_copy(image.original.name, image.format)))
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("kind", ["PNG", "GIF"])
+def test_the_served_public_original_carries_no_text_chunks_or_comments(kind: str) -> None:
+    """Issue 15 item 8, through the real media view: PNG text chunks (plain, zipped, compressed
+    international) and GIF comments never reach anyone but the owner; the PNG keeps its profile."""
+    from tests.ingestion.test_metadata import ICC, assert_no_free_text, gif_with_comment, png_with_text
+
+    owner = make_user("alice")
+    make_user("bob")
+    data = png_with_text() if kind == "PNG" else gif_with_comment()
+    image = make_image(owner, data=data)
+    url = f"/media/images/{image.pk}/original"
+    bob = Client()
+    assert bob.login(username="bob", password=PASSWORD)
+    for client in (Client(), bob):
+        response = client.get(url)
+        assert response.status_code == 200
+        served = body(response)
+        assert_no_free_text(served)
+        assert np.array_equal(pixels(served), pixels(data))
+        if kind == "PNG":
+            with PILImage.open(io.BytesIO(served)) as img:
+                assert img.info["icc_profile"] == ICC
+    owner_client = Client()
+    assert owner_client.login(username="alice", password=PASSWORD)
+    assert body(owner_client.get(url)) == data  # the owner's file, byte for byte

@@ -283,3 +283,117 @@ def test_exif_too_big_for_its_segment_keeps_the_orientation_alone() -> None:
     exif.load(minimal)
     assert dict(exif) == {0x0112: 6}
     assert metadata.clean_exif(raw).startswith(metadata.EXIF_HEADER)
+
+
+# ---------------------------------------------------------------------------- free text (issue 15 item 8)
+# PNG text chunks and GIF comments carry whatever an editor or a person put there: an author, a
+# description with coordinates. None of it reaches the public copy; the colour profile does.
+
+PNG_TEXTS = {
+    "Author": "Jane Q. Photographer",  # tEXt
+    "Comment": "zipped note: home is 52.520094, 13.404954",  # zTXt
+    "Description": "Taken at 52.520094 N 13.404954 E, our back garden",  # iTXt, compressed
+    "Title": "Uncompressed international text, Jane's",  # iTXt
+}
+GIF_COMMENT = "Comment: taken at 52.520094 N 13.404954 E by Jane"
+
+
+def png_with_text() -> bytes:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Author", PNG_TEXTS["Author"])
+    info.add_text("Comment", PNG_TEXTS["Comment"], zip=True)
+    info.add_itxt("Description", PNG_TEXTS["Description"], lang="en", tkey="Beschreibung", zip=True)
+    info.add_itxt("Title", PNG_TEXTS["Title"])
+    picture = draw_image("triangle", size=(96, 64), color=(20, 120, 200))
+    return image_bytes(picture, "PNG", pnginfo=info, icc_profile=ICC)
+
+
+def png_chunk_kinds(data: bytes) -> list[bytes]:
+    kinds, pos = [], len(metadata.PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kinds.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return kinds
+
+
+def gif_application_extension(name: bytes, payload: bytes) -> bytes:
+    return b"\x21\xff\x0b" + name + bytes((len(payload),)) + payload + b"\x00"
+
+
+def gif_with_comment(icc: bytes = b"") -> bytes:
+    """A GIF with a comment extension (Pillow's `comment=`), a plain-text extension, ImageMagick's
+    IPTC block and, given `icc`, the ICC profile extension (short test bytes)."""
+    plain = image_bytes(draw_image("circle").convert("P"), "GIF", comment=GIF_COMMENT)
+    header_end = 13 + 3 * 2 ** ((plain[10] & 7) + 1)
+    extra = gif_application_extension(b"MGK8BIM0000", b"IPTC by Jane Q. Photographer")
+    extra += b"\x21\x01\x0c" + bytes(12) + b"\x0bPlain Jane!\x00"  # plain text extension
+    if icc:
+        extra += gif_application_extension(b"ICCRGBG1012", icc)
+    return plain[:header_end] + extra + plain[header_end:]
+
+
+def assert_no_free_text(clean: bytes) -> None:
+    for text in (*PNG_TEXTS.values(), GIF_COMMENT, "Jane", "52.520094"):
+        assert text.encode() not in clean
+    with PILImage.open(io.BytesIO(clean)) as img:
+        img.load()
+        assert not getattr(img, "text", {})
+        assert "comment" not in img.info
+        assert not {"Author", "Comment", "Description", "Title"} & set(img.info)
+
+
+def test_png_text_chunks_go_and_the_colour_profile_stays() -> None:
+    data = png_with_text()
+    with PILImage.open(io.BytesIO(data)) as img:
+        assert img.text == PNG_TEXTS  # the test file carries all four, two of them compressed
+    assert {b"tEXt", b"zTXt", b"iTXt"} <= set(png_chunk_kinds(data))
+    clean = sanitise(data, "PNG")
+    assert_no_free_text(clean)
+    assert not {b"tEXt", b"zTXt", b"iTXt"} & set(png_chunk_kinds(clean))
+    with PILImage.open(io.BytesIO(clean)) as img:
+        assert img.info["icc_profile"] == ICC
+    assert np.array_equal(pixels(clean), pixels(data))
+
+
+def test_gif_comments_and_text_go_and_the_colour_profile_stays() -> None:
+    icc_marker = b"ICC-PROFILE-BYTES-KEPT"
+    data = gif_with_comment(icc=icc_marker)
+    with PILImage.open(io.BytesIO(data)) as img:
+        assert img.info["comment"] == GIF_COMMENT.encode()
+    clean = sanitise(data, "GIF")
+    assert_no_free_text(clean)
+    assert b"\x21\xfe" not in clean and b"MGK8BIM0000" not in clean
+    assert b"ICCRGBG1012" + bytes((len(icc_marker),)) + icc_marker in clean
+    assert np.array_equal(pixels(clean), pixels(data))
+
+
+def test_re_encoded_files_lose_comments_and_descriptions_too() -> None:
+    exif = PILImage.Exif()
+    exif[0x010E] = "ImageDescription: 52.520094, 13.404954"
+    exif[0x010F] = "Canon"
+    jpeg = image_bytes(draw_image(), "JPEG", exif=exif, comment=GIF_COMMENT)
+    for data in (jpeg, gif_with_comment()):
+        assert_no_free_text(metadata._reencode(data))
+    clean = sanitise(jpeg, "JPEG")
+    assert_no_free_text(clean)
+    with PILImage.open(io.BytesIO(clean)) as img:
+        assert img.getexif().get(0x010F) == "Canon" and 0x010E not in img.getexif()
+
+
+@pytest.mark.django_db
+def test_copies_made_by_an_older_sanitiser_are_not_served_again(django_capture_on_commit_callbacks) -> None:
+    """A site upgraded from a version that kept text: its stored copies and "unchanged" marks are
+    from before; the copy is made anew, and the old ones go with the image."""
+    image = make_image(make_user(), data=png_with_text())
+    old_mark = public_copy_name(image.original.name, version=1) + metadata.UNCHANGED_SUFFIX
+    default_storage.save(old_mark, io.BytesIO(b""))  # the old sanitiser found nothing to remove
+    served = public_copy(image.original.name, image.format)
+    assert served == public_copy_name(image.original.name) != image.original.name
+    with default_storage.open(served, "rb") as fh:
+        assert_no_free_text(fh.read())
+    with django_capture_on_commit_callbacks(execute=True):
+        image.delete()
+    assert not default_storage.exists(old_mark) and not default_storage.exists(served)
