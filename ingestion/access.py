@@ -27,9 +27,22 @@ def is_moderator(user) -> bool:
 
 
 def visible_images(user):
-    """Images `user` may see, with what every listing shows (owner, tags) fetched up front."""
+    """Images `user` may open one by one (page, files, API detail, `image:ID`), with owner and
+    tags fetched up front. Moderators also see hidden public images; nobody sees others' private
+    ones here (moderators review those only through `moderation.media`)."""
     return (
         Image.objects.visible_to(user, moderator=is_moderator(user))
+        .select_related("owner")
+        .prefetch_related("tags")
+    )
+
+
+def listed_images(user, *, hidden: bool = False):
+    """Images listings show `user` (gallery, API list, search, neighbours): what everyone sees plus
+    their own, whatever their role; `hidden` lists withheld ones instead (see
+    `ImageQuerySet.listed_for`)."""
+    return (
+        Image.objects.listed_for(user, moderator=is_moderator(user), hidden=hidden)
         .select_related("owner")
         .prefetch_related("tags")
     )

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from core.errors import BadInput
 
 from . import services
-from .access import get_image_for_user, visible_images
+from .access import get_image_for_user
 from .forms import ImageEditForm, ImageListForm, ImageUploadForm
 from .serializers import ImageSerializer, ImageUpdateSerializer, ImageUploadSerializer
 from .upload_checks import refuse_exact_copy
@@ -30,6 +30,12 @@ LIST_FILTERS = [
     ),
     OpenApiParameter("created_after", str, description="YYYY-MM-DD or an ISO 8601 date-time"),
     OpenApiParameter("created_before", str, description="YYYY-MM-DD (the whole day) or a date-time"),
+    OpenApiParameter(
+        "moderation",
+        str,
+        enum=["hidden"],
+        description="Withheld images: yours, and for moderators public ones",
+    ),
 ]
 
 
@@ -41,7 +47,7 @@ class ImageListCreate(generics.GenericAPIView):
     @extend_schema(parameters=LIST_FILTERS, responses=ImageSerializer(many=True))
     def get(self, request):
         filters = ImageListForm(request.query_params, user=request.user)
-        page = self.paginate_queryset(filters.apply(visible_images(request.user)))
+        page = self.paginate_queryset(filters.listing())
         data = ImageSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
 

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from core.errors import BadInput
 from core.forms import IdListField, InputForm, MomentField, StrictChoiceField
 
+from .access import listed_images
 from .models import Image
 
 MAX_TAGS = 50
@@ -113,9 +114,16 @@ class ImageListForm(ImageFilterForm):
     status = StrictChoiceField(choices=list(Image.Status.values))
     tag = forms.CharField(required=False, max_length=MAX_TAG_CHARS)
     ids = IdListField()
+    # Withheld images: the viewer's own, and for moderators every hidden public one.
+    moderation = StrictChoiceField(choices=[Image.Moderation.HIDDEN])
 
     def apply(self, images: QuerySet[Image]) -> QuerySet[Image]:
         return filter_images(images, self.cleaned())
+
+    def listing(self) -> QuerySet[Image]:
+        """The images this list shows its user (`access.listed_images`), filtered."""
+        hidden = self.cleaned()["moderation"] == Image.Moderation.HIDDEN
+        return self.apply(listed_images(self.user, hidden=hidden))
 
 
 def filter_images(images: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:

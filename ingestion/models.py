@@ -24,14 +24,31 @@ class Tag(models.Model):
 
 class ImageQuerySet(models.QuerySet):
     def visible_to(self, user, *, moderator: bool = False) -> ImageQuerySet:
-        """Public images plus the viewer's own; private means private, to staff too. Images hidden
-        by moderation are seen only by their owner and by moderators (`access.is_moderator`)."""
+        """What one image's doors (its page, files, API detail) show: public images plus the
+        viewer's own; private means private, to staff too. A public image hidden by moderation is
+        seen only by its owner and by moderators (`access.is_moderator`)."""
+        public = models.Q(visibility=Image.Visibility.PUBLIC)
+        shown = public if moderator else public & models.Q(moderation=Image.Moderation.VISIBLE)
+        return self.filter(shown | self._own(user))
+
+    def listed_for(self, user, *, moderator: bool = False, hidden: bool = False) -> ImageQuerySet:
+        """What listings (gallery, API list, search, an image's neighbours) show: what everyone
+        sees plus the viewer's own. `hidden` lists the withheld images instead: the viewer's own,
+        and for moderators every hidden public one (never others' private ones)."""
+        if hidden:
+            withheld = models.Q(moderation=Image.Moderation.HIDDEN)
+            scope = self._own(user) | (
+                models.Q(visibility=Image.Visibility.PUBLIC) if moderator else models.Q(pk__in=[])
+            )
+            return self.filter(withheld & scope)
         shown = models.Q(visibility=Image.Visibility.PUBLIC, moderation=Image.Moderation.VISIBLE)
-        if moderator:
-            shown |= models.Q(moderation=Image.Moderation.HIDDEN)
+        return self.filter(shown | self._own(user))
+
+    @staticmethod
+    def _own(user) -> models.Q:
         if user is not None and user.is_authenticated:
-            return self.filter(shown | models.Q(owner=user))
-        return self.filter(shown)
+            return models.Q(owner_id=user.pk)
+        return models.Q(pk__in=[])
 
 
 class Image(models.Model):
@@ -189,11 +206,12 @@ class Image(models.Model):
         return self.visibility == self.Visibility.PUBLIC
 
     def visible_to(self, user, *, moderator: bool = False) -> bool:
+        """The rule of `ImageQuerySet.visible_to`, for one image in hand."""
         if user and user.is_authenticated and user.pk == self.owner_id:
             return True
-        if self.moderation == self.Moderation.HIDDEN:
-            return moderator
-        return self.is_public
+        if not self.is_public:
+            return False
+        return moderator or self.moderation != self.Moderation.HIDDEN
 
     def editable_by(self, user) -> bool:
         return bool(user and user.is_authenticated and (user.pk == self.owner_id or user.is_staff))

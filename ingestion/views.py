@@ -37,7 +37,7 @@ def gallery(request):
     # The timeline's date: when the picture was taken, else when it was uploaded.
     moment = Coalesce("taken_at", "created_at")
     images = (
-        form.apply(visible_images(request.user))
+        form.listing()
         .annotate(moment=moment, month=TruncMonth(moment))
         .order_by(F("moment").desc() if descending else F("moment").asc(), SORTS[filters["sort"]][1])
     )

@@ -11,14 +11,25 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.errors import BadInput, PayloadTooLarge
 from core.pagination import Pagination
+from ingestion.access import get_image_for_user
 
-from . import bans, review, services
-from .forms import AuditForm, BanForm, BankForm, BulkForm, DismissForm, GroupListForm, ResolveForm
-from .models import AuditEntry, BanEntry
+from . import bans, review, services, withholding
+from .forms import (
+    AuditForm,
+    BanForm,
+    BankForm,
+    BulkForm,
+    DismissForm,
+    GroupListForm,
+    ResolveForm,
+    ReviewRequestForm,
+)
+from .models import AuditEntry, BanCategory, BanEntry
 from .permissions import IsModerator
 from .serializers import audit_json, ban_json, bank_json, group_json
 
@@ -81,7 +92,9 @@ BAN = inline_serializer(
     "ModerationBan",
     {
         "image": serializers.IntegerField(),
-        "reason": serializers.CharField(required=False),
+        "category": serializers.ChoiceField(choices=BanCategory.values, required=False),
+        "note": serializers.CharField(required=False, help_text="Internal: moderators only"),
+        "reason": serializers.CharField(required=False, help_text="The older name of note"),
         "bank": serializers.CharField(required=False),
     },
 )
@@ -171,8 +184,10 @@ def bulk(request):
 def ban_list(request):
     if request.method == "POST":
         params = BanForm(request.data).cleaned()
-        image = services.get_any_image(params["image"])
-        entry = bans.ban_image(request.user, image, params["reason"], params["bank"] or bans.DEFAULT_BANK)
+        image = services.get_bannable_image(request.user, params["image"])
+        entry = bans.ban_image(
+            request.user, image, params["note"], params["bank"] or bans.DEFAULT_BANK, params["category"]
+        )
         return Response(ban_json(entry), status=201)
     entries = BanEntry.objects.select_related("bank", "created_by").order_by("-created_at", "-id")
     bank = request.query_params.get("bank")
@@ -234,6 +249,20 @@ def bank_detail(request, name: str):
     params = BankForm(request.data).cleaned()
     bans.set_bank_enabled(request.user, bank, params["enabled"])
     return Response(bank_json(bank))
+
+
+@extend_schema(request=NOTE, responses={201: OpenApiTypes.OBJECT})
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+@parser_classes(PARSERS)
+def request_review(request, pk: int):
+    """The owner of a withheld image asks moderators to look again (once per reason it is held)."""
+    image = get_image_for_user(request.user, pk, write=True, action="ask for a review of")
+    params = ReviewRequestForm(request.data).cleaned()
+    group = withholding.request_review(request.user, image, params["note"])
+    return Response(
+        {"id": image.pk, "moderation": image.moderation, "review": "requested", "group": group.pk}, status=201
+    )
 
 
 @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)], responses=AUDIT)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("moderation/banks/", api.banks, name="api-moderation-banks"),
     path("moderation/banks/<str:name>/", api.bank_detail, name="api-moderation-bank"),
     path("moderation/audit/", api.audit, name="api-moderation-audit"),
+    path("images/<int:pk>/request-review/", api.request_review, name="api-image-request-review"),
 ]

@@ -1,5 +1,6 @@
 """The ban bank: banning an image (its hashes and vector are kept even if it is deleted), banks
-that can be turned off, and HMA-style CSV exchange (pdq_hex, quality, bank, reason)."""
+that can be turned off, and HMA-style CSV exchange (pdq_hex, quality, bank, reason, category).
+A ban has a public category (what an owner is told) and an internal note (`reason`)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,27 @@ from ingestion.models import Image
 from search import index
 from search.vector_store import VectorRow
 
-from . import audit
-from .detection import hide
-from .models import BanEntry, BanHash, Bank
+from . import audit, withholding
+from .models import BanCategory, BanEntry, BanHash, Bank, Group, Hold
 
 DEFAULT_BANK = "default"
 BANK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
 HEX = re.compile(r"[0-9a-f]{64}")
+# The contract's four columns; an import also takes a fifth, the public category.
 CSV_HEADER = ["pdq_hex", "quality", "bank", "reason"]
 MAX_REASON = 1000
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def check_category(value: str | None) -> str:
+    """A public ban category's code; empty means the general 'breaks the rules'."""
+    value = (value or "").strip().lower()
+    if not value:
+        return BanCategory.RULES
+    if value not in BanCategory.values:
+        raise BadInput(f"category: one of {', '.join(BanCategory.values)}.")
+    return value
 
 
 def check_bank_name(name: str) -> str:
@@ -62,8 +75,15 @@ def publish_entries(entries: list[BanEntry]) -> None:
         store.flush()
 
 
-def ban_image(moderator, image: Image, reason: str, bank_name: str = DEFAULT_BANK) -> BanEntry:
-    """Ban `image` into a bank and hide it. Needs its hashes, so only indexed images."""
+def ban_image(
+    moderator,
+    image: Image,
+    reason: str,
+    bank_name: str = DEFAULT_BANK,
+    category: str = BanCategory.RULES,
+) -> BanEntry:
+    """Ban `image` into a bank and withhold it. Needs its hashes, so only indexed images. The
+    caller checks that the moderator may see the image (`services.get_bannable_image`)."""
     if image.status != Image.Status.INDEXED or not image.pdq_hash:
         raise BadInput("image: only an indexed image can be banned (its hashes are not computed yet).")
     bank = bank_named(bank_name)
@@ -77,6 +97,7 @@ def ban_image(moderator, image: Image, reason: str, bank_name: str = DEFAULT_BAN
             embedding=image.embedding,
             embedding_model=image.embedding_model,
             reason=reason[:MAX_REASON],
+            category=check_category(category),
             created_by=moderator,
         )
         BanHash.objects.bulk_create(
@@ -86,18 +107,34 @@ def ban_image(moderator, image: Image, reason: str, bank_name: str = DEFAULT_BAN
                 if v.kind in index.STORED_KINDS
             ]
         )
-        audit.record(moderator, "ban", f"image {image.pk}", f"bank {bank.name}: {reason}")
+        audit.record(moderator, "ban", f"image {image.pk}", f"bank {bank.name}, {entry.category}: {reason}")
+        withholding.hold(image, Hold.Cause.BAN, withholding.banned_reason(entry), ban=entry)
     publish_entries([entry])
-    hide(image, f"Withheld by a moderator: {reason}" if reason else "Withheld by a moderator.")
     return entry
 
 
 def delete_entry(moderator, entry: BanEntry, note: str = "") -> None:
+    """Unban: the entry leaves the bank, its open matches leave the queue, and every image it
+    alone withheld (the banned image, re-uploads, retroactive matches) is shown again."""
     entry_id, bank = entry.pk, entry.bank.name
-    entry.delete()
+    with transaction.atomic():
+        Group.objects.filter(kind=Group.Kind.BANNED, status=Group.Status.OPEN, ban=entry).update(
+            status=Group.Status.RESOLVED, resolution="unbanned", resolved_by=moderator
+        )
+        released = withholding.release(Hold.objects.filter(ban=entry))
+        entry.delete()
+        audit.record(
+            moderator,
+            "unban",
+            f"ban {entry_id}",
+            _join(note or f"removed from bank {bank}", f"shown again: {released}" if released else ""),
+        )
     index.ban_store().delete(index.all_variant_ids(entry_id))
     index.ban_store().flush()
-    audit.record(moderator, "unban", f"ban {entry_id}", note or f"removed from bank {bank}")
+
+
+def _join(note: str, detail: str) -> str:
+    return f"{note} ({detail})" if detail else note
 
 
 def set_bank_enabled(moderator, bank: Bank, enabled: bool) -> None:
@@ -116,7 +153,7 @@ def export_rows() -> Iterator[str]:
     writer.writerow(CSV_HEADER)
     entries = BanEntry.objects.exclude(pdq_hash="").select_related("bank").order_by("pk")
     for entry in entries.iterator(chunk_size=1000):
-        writer.writerow([entry.pdq_hash, entry.pdq_quality or 0, entry.bank.name, entry.reason])
+        writer.writerow([entry.pdq_hash, entry.pdq_quality or 0, entry.bank.name, defuse(entry.reason)])
         if out.tell() > 64 * 1024:
             yield out.getvalue()
             out.seek(0)
@@ -124,8 +161,19 @@ def export_rows() -> Iterator[str]:
     yield out.getvalue()
 
 
-def parse_csv(data: bytes) -> list[tuple[str, int, str, str]]:
-    """Rows (pdq hex, quality, bank, reason); any bad row refuses the whole file, naming its line."""
+def defuse(cell: str) -> str:
+    """A cell no spreadsheet runs as a formula: a leading quote, as OWASP recommends."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _undefuse(cell: str) -> str:
+    """Our own export read back: the quote `defuse` added goes again."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
+def parse_csv(data: bytes) -> list[tuple[str, int, str, str, str]]:
+    """Rows (pdq hex, quality, bank, reason, category); any bad row refuses the whole file, naming
+    its line."""
     if len(data) > settings.MODERATION_IMPORT_MAX_BYTES:
         raise PayloadTooLarge(
             f"file: at most {settings.MODERATION_IMPORT_MAX_BYTES} bytes can be imported at once."
@@ -155,10 +203,10 @@ def parse_csv(data: bytes) -> list[tuple[str, int, str, str]]:
     return rows
 
 
-def _parse_row(number: int, row: list[str]) -> tuple[str, int, str, str]:
+def _parse_row(number: int, row: list[str]) -> tuple[str, int, str, str, str]:
     where = f"file line {number}"
-    if len(row) < 2 or len(row) > 4:
-        raise BadInput(f"{where}: expected pdq_hex, quality, bank, reason.")
+    if len(row) < 2 or len(row) > 5:
+        raise BadInput(f"{where}: expected pdq_hex, quality, bank, reason, category.")
     pdq = row[0].strip().lower()
     if not HEX.fullmatch(pdq):
         raise BadInput(f"{where}: pdq_hex must be 64 hexadecimal characters.")
@@ -171,10 +219,14 @@ def _parse_row(number: int, row: list[str]) -> tuple[str, int, str, str]:
     bank = row[2].strip() if len(row) > 2 and row[2].strip() else DEFAULT_BANK
     if not BANK_NAME.fullmatch(bank):
         raise BadInput(f"{where}: bank must be 1-64 letters, digits, spaces, '_', '.' or '-'.")
-    reason = row[3].strip() if len(row) > 3 else ""
+    reason = _undefuse(row[3].strip()) if len(row) > 3 else ""
     if len(reason) > MAX_REASON:
         raise BadInput(f"{where}: reason is longer than {MAX_REASON} characters.")
-    return pdq, quality, bank, reason
+    try:
+        category = check_category(row[4] if len(row) > 4 else "")
+    except BadInput as exc:
+        raise BadInput(f"{where}: {exc}") from None
+    return pdq, quality, bank, reason, category
 
 
 def import_csv(moderator, data: bytes) -> dict[str, int]:
@@ -188,13 +240,18 @@ def import_csv(moderator, data: bytes) -> dict[str, int]:
                 "bank__name", "pdq_hash"
             )
         )
-        for pdq, quality, bank, reason in rows:
+        for pdq, quality, bank, reason, category in rows:
             if (bank, pdq) in have:
                 continue
             have.add((bank, pdq))
             created.append(
                 BanEntry(
-                    bank=banks[bank], pdq_hash=pdq, pdq_quality=quality, reason=reason, created_by=moderator
+                    bank=banks[bank],
+                    pdq_hash=pdq,
+                    pdq_quality=quality,
+                    reason=reason,
+                    category=category,
+                    created_by=moderator,
                 )
             )
         created = BanEntry.objects.bulk_create(created, batch_size=1000)

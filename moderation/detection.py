@@ -25,8 +25,8 @@ from django.utils import timezone
 from ingestion.models import Image
 from search import index
 
-from . import audit
-from .models import BanEntry, Group, GroupMember, Link
+from . import audit, withholding
+from .models import BanEntry, Group, GroupMember, Hold, Link
 
 log = logging.getLogger(__name__)
 
@@ -296,29 +296,9 @@ def already_judged(entry: BanEntry, image_id: int) -> bool:
     return Group.objects.filter(kind=Group.Kind.BANNED, ban=entry, members__image_id=image_id).exists()
 
 
-def hide(image: Image, reason: str) -> None:
-    """Withhold an image from everyone but its owner and moderators, in the database and in the
-    index's public flag."""
-    Image.objects.filter(pk=image.pk).update(
-        moderation=Image.Moderation.HIDDEN, moderation_reason=reason[:1000], updated_at=timezone.now()
-    )
-    image.moderation, image.moderation_reason = Image.Moderation.HIDDEN, reason[:1000]
-    if image.status == Image.Status.INDEXED:
-        index.publish([image])
-
-
-def unhide(image: Image) -> None:
-    Image.objects.filter(pk=image.pk).update(
-        moderation=Image.Moderation.VISIBLE, moderation_reason="", updated_at=timezone.now()
-    )
-    image.moderation, image.moderation_reason = Image.Moderation.VISIBLE, ""
-    if image.status == Image.Status.INDEXED:
-        index.publish([image])
-
-
 def withhold(image: Image, hit: BanHit) -> Group:
-    """Hide a ban match and queue it as a `banned` group for moderators."""
-    hide(image, f"Withheld: it matches banned content ({hit.entry.bank.name}: {hit.entry.reason})")
+    """Hide a ban match and queue it as a `banned` group for moderators. The owner reads the
+    entry's public category, never its internal note."""
     with transaction.atomic():
         group = Group.objects.create(
             kind=Group.Kind.BANNED,
@@ -329,6 +309,9 @@ def withhold(image: Image, hit: BanHit) -> Group:
             size=1,
         )
         GroupMember.objects.create(group=group, image_id=image.pk)
+        withholding.hold(
+            image, Hold.Cause.BAN, withholding.match_reason(hit.entry), ban=hit.entry, group=group
+        )
         audit.record(
             None,
             "auto_hide",

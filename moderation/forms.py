@@ -9,7 +9,7 @@ from django import forms
 
 from core.forms import MAX_ID, BoundedIntegerField, InputForm, StrictChoiceField
 
-from .models import Group
+from .models import BanCategory, Group
 
 MAX_BULK = 100  # groups per bulk action
 MAX_NOTE = 2000
@@ -71,9 +71,24 @@ class BulkForm(InputForm):
 
 
 class BanForm(InputForm):
+    """`category` is public (the owner of a withheld image reads it); `note` (or its older name
+    `reason`) is the moderators' internal note."""
+
     image = BoundedIntegerField(low=1, high=MAX_ID, required=True)
     reason = forms.CharField(required=False, max_length=1000, strip=True)
+    note = forms.CharField(required=False, max_length=1000, strip=True)
     bank = forms.CharField(required=False, max_length=64, strip=True)
+    category = StrictChoiceField(choices=list(BanCategory.values))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cleaned["note"] = cleaned.get("note") or cleaned.get("reason") or ""
+        cleaned["category"] = cleaned.get("category") or BanCategory.RULES
+        return cleaned
+
+
+class ReviewRequestForm(InputForm):
+    note = NoteField()
 
 
 class BankForm(InputForm):

@@ -1,7 +1,9 @@
 """Moderators review what is in their queue, private uploads included: while an image is a member
-of a moderation group, moderators get its thumbnail and its original (the sanitised copy others
-get: no location, serial numbers or owner name) through these URLs. Everywhere else the app's
-rule holds: private means private, to staff too. A 404 does not say whether an image exists."""
+of an OPEN moderation group, moderators get its thumbnail and its original (the sanitised copy
+others get: no location, serial numbers or owner name) through these URLs, and each opening of
+someone else's private image is written to the audit log. Once the group is resolved these URLs
+answer 404. Everywhere else the app's rule holds: private means private, to staff too. A 404 does
+not say whether an image exists."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from ingestion.access import is_moderator
 from ingestion.metadata import public_copy
 from ingestion.models import Image
 
-from .models import GroupMember
+from . import audit
+from .models import Group, GroupMember
 from .permissions import NOT_MODERATOR
 
 
@@ -38,12 +41,18 @@ def _moderator(request):
     return user
 
 
-def under_review(request, pk: int) -> Image:
-    _moderator(request)
-    in_queue = GroupMember.objects.filter(image_id=pk).exists() if 0 < pk <= MAX_ID else False
+def under_review(request, pk: int, what: str) -> Image:
+    moderator = _moderator(request)
+    in_queue = (
+        GroupMember.objects.filter(image_id=pk, group__status=Group.Status.OPEN).exists()
+        if 0 < pk <= MAX_ID
+        else False
+    )
     image = Image.objects.filter(pk=pk).first() if in_queue else None
     if image is None:
         raise Http404("No such image in the moderation queue.")
+    if not image.visible_to(moderator, moderator=True):
+        audit.record(moderator, "view_private", f"image {pk}", f"{what}, owner {image.owner_id}")
     return image
 
 
@@ -60,12 +69,12 @@ def _serve(name: str, content_type: str) -> FileResponse:
 
 @require_GET
 def thumbnail(request, pk: int):
-    return _serve(under_review(request, pk).thumbnail.name, "image/webp")
+    return _serve(under_review(request, pk, "thumbnail").thumbnail.name, "image/webp")
 
 
 @require_GET
 def original(request, pk: int):
-    image = under_review(request, pk)
+    image = under_review(request, pk, "original")
     name = image.original.name
     if not name or not default_storage.exists(name):
         raise Http404("File not available.")

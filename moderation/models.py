@@ -25,9 +25,23 @@ class Bank(models.Model):
         return self.name
 
 
+class BanCategory(models.TextChoices):
+    """Why content is banned, as its owner is told (the moderator's own words stay internal)."""
+
+    RULES = "rules", "Against the site's rules"
+    SPAM = "spam", "Spam or advertising"
+    COPYRIGHT = "copyright", "Copyright infringement"
+    SEXUAL = "sexual", "Sexual content"
+    VIOLENCE = "violence", "Violent or graphic content"
+    HATE = "hate", "Hate or harassment"
+    PRIVACY = "privacy", "Someone's private information"
+    ILLEGAL = "illegal", "Illegal content"
+
+
 class BanEntry(models.Model):
     """What is banned: the hashes and vector of an image, kept even after the image is deleted
-    (or, for imported entries, a PDQ hash alone)."""
+    (or, for imported entries, a PDQ hash alone). `category` is public (the owner of a withheld
+    upload reads it); `reason` is the moderator's internal note."""
 
     bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="entries")
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -36,7 +50,8 @@ class BanEntry(models.Model):
     pdq_quality = models.SmallIntegerField(null=True, blank=True)
     embedding = models.BinaryField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=255, blank=True)
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True)  # internal note: moderators only
+    category = models.CharField(max_length=16, choices=BanCategory.choices, default=BanCategory.RULES)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -111,6 +126,8 @@ class Group(models.Model):
 
     kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    # The owner of a withheld image asked for this review (`withholding.request_review`).
+    requested_by_owner = models.BooleanField(default=False)
     resolution = models.CharField(max_length=20, blank=True)  # kept, dismissed, confirmed, false_positive
     images = models.ManyToManyField(Image, through="GroupMember", related_name="+")
     size = models.PositiveIntegerField(default=0)
@@ -128,6 +145,33 @@ class Group(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["kind", "status", "size"])]
+
+
+class Hold(models.Model):
+    """One reason an image is withheld: a ban entry it matched (the banned image itself, a
+    re-upload, a retroactive match) or a moderator's decision. An image is hidden exactly while it
+    has a hold (`moderation.withholding`), so lifting a ban un-hides what that ban alone hid."""
+
+    class Cause(models.TextChoices):
+        BAN = "ban"
+        DECISION = "decision"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="holds")
+    cause = models.CharField(max_length=10, choices=Cause.choices)
+    ban = models.ForeignKey(BanEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="holds")
+    # The queue group that reviews this hold (a ban match, or the owner's request for review).
+    group = models.ForeignKey("Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="holds")
+    public_reason = models.CharField(max_length=300)  # what the owner reads; never a moderator's note
+    review_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "ban"], condition=models.Q(ban__isnull=False), name="one_hold_per_ban"
+            )
+        ]
 
 
 class GroupMember(models.Model):

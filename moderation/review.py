@@ -1,6 +1,6 @@
-"""What moderators do with a group: keep some images and delete or hide the rest (merging title
-and tags into what is kept), or dismiss it ("not a duplicate" / a ban's false positive).
-Every action is audited."""
+"""What moderators do with a group: keep some images and delete or hide the rest (merging the
+tags of the same owner's copies into what is kept), or dismiss it ("not a duplicate" / a ban's
+false positive). Every action is audited."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from django.utils import timezone
 from core.errors import BadInput
 from ingestion.models import Image
 
-from . import audit
-from .detection import hide, unhide
-from .models import BanEntry, Group, GroupMember, Link
+from . import audit, withholding
+from .models import BanEntry, Group, GroupMember, Hold, Link
 
 DELETE, HIDE = "delete", "hide"
 
@@ -76,16 +75,23 @@ def _members(group: Group) -> list[Image]:
     return list(Image.objects.filter(moderation_groups__group=group).prefetch_related(Prefetch("tags")))
 
 
+def _strictness(image: Image) -> int:
+    return 0 if image.visibility == Image.Visibility.PUBLIC else 1
+
+
 def _merge_into(kept: list[Image], others: list[Image]) -> None:
-    """Title and tags of the removed copies live on in what is kept."""
-    tags = {t for other in others for t in other.tags.all()}
-    title = next((o.title for o in others if o.title), "")
+    """The tags of the removed copies live on in what is kept, within one owner only, and only
+    into an image at least as private as the copy (a private copy's tags never become public).
+    Titles are never merged: a title is the owner's wording for that one upload."""
     for image in kept:
+        tags = {
+            tag
+            for other in others
+            if other.owner_id == image.owner_id and _strictness(image) >= _strictness(other)
+            for tag in other.tags.all()
+        }
         if tags:
             image.tags.add(*tags)
-        if not image.title and title:
-            image.title = title
-            image.save(update_fields=["title", "updated_at"])
 
 
 def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "") -> Outcome:
@@ -105,11 +111,16 @@ def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "
         if group.kind == Group.Kind.DUPLICATE:
             _merge_into(kept, others)
             Link.objects.filter(a_id__in=ids, b_id__in=ids).update(state=Link.State.RESOLVED)
+        if group.kind == Group.Kind.BANNED:
+            # Kept from a ban match: the holds this group reviews are lifted for those images.
+            withholding.release(Hold.objects.filter(group=group, image__in=kept))
         for image in others:
             if action == DELETE:
                 image.delete()
-            else:
-                hide(image, _hide_reason(group, kept))
+            elif group.kind == Group.Kind.DUPLICATE:
+                withholding.hold(image, Hold.Cause.DECISION, _hide_reason(image, kept), group=group)
+            elif not image.holds.exists():
+                withholding.hold(image, Hold.Cause.DECISION, _confirm_reason(group), group=group)
         if group.kind == Group.Kind.BANNED and group.ban_id:
             BanEntry.objects.filter(pk=group.ban_id).update(confirmed=F("confirmed") + 1)
         _close(group, moderator, "confirmed" if group.kind == Group.Kind.BANNED else "kept")
@@ -122,10 +133,16 @@ def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "
     return Outcome(sorted(keep), sorted(i.pk for i in others))
 
 
-def _hide_reason(group: Group, kept: list[Image]) -> str:
-    if group.kind == Group.Kind.BANNED:
-        return "Withheld: it matches banned content."
-    return f"Hidden by a moderator as a duplicate of image {', '.join(str(i.pk) for i in kept)}."
+def _hide_reason(image: Image, kept: list[Image]) -> str:
+    """Names the kept copies only when they are the owner's own (others' ids are not theirs)."""
+    own = [str(k.pk) for k in kept if k.owner_id == image.owner_id]
+    if own:
+        return f"Hidden by a moderator as a duplicate of your image {', '.join(own)}."
+    return withholding.DUPLICATE_REASON
+
+
+def _confirm_reason(group: Group) -> str:
+    return withholding.match_reason(group.ban) if group.ban else "Withheld by a moderator."
 
 
 def _join(note: str, detail: str) -> str:
@@ -155,12 +172,12 @@ def dismiss(moderator, group: Group, note: str = "") -> None:
             if group.ban_id:
                 BanEntry.objects.filter(pk=group.ban_id).update(false_positives=F("false_positives") + 1)
             _close(group, moderator, "false_positive")
-            for image in members:
-                still_banned = Group.objects.filter(
-                    kind=Group.Kind.BANNED, status=Group.Status.OPEN, members__image=image
-                ).exists()
-                if not still_banned:
-                    unhide(image)
+            # What this group reviewed is released: the ban match (or, for an owner's request, the
+            # holds they disputed); another ban or decision may still withhold the image.
+            reviewed = Hold.objects.filter(group=group)
+            if group.ban_id:
+                reviewed = reviewed | Hold.objects.filter(ban_id=group.ban_id, image_id__in=ids)
+            withholding.release(reviewed)
         audit.record(
             moderator,
             "dismiss" if group.kind == Group.Kind.DUPLICATE else "false_positive",

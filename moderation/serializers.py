@@ -19,23 +19,25 @@ def _absolute(request, path: str | None) -> str | None:
     return request.build_absolute_uri(path) if path and request is not None else path
 
 
+def _review_urls(image, group: Group, request) -> tuple[str | None, str | None]:
+    """The usual URLs where the moderator may see the image. Others' private images are served
+    to moderators only while their group is open (`moderation.media`); after that, none."""
+    if image.page_opens:
+        return _absolute(request, image.file_url), _absolute(request, image.thumbnail_url)
+    if group.status != Group.Status.OPEN:
+        return None, None
+    return _absolute(request, review_url(image)), _absolute(request, review_thumbnail_url(image))
+
+
 def group_json(group: Group, request) -> dict:
-    return {
-        "id": group.pk,
-        "kind": group.kind,
-        "status": group.status,
-        "resolution": group.resolution,
-        "created_at": group.created_at.isoformat(),
-        "size": len(group.member_images),
-        "images": [
+    images = []
+    for image in group.member_images:
+        url, thumbnail_url = _review_urls(image, group, request)
+        images.append(
             {
                 "id": image.pk,
-                # The usual URLs where the moderator may see the image; others' private images are
-                # served to moderators while they are in the queue (`moderation.media`).
-                "url": _absolute(request, image.file_url if image.page_opens else review_url(image)),
-                "thumbnail_url": _absolute(
-                    request, image.thumbnail_url if image.page_opens else review_thumbnail_url(image)
-                ),
+                "url": url,
+                "thumbnail_url": thumbnail_url,
                 "page_url": _absolute(request, image.get_absolute_url()) if image.page_opens else None,
                 "owner": image.owner.get_username(),
                 "title": image.title,
@@ -49,8 +51,16 @@ def group_json(group: Group, request) -> dict:
                 "moderation": image.moderation,
                 "keep_suggested": image.pk == group.keep_suggested,
             }
-            for image in group.member_images
-        ],
+        )
+    return {
+        "id": group.pk,
+        "kind": group.kind,
+        "status": group.status,
+        "resolution": group.resolution,
+        "requested_by_owner": group.requested_by_owner,
+        "created_at": group.created_at.isoformat(),
+        "size": len(group.member_images),
+        "images": images,
         "links": [link_json(link) for link in group.member_links],
         "ban": ban_ref_json(group) if group.kind == Group.Kind.BANNED else None,
     }
@@ -76,6 +86,7 @@ def ban_ref_json(group: Group) -> dict | None:
         "id": entry.pk,
         "bank": entry.bank.name,
         "reason": entry.reason,
+        "category": entry.category,
         "match": group.ban_kind,
         "pdq_distance": group.ban_distance,
         "score": group.ban_score,
@@ -87,6 +98,9 @@ def ban_json(entry: BanEntry) -> dict:
         "id": entry.pk,
         "bank": entry.bank.name,
         "bank_enabled": entry.bank.enabled,
+        "category": entry.category,
+        "public_reason": entry.get_category_display(),
+        "note": entry.reason,
         "reason": entry.reason,
         "image": entry.image_id,
         "sha256": entry.sha256,

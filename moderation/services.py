@@ -6,10 +6,11 @@ from django.db.models import Count
 from django.http import Http404
 
 from core.forms import MAX_ID
+from ingestion.access import visible_images
 from ingestion.models import Image
 
 from . import review
-from .models import BanEntry, Bank, Group
+from .models import BanEntry, Bank, Group, GroupMember
 
 
 def get_group(pk: int) -> Group:
@@ -33,9 +34,17 @@ def get_bank(name: str) -> Bank:
     return bank
 
 
-def get_any_image(pk: int) -> Image:
-    """Moderators act on any image, whoever owns it and whatever its visibility."""
-    image = Image.objects.filter(pk=pk).first()
+def in_open_group(pk: int) -> bool:
+    return GroupMember.objects.filter(image_id=pk, group__status=Group.Status.OPEN).exists()
+
+
+def get_bannable_image(moderator, pk: int) -> Image:
+    """An image the moderator may see: public ones (hidden too), their own, and others' private
+    ones only while they are in an open group of the queue. Anything else is the same 404 as a
+    missing id, so ids cannot be probed."""
+    image = visible_images(moderator).filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if image is None and 0 < pk <= MAX_ID and in_open_group(pk):
+        image = Image.objects.filter(pk=pk).first()
     if image is None:
         raise Http404("No such image.")
     return image

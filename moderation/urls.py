@@ -9,6 +9,7 @@ urlpatterns = [
     path("moderation/bulk/", views.bulk, name="moderation-bulk"),
     path("moderation/bans/", views.bans_page, name="moderation-bans"),
     path("moderation/audit/", views.audit_page, name="moderation-audit"),
+    path("images/<int:pk>/request-review/", views.request_review, name="image-request-review"),
     path("moderation/images/<int:pk>/thumbnail/", media.thumbnail, name="moderation-thumbnail"),
     path("moderation/images/<int:pk>/original/", media.original, name="moderation-original"),
 ]

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
+from ingestion.access import get_image_for_user
 
-from . import bans, review, services
+from . import bans, review, services, withholding
 from .detection import semantic_off_reason
-from .forms import AuditForm, BulkForm, DismissForm, GroupListForm, ResolveForm
+from .forms import AuditForm, BulkForm, DismissForm, GroupListForm, ResolveForm, ReviewRequestForm
 from .models import AuditEntry, BanEntry
 from .permissions import moderator_required
 
@@ -81,6 +83,17 @@ def bulk(request):
     done = services.bulk(request.user, params["groups"], params["action"], params["note"])
     messages.success(request, f"{len(done['resolved'])} group(s) done, {len(done['skipped'])} skipped.")
     return redirect(_back(request))
+
+
+@login_required
+@require_POST
+def request_review(request, pk: int):
+    """The owner of a withheld image asks moderators to look again (the image page's button)."""
+    image = get_image_for_user(request.user, pk, write=True, action="ask for a review of")
+    params = ReviewRequestForm(request.POST).cleaned()
+    withholding.request_review(request.user, image, params["note"])
+    messages.success(request, "Thank you: a moderator will look at this image again.")
+    return redirect(image.get_absolute_url())
 
 
 @moderator_required

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from ingestion.access import visible_images
+from ingestion.access import listed_images
 from ingestion.models import Image
 
 from .index import embedding_store, pdq_matches
@@ -58,7 +58,7 @@ def classify(source: Image, other: Image, score: float) -> tuple[str, int | None
 def find_duplicates(image: Image, user, min_score: float | None = None, limit: int = 100) -> list[Duplicate]:
     """Images the viewer may see that duplicate `image`, exact copies first, then by score."""
     floor = settings.DUPLICATE_MIN_SCORE if min_score is None else min_score
-    exact = list(visible_images(user).filter(sha256=image.sha256).exclude(pk=image.pk)[:limit])
+    exact = list(listed_images(user).filter(sha256=image.sha256).exclude(pk=image.pk)[:limit])
     found = {other.pk: Duplicate(other, 1.0, pdq_distance(image, other), EXACT) for other in exact}
     viewer_id = user.pk if user.is_authenticated else None
     # PDQ catches re-encodes and resizes wherever CLIP ranks them; CLIP catches edits PDQ misses.
@@ -69,7 +69,7 @@ def find_duplicates(image: Image, user, min_score: float | None = None, limit: i
             limit,
             SearchFilter(viewer_id=viewer_id, exclude_ids=(image.pk, *found)),
         )
-        rows = visible_images(user).filter(pk__in=[pk for pk, _ in matches], status=Image.Status.INDEXED)
+        rows = listed_images(user).filter(pk__in=[pk for pk, _ in matches], status=Image.Status.INDEXED)
         for other in rows:
             score = _cosine(image, other)
             kind, distance = classify(image, other, score)

@@ -67,7 +67,7 @@ def test_bad_filters_are_400(moderator):
 def test_resolve_keeps_one_deletes_the_rest_merges_tags_and_is_audited(alice, moderator, upload):
     original = photo(22)
     keep = upload(alice, encode(original))
-    Image.objects.filter(pk=keep.pk).update(title="")  # untitled: it takes the removed copy's title
+    Image.objects.filter(pk=keep.pk).update(title="")  # a title is never merged, even into an untitled one
     other = upload(alice, encode(original, quality=40), title="Sunset", tags=["beach"])
     group = Group.objects.get(kind="duplicate")
     client = api_client(moderator)
@@ -81,7 +81,7 @@ def test_resolve_keeps_one_deletes_the_rest_merges_tags_and_is_audited(alice, mo
     assert response.status_code == 200, response.json()
     assert not Image.objects.filter(pk=other.pk).exists()
     keep.refresh_from_db()
-    assert keep.title == "Sunset" and keep.tag_names() == ["beach"]
+    assert keep.title == "" and keep.tag_names() == ["beach"]
     group.refresh_from_db()
     assert group.status == "resolved"
     audit = client.get("/api/moderation/audit/").json()
@@ -97,16 +97,22 @@ def test_a_banned_image_reuploaded_resized_is_hidden_and_queued(alice, moderator
     original = photo(23)
     bad = upload(alice, encode(original))
     client = api_client(moderator)
-    created = client.post("/api/moderation/bans/", {"image": bad.pk, "reason": "gore", "bank": "violence"})
+    created = client.post(
+        "/api/moderation/bans/",
+        {"image": bad.pk, "reason": "gore", "category": "violence", "bank": "violence"},
+    )
     assert created.status_code == 201, created.json()
     bob = make_user("bob")
     again = upload(bob, encode(original.resize((400, 300)), quality=70))
-    assert again.moderation == "hidden" and "gore" in again.moderation_reason
+    # The owner reads the public category, never the moderator's internal note.
+    assert again.moderation == "hidden" and "Violent or graphic content" in again.moderation_reason
+    assert "gore" not in again.moderation_reason
     # Hidden from others, shown to its owner (with why) and to moderators.
     assert api_client(alice).get(f"/api/images/{again.pk}/").status_code == 404
     assert api_client().get(f"/api/images/{again.pk}/").status_code == 404
     mine = api_client(bob).get(f"/api/images/{again.pk}/").json()
-    assert mine["moderation"] == "hidden" and "gore" in mine["moderation_reason"]
+    assert mine["moderation"] == "hidden" and "Violent" in mine["moderation_reason"]
+    assert "gore" not in mine["moderation_reason"]
     assert api_client(moderator).get(f"/api/images/{again.pk}/").json()["moderation"] == "hidden"
     assert "moderation" not in api_client(bob).get(f"/api/images/{big_public(alice, upload).pk}/").json()
     body = client.get(GROUPS, {"kind": "banned"}).json()
