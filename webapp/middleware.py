@@ -79,3 +79,44 @@ class PageThrottleMiddleware:
         # The upload form sends up to MAX_FILES_PER_UPLOAD files: each counts, as each API upload does.
         cost = max(1, len(request.FILES.getlist("files"))) if scope == "upload" else 1
         return throttle_page(request, scope, cost)
+
+
+# Pages load only this site's own scripts, styles and images (the templates have no inline scripts,
+# handlers or style attributes); `blob:` is the upload previews of chosen files.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Swagger UI (drf-spectacular-sidecar, served from here; its start-up script is a file of its own,
+# SpectacularSwaggerSplitView) writes inline <style> and uses data: images.
+API_DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+API_DOCS_PATH = "/api/docs/"
+# Everything else (images, JSON, CSV, static files) is never a page: an original opened on its own
+# runs nothing and loads nothing, whatever its bytes. Inline styles: the browser's own image viewer
+# (centring, background) is styled inline; in a sandbox with no script they can do nothing else.
+MEDIA_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
+
+
+def content_security_policy(path: str, content_type: str) -> str:
+    """The Content-Security-Policy for a response of `content_type` on `path`."""
+    if not content_type.startswith("text/html"):
+        return MEDIA_POLICY
+    return API_DOCS_POLICY if path == API_DOCS_PATH else PAGE_POLICY
+
+
+class ContentSecurityPolicyMiddleware:
+    """A Content-Security-Policy on every response that has none (pages, media, static files)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            content_type = response.get("Content-Type", "")
+            response["Content-Security-Policy"] = content_security_policy(request.path, content_type)
+        return response

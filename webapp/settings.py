@@ -129,6 +129,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise and every refusal, so static files and error pages get their policy too.
+    "webapp.middleware.ContentSecurityPolicyMiddleware",
     # Before anything reads the body: an oversized one is refused from its Content-Length.
     "webapp.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
