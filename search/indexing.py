@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -97,11 +98,22 @@ def _prepare_one(image: Image, encoder: Encoder) -> Prepared | str:
         return f"Could not decode the image: {exc}"
 
 
+def start_prepare(batch: Batch, encoder: Encoder, pool: Executor) -> list[Future]:
+    """Submit every image of the batch to `pool`; `finish_prepare` collects them. The pool's threads
+    touch files only, never the database, so they can run beside another batch's stages."""
+    return [pool.submit(_prepare_one, item.image, encoder) for item in batch.items]
+
+
 def prepare_all(batch: Batch, encoder: Encoder) -> None:
     """Decoding, thumbnails and hashing release the GIL for most of their time: overlap them."""
     threads = min(settings.PREPARE_THREADS, len(batch.items))
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="prepare") as pool:
-        outcomes = list(pool.map(lambda item: _prepare_one(item.image, encoder), batch.items))
+        finish_prepare(batch, start_prepare(batch, encoder, pool))
+
+
+def finish_prepare(batch: Batch, futures: list[Future]) -> None:
+    """Wait for the batch's preparation; an image that could not be prepared fails alone."""
+    outcomes = [future.result() for future in futures]
     kept = []
     for item, outcome in zip(batch.items, outcomes, strict=True):
         if isinstance(outcome, Prepared):
@@ -188,6 +200,11 @@ def index_images(ids: list[int], *, force: bool = False, encoder: Encoder | None
     encoder = encoder or get_encoder()
     batch = select(ids, encoder.model_id, force)
     prepare_all(batch, encoder)
+    return index_prepared(batch, encoder)
+
+
+def index_prepared(batch: Batch, encoder: Encoder) -> IndexReport:
+    """The stages after preparation: one forward pass (per encoder batch) and one Milvus write."""
     if not batch.items:
         return batch.report
     encode(batch, encoder)
@@ -199,6 +216,45 @@ def index_images(ids: list[int], *, force: bool = False, encoder: Encoder | None
     batch.report.indexed = sorted(set(batch.ids) - gone)
     announce_indexed(batch.report.indexed)
     return batch.report
+
+
+def index_stream(
+    first: list[int],
+    next_ids: Callable[[], list[int]],
+    *,
+    force: bool = False,
+    encoder: Encoder | None = None,
+    on_batch: Callable[[list[int], IndexReport], None] | None = None,
+) -> IndexReport:
+    """Index `first`, then whatever `next_ids()` hands out until it hands out nothing, with the next
+    batch prepared (decoded, sized, hashed, turned into model inputs) in the pool while this one is
+    encoded, persisted and published. At most one batch is prepared ahead: memory stays bounded at
+    two batches of model inputs and WebP sizes. `on_batch(ids, report)` follows each batch (its
+    leases can go, its OCR can be queued). An exception leaves the rows of this batch and of the
+    one prepared ahead pending (the caller knows them: it handed them out)."""
+    encoder = encoder or get_encoder()
+    total = IndexReport()
+    threads = max(1, settings.PREPARE_THREADS)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prepare") as pool:
+
+        def start(ids: list[int]) -> tuple[list[int], Batch, list[Future]]:
+            batch = select(ids, encoder.model_id, force)
+            return ids, batch, start_prepare(batch, encoder, pool)
+
+        current = start(first) if first else None
+        while current:
+            ids, batch, futures = current
+            upcoming = next_ids()
+            # Submitted before this batch's forward pass: the pool prepares it meanwhile.
+            current = start(upcoming) if upcoming else None
+            finish_prepare(batch, futures)
+            report = index_prepared(batch, encoder)
+            total.indexed += report.indexed
+            total.failed.update(report.failed)
+            total.skipped += report.skipped
+            if on_batch:
+                on_batch(ids, report)
+    return total
 
 
 def note_pending(ids: list[int], reason: str) -> None:

@@ -68,12 +68,15 @@ def lines(boxes: list[TextBox]) -> list[list[TextBox]]:
     return [sorted(line, key=lambda b: min(x for x, _ in b.box)) for line in grouped]
 
 
-def engine() -> RapidOCR:
-    """The process-wide engine (loading the three ONNX models takes about a second)."""
+def engine(threads: int | None = None) -> RapidOCR:
+    """The process-wide engine (loading the three ONNX models takes about a second). `threads`:
+    onnxruntime's intra-op threads, fixed when the engine is made (None: onnxruntime's default)."""
     global _engine
     with _lock:
         if _engine is None:
-            _engine = RapidOCR(print_verbose=False)
+            # One inter-op thread: the models are sequential graphs; parallelism is intra-op.
+            sized = {"intra_op_num_threads": threads, "inter_op_num_threads": 1} if threads else {}
+            _engine = RapidOCR(print_verbose=False, **sized)
         return _engine
 
 
@@ -90,12 +93,12 @@ def working_copy(image: PILImage.Image, max_side: int) -> tuple[np.ndarray, floa
     return np.asarray(image)[:, :, ::-1].copy(), scale
 
 
-def read_text(image: PILImage.Image, max_side: int = 1600) -> OcrResult:
+def read_text(image: PILImage.Image, max_side: int = 1600, threads: int | None = None) -> OcrResult:
     """The text lines found in `image` (none for a picture without text)."""
     started = time.perf_counter()
     pixels, scale = working_copy(image, max_side)
     with _lock:  # one onnxruntime session set per process, used by one thread at a time
-        found, _ = engine()(pixels, use_det=True, use_cls=USE_CLS, use_rec=True)
+        found, _ = engine(threads)(pixels, use_det=True, use_cls=USE_CLS, use_rec=True)
     boxes: list[TextBox] = []
     for box, text, score in found or []:
         text = " ".join(str(text).split())

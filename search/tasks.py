@@ -1,52 +1,89 @@
-"""Celery tasks. Ingest queue: indexing and reconcile. OCR queue (consumed by the ingest worker):
-reading the words inside indexed images. Query queue: query-time embeddings, kept
+"""Celery tasks. Ingest queue: indexing and reconcile. OCR queue (its own worker): reading the
+words inside indexed images. Query queue: query-time embeddings, kept
 apart so searches never wait behind an ingest backlog (routes in settings.CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-from celery import shared_task
+import redis
+from celery import current_task, shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
 from ingestion.processing import decode
 
-from . import indexing, queueing, text_reading
-from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder
+from . import draining, indexing, queueing, text_reading, worker_status
+from .claims import Claims
+from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder, wait_for_encoder
 from .reconcile import reconcile
 from .vector_store import VectorStoreError
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    name="search.tasks.index_images",
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(VectorStoreError,),
-    max_retries=6,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-)
+@shared_task(bind=True, name="search.tasks.index_images", acks_late=True, ignore_result=True, max_retries=6)
 def index_images(self, ids: list[int], force: bool = False) -> dict:
+    """Index `ids` and whatever else is pending beside them, in batches (search.draining)."""
     try:
-        report = indexing.index_images(ids, force=force)
-        # Words inside the images are read afterwards, from the `ocr` queue: never before `indexed`.
-        text_reading.enqueue_ocr(report.indexed)
-        return report.as_dict()
+        encoder = get_encoder()
     except ModelUnavailable as exc:
         # Retrying cannot help until the model is fixed; rows stay pending and are
         # re-queued when a worker starts with a usable model.
         log.error("Indexing %d image(s) postponed: %s", len(ids), exc)
         indexing.note_pending(ids, f"Waiting for the model: {exc}")
         return {"pending": ids, "reason": str(exc)}
-    except VectorStoreError as exc:
-        indexing.note_pending(ids, f"Waiting for Milvus: {exc}")
-        raise  # retried with back-off by autoretry_for
+    try:
+        claims = Claims(self.request.hostname or "")
+        claims.free([])  # Redis answers? Else index just our own ids, as before batching existed.
+    except redis.RedisError as exc:
+        log.warning("Indexing %d image(s) without leases (Redis: %s)", len(ids), exc)
+        report = indexing.index_images(ids, force=force, encoder=encoder)
+        text_reading.enqueue_ocr(report.indexed)
+        return report.as_dict()
+
+    def batch_done(batch_ids: list[int], report: indexing.IndexReport) -> None:
+        # Words inside the images are read afterwards, from the `ocr` queue: never before `indexed`.
+        text_reading.enqueue_ocr(report.indexed)
+        _mark(self.request.id, claims.held)
+
+    def claimed(batch_ids: list[int]) -> None:
+        _mark(self.request.id, claims.held)
+
+    with claims:
+        try:
+            report = draining.drain(
+                ids,
+                claims,
+                model_id=encoder.model_id,
+                force=force,
+                on_batch=batch_done,
+                on_claimed=claimed,
+                encoder=encoder,
+            )
+        except ModelUnavailable as exc:
+            log.error("Indexing %d image(s) postponed: %s", len(claims.held), exc)
+            indexing.note_pending(claims.held, f"Waiting for the model: {exc}")
+            return {"pending": claims.held, "reason": str(exc)}
+        except VectorStoreError as exc:
+            # Every image this task held goes into the retry: the tasks of the images it took along
+            # have finished, finding them taken.
+            held = sorted(set(ids) | set(claims.held))
+            indexing.note_pending(held, f"Waiting for Milvus: {exc}")
+            countdown = get_exponential_backoff_interval(5, self.request.retries, 300, full_jitter=True)
+            raise self.retry(args=[held], kwargs={"force": force}, exc=exc, countdown=countdown) from exc
+    return report.as_dict()
+
+
+def _mark(task_id: str | None, ids: list[int]) -> None:
+    """The status page's "being indexed now": what this task holds, not just its own ids."""
+    if task_id:
+        with contextlib.suppress(redis.RedisError):
+            worker_status.mark_indexing(task_id, ids)
 
 
 @shared_task(name="search.tasks.ocr_images", acks_late=True, ignore_result=True)
@@ -65,13 +102,34 @@ def reconcile_task() -> dict:
     return reconcile().as_dict()
 
 
+# Answer this long before the caller gives up, so it hears "still loading" rather than a timeout.
+ANSWER_MARGIN_S = 0.5
+
+
+def _time_left() -> float:
+    """Seconds until the web side stops waiting: the message expires when it does (queries._ask)."""
+    request = current_task.request if current_task else None
+    expires = getattr(request, "expires", None)
+    if expires:
+        try:
+            when = datetime.fromisoformat(expires) if isinstance(expires, str) else expires
+            return (when - datetime.now(when.tzinfo or UTC)).total_seconds() - ANSWER_MARGIN_S
+        except (TypeError, ValueError):
+            pass
+    return settings.QUERY_TIMEOUT - ANSWER_MARGIN_S
+
+
+def _query_encoder():
+    """The model, waiting for it while the worker is still loading it (within the caller's time)."""
+    if encoder_state()[0] == EncoderState.LOADING:
+        return wait_for_encoder(_time_left())
+    return get_encoder()
+
+
 def _embed(vectors: Callable) -> dict:
     """One query vector, or an error the web side maps to 400 (bad input) or 503 (model)."""
     try:
-        if encoder_state()[0] == EncoderState.LOADING:
-            # Answer at once rather than outlast the caller's short timeout.
-            raise ModelUnavailable("The model is still loading; try again in a moment.")
-        encoder = get_encoder()
+        encoder = _query_encoder()
         return {"model": encoder.model_id, "dim": encoder.dim, "vector": vectors(encoder)[0].tolist()}
     except ModelUnavailable as exc:
         return {"error": str(exc), "kind": "model"}
@@ -90,9 +148,7 @@ def embed_texts(texts: list[str]) -> dict:
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
         return {"error": "embed_texts needs a non-empty list of strings.", "kind": "input"}
     try:
-        if encoder_state()[0] == EncoderState.LOADING:
-            raise ModelUnavailable("The model is still loading; try again in a moment.")
-        encoder = get_encoder()
+        encoder = _query_encoder()
         vectors = encoder.encode_texts(texts)
         return {"model": encoder.model_id, "dim": encoder.dim, "vectors": [v.tolist() for v in vectors]}
     except ModelUnavailable as exc:

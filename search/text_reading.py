@@ -1,5 +1,6 @@
-"""OCR as a step after indexing: the ingest worker reads the words inside images from its own `ocr`
-queue once they are indexed, so reading (0.2-1.5 s an image on a CPU) never delays `indexed`.
+"""OCR as a step after indexing: a worker of its own reads the words inside images from the `ocr`
+queue once they are indexed, so reading (0.2-1.5 s an image on a CPU) never delays `indexed` and
+never holds the ingest worker (`make run` starts it with OCR_THREADS onnxruntime threads).
 
 Stored on the image (`ocr_text`, `ocr_boxes`); the keyword index follows by its SQL triggers. An
 `OcrRun` row marks an image as read, even when it holds no words, so `reconcile` can queue exactly
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -21,13 +23,14 @@ from PIL import ImageOps
 from ingestion.models import Image
 from ingestion.storage import read_file
 
+from .encoder import EncoderState
 from .models import OcrRun
 
 log = logging.getLogger(__name__)
 
 OCR_TASK = "search.tasks.ocr_images"
-# Small tasks: the ingest worker alternates between its queues, so an OCR task in progress holds the
-# next indexing batch back by at most a few seconds.
+# Small tasks: a worker serving both queues (one started by hand) alternates between them, so an
+# OCR task in progress holds the next indexing batch back by at most a few seconds.
 OCR_BATCH = 4
 
 
@@ -54,6 +57,39 @@ def enqueue_ocr(ids: list[int]) -> bool:
         log.warning("Could not queue OCR of %d image(s); reconcile will: %s", len(ids), exc)
         return False
     return True
+
+
+_warm = threading.Event()
+_warm_error = ""
+
+
+def _warm_up() -> None:
+    global _warm_error
+    from . import ocr  # deferred: see read_images
+
+    try:
+        ocr.engine(settings.OCR_THREADS)
+    except Exception as exc:  # read_images reports it per image; the worker still answers
+        _warm_error = f"the OCR engine could not be loaded: {exc}"
+        log.exception("Loading the OCR engine failed")
+    _warm.set()
+
+
+def start_warming_up() -> None:
+    """Load the OCR engine in the background, so the worker is ready before the first image."""
+    if not settings.OCR_ENABLED:
+        _warm.set()
+        return
+    threading.Thread(target=_warm_up, name="ocr-loader", daemon=True).start()
+
+
+def reader_state() -> tuple[EncoderState, str]:
+    """The OCR worker's readiness, in the states every worker publishes (search.worker_status)."""
+    if not _warm.is_set():
+        return EncoderState.LOADING, "loading the OCR engine"
+    if _warm_error:
+        return EncoderState.ERROR, _warm_error
+    return EncoderState.OK, "reads words in images" if settings.OCR_ENABLED else "OCR is off (OCR_ENABLED)"
 
 
 def unread_ids() -> list[int]:
@@ -91,7 +127,7 @@ def read_images(ids: list[int], *, force: bool = False) -> OcrReport:
             picture = decode_for_ocr(read_file(image.original.name), settings.OCR_MAX_SIDE)
             # Boxes come back in the working copy's pixels scaled to the decoded picture; map them
             # to the stored width and height (a draft decode is smaller than the original).
-            found = ocr.read_text(picture, settings.OCR_MAX_SIDE)
+            found = ocr.read_text(picture, settings.OCR_MAX_SIDE, threads=settings.OCR_THREADS)
             factor = image.width / picture.width if picture.width else 1.0
             boxes = [
                 {**b.as_dict(), "box": [[round(x * factor), round(y * factor)] for x, y in b.box]}

@@ -1,5 +1,6 @@
 """Worker start-up and shut-down (connected to Celery's signals in `SearchConfig.ready()`): load the
-encoder in the background, publish its state, sweep pending images."""
+encoder in the background with the torch threads of the worker's role (or, on a worker that only
+reads words, the OCR engine), publish its state, sweep pending images."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from . import claims, text_reading
 from .encoder import get_encoder, start_loading_in_background
 from .reconcile import requeue_pending
 from .worker_status import Heartbeat
@@ -23,9 +25,14 @@ def consumed_queues(consumer) -> list[str]:
         return [settings.INGEST_QUEUE]
 
 
-def sweep_pending() -> None:
-    """Images left pending by a dead worker, a broker outage or a model swap are queued again."""
+def sweep_pending(hostname: str = "") -> None:
+    """Images left pending by a dead worker, a broker outage or a model swap are queued again; the
+    images this worker's previous life held (killed mid-batch) are freed first."""
     try:
+        if hostname:
+            freed = claims.release_owner(hostname)
+            if freed:
+                log.info("Freed %d image(s) a previous run of %s was indexing", freed, hostname)
         count = requeue_pending(timedelta(0), model_id=get_encoder().model_id)
         if count:
             log.info("Queued %d pending or out-of-date image(s) for indexing", count)
@@ -33,12 +40,27 @@ def sweep_pending() -> None:
         log.exception("Sweeping pending images failed; `manage.py reconcile` can redo it")
 
 
+def torch_threads(queues: list[str]) -> int:
+    """The query worker's torch threads are its own setting (short requests, several at once)."""
+    if queues == [settings.QUERY_QUEUE]:
+        return settings.QUERY_TORCH_THREADS
+    return settings.TORCH_NUM_THREADS
+
+
 def on_worker_ready(sender, **kwargs) -> None:
     global _heartbeat
     queues = consumed_queues(sender)
-    start_loading_in_background()
-    on_ready = sweep_pending if settings.INGEST_QUEUE in queues else None
-    _heartbeat = Heartbeat(sender.hostname, queues, on_ready=on_ready)
+    if set(queues) <= {settings.OCR_QUEUE}:
+        # A worker that only reads words needs no CLIP model: it loads its OCR engine instead.
+        _heartbeat = Heartbeat(sender.hostname, queues, state=text_reading.reader_state)
+        text_reading.start_warming_up()
+        _heartbeat.start()
+        return
+    start_loading_in_background(torch_threads(queues))
+    ingest = settings.INGEST_QUEUE in queues
+    hostname = sender.hostname
+    on_ready = (lambda: sweep_pending(hostname)) if ingest else None
+    _heartbeat = Heartbeat(hostname, queues, on_ready=on_ready, on_beat=claims.renew_all if ingest else None)
     _heartbeat.start()
 
 

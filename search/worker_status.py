@@ -166,14 +166,28 @@ def _indexing_ended(sender=None, task_id=None, task=None, **extra) -> None:
 class Heartbeat:
     """Publishes this worker's encoder state every few seconds from a daemon thread."""
 
-    def __init__(self, hostname: str, queues: list[str], on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        hostname: str,
+        queues: list[str],
+        on_ready: Callable[[], None] | None = None,
+        on_beat: Callable[[], None] | None = None,
+        state: Callable[[], tuple[EncoderState, str]] | None = None,
+    ) -> None:
         self.hostname = hostname or socket.gethostname()
         self.queues = queues
         self.on_ready = on_ready
+        self.on_beat = on_beat  # e.g. renewing this worker's leases on images (search.claims)
+        # What this worker needs before it can answer: the encoder, unless it says otherwise (the
+        # OCR worker reports its OCR engine).
+        self.state = state
         self._stop = threading.Event()
         self._ready_fired = False
 
     def snapshot(self) -> WorkerState:
+        if self.state:
+            state, detail = self.state()
+            return WorkerState(self.hostname, self.queues, state, detail)
         state, detail = encoder_state()
         model = device = ""
         dim = 0
@@ -188,6 +202,8 @@ class Heartbeat:
         with contextlib.suppress(redis.RedisError):
             publish(snapshot)
             renew_indexing()
+            if self.on_beat:
+                self.on_beat()
         if snapshot.state == EncoderState.OK and not self._ready_fired and self.on_ready:
             self._ready_fired = True
             self.on_ready()

@@ -237,11 +237,18 @@ CLIP_MODEL = env_str("CLIP_MODEL", "openai/clip-vit-base-patch32")
 CLIP_DEVICE = env_str("CLIP_DEVICE") or None  # None: CUDA when available
 MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR") or DATA_DIR / "models").resolve()
 ENCODE_BATCH_SIZE = env_int("ENCODE_BATCH_SIZE", 32, minimum=1)
-TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0, minimum=0)  # 0: torch's default (one per core)
+# Threads, chosen so the processes `make run` starts do not oversubscribe the cores this process may
+# use (its affinity: a container or taskset limit, not the machine's count). The ingest worker's
+# torch gets half of them (the other half prepare the next batch and read words); the query
+# worker's torch one per request, several requests running at once (its Celery concurrency): on
+# 2 busy cores 2 torch threads made text encoding 4x slower than 1. 0 keeps torch's default.
+CPU_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", max(1, CPU_CORES // 2), minimum=0)
+QUERY_TORCH_THREADS = env_int("QUERY_TORCH_THREADS", 1, minimum=0)
 # Threads that decode, thumbnail and hash images beside the encoder in the ingest worker.
-PREPARE_THREADS = env_int("PREPARE_THREADS", min(8, os.cpu_count() or 1), minimum=1)
+PREPARE_THREADS = env_int("PREPARE_THREADS", min(8, CPU_CORES), minimum=1)
 # Threads that run the model's own image processor on chunks of a batch (identical output).
-PREPROCESS_THREADS = env_int("PREPROCESS_THREADS", min(8, os.cpu_count() or 1), minimum=1)
+PREPROCESS_THREADS = env_int("PREPROCESS_THREADS", min(8, CPU_CORES), minimum=1)
 # Beside a live `make run`, manage.py's prepare() sets these to its servers' addresses.
 MILVUS_URI = env_str("MILVUS_URI", str(DATA_DIR / "milvus.db"))
 MILVUS_TOKEN = env_str("MILVUS_TOKEN")
@@ -258,11 +265,15 @@ SEARCH_MAX_LIMIT = env_int("SEARCH_MAX_LIMIT", 200, minimum=1)
 SEARCH_DEFAULT_LIMIT = env_int("SEARCH_DEFAULT_LIMIT", 50, minimum=1)
 # sort=date orders this many best candidates of each side (the whole result set), then pages them.
 SEARCH_SORT_WINDOW = env_int("SEARCH_SORT_WINDOW", 1000, minimum=1)
-# OCR runs on the ingest worker after indexing (its own queue, so it never delays `indexed`).
+# OCR runs after indexing on its own queue, served by its own worker (launcher: `make run`).
 OCR_QUEUE = "ocr"
 OCR_ENABLED = env_bool("OCR_ENABLED", True)
 OCR_MAX_SIDE = env_int("OCR_MAX_SIDE", 1600, minimum=64)  # the working size: longer sides are scaled down
+# onnxruntime intra-op threads of the OCR worker (its own process: reading never delays indexing).
+OCR_THREADS = env_int("OCR_THREADS", max(1, CPU_CORES // 4), minimum=1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32, minimum=1)
+# An indexing task short of a batch waits this long for uploads still arriving (search.draining).
+INGEST_BATCH_WAIT_MS = env_int("INGEST_BATCH_WAIT_MS", 200, minimum=0)
 # Duplicates, two tiers: "near" (a re-upload, resize or re-encode: PDQ within the HMA match
 # distance, or CLIP cosine at Immich's default) and "similar" (CLIP cosine above the floor).
 DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)

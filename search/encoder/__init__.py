@@ -20,6 +20,7 @@ from .holder import (
     encoder_state,
     get_encoder,
     start_loading_in_background,
+    wait_for_encoder,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = [
     "get_encoder",
     "load_encoder",
     "start_loading_in_background",
+    "wait_for_encoder",
 ]
 
 

@@ -27,11 +27,11 @@ class EncoderState(enum.StrEnum):
     ERROR = "error"
 
 
-def _load_configured() -> Encoder:
+def _load_configured(threads: int | None = None) -> Encoder:
     # Deferred import: web processes import search.encoder for its state and errors, never torch.
     from .loading import load_encoder
 
-    return load_encoder()
+    return load_encoder(threads=threads)
 
 
 class EncoderHolder:
@@ -39,8 +39,10 @@ class EncoderHolder:
 
     retry_after_error_s = 30.0
 
-    def __init__(self, loader: Callable[[], Encoder] = _load_configured) -> None:
-        self._loader = loader
+    def __init__(self, loader: Callable[[], Encoder] | None = None) -> None:
+        self.threads: int | None = None  # torch threads for this process's role (search.worker)
+        self._loader = loader or (lambda: _load_configured(self.threads))
+        self._settled = threading.Event()  # set once a load has ended, loaded or failed
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._encoder: Encoder | None = None
@@ -62,6 +64,7 @@ class EncoderHolder:
                 self._state = (EncoderState.ERROR, str(self._error))
                 raise ModelUnavailable(str(self._error))
             self._state = (EncoderState.LOADING, "loading the CLIP model")
+            self._settled.clear()
             try:
                 encoder = self._loader()
             except Exception as exc:
@@ -72,6 +75,7 @@ class EncoderHolder:
                 )
                 self._error, self._error_at = error, time.monotonic()
                 self._state = (EncoderState.ERROR, str(error))
+                self._settled.set()
                 if error is exc:
                     raise
                 raise error from exc
@@ -80,14 +84,28 @@ class EncoderHolder:
                 EncoderState.OK,
                 f"{encoder.model_id} on {encoder.device}, {encoder.dim} dimensions",
             )
+            self._settled.set()
             return encoder
 
-    def start_loading_in_background(self) -> threading.Thread | None:
-        """Start loading in a daemon thread; None when already loaded or loading."""
+    def wait_loaded(self, timeout: float) -> Encoder:
+        """The encoder, waiting up to `timeout` seconds for a load in progress (a search that arrives
+        while the worker starts waits for the model instead of failing at once). ModelUnavailable
+        if the load fails or is still running when the time is up."""
+        if self._encoder is not None:
+            return self._encoder
+        if self._state[0] == EncoderState.LOADING and not self._settled.wait(max(0.0, timeout)):
+            raise ModelUnavailable("The model is still loading; try again in a moment.")
+        return self.get()
+
+    def start_loading_in_background(self, threads: int | None = None) -> threading.Thread | None:
+        """Start loading in a daemon thread; None when already loaded or loading. `threads`: torch's
+        threads for this process (None: settings.TORCH_NUM_THREADS)."""
         with self._start_lock:
             if self._state[0] in (EncoderState.OK, EncoderState.LOADING):
                 return None
+            self.threads = threads
             self._state = (EncoderState.LOADING, "loading the CLIP model")
+            self._settled.clear()
             thread = threading.Thread(target=self._load_quietly, name="clip-loader", daemon=True)
             thread.start()
             return thread
@@ -112,5 +130,10 @@ def encoder_state() -> tuple[EncoderState, str]:
     return _holder.state()
 
 
-def start_loading_in_background() -> None:
-    _holder.start_loading_in_background()
+def start_loading_in_background(threads: int | None = None) -> None:
+    _holder.start_loading_in_background(threads)
+
+
+def wait_for_encoder(timeout: float) -> Encoder:
+    """The process-wide encoder, waiting up to `timeout` s for a load in progress."""
+    return _holder.wait_loaded(timeout)

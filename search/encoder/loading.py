@@ -100,12 +100,15 @@ def load_encoder(
     model_id: str | None = None,
     device: str | None = None,
     batch_size: int | None = None,
+    threads: int | None = None,
 ) -> Encoder:
-    """Load a CLIP-style model: "demo", a Hugging Face model id, or a local folder."""
+    """Load a CLIP-style model: "demo", a Hugging Face model id, or a local folder. `threads`: torch's
+    intra-op threads for this process (default settings.TORCH_NUM_THREADS; 0 keeps torch's own)."""
     model_id = (model_id or settings.CLIP_MODEL).strip()
     device = resolve_device(device)
-    if settings.TORCH_NUM_THREADS:
-        torch.set_num_threads(settings.TORCH_NUM_THREADS)
+    threads = settings.TORCH_NUM_THREADS if threads is None else threads
+    if threads:
+        torch.set_num_threads(threads)
     started = time.monotonic()
     is_demo = model_id == DEMO_MODEL_ID
     source = _demo_source(model_id) if is_demo else model_id

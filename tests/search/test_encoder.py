@@ -381,6 +381,7 @@ def test_facade_exposes_the_public_names() -> None:
         "get_encoder",
         "load_encoder",
         "start_loading_in_background",
+        "wait_for_encoder",
     }
     assert all(hasattr(encoder_package, name) for name in encoder_package.__all__)
     with pytest.raises(AttributeError):
@@ -401,3 +402,16 @@ def test_web_processes_import_the_package_without_torch(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["idle", "False", "False"]
+
+
+def test_a_worker_sets_the_torch_threads_of_its_role(settings) -> None:
+    """The ingest worker's TORCH_NUM_THREADS, the query worker's QUERY_TORCH_THREADS (search.worker)."""
+    before = torch.get_num_threads()
+    try:
+        load_encoder("demo", device="cpu", threads=1)
+        assert torch.get_num_threads() == 1
+        settings.TORCH_NUM_THREADS = 2
+        load_encoder("demo", device="cpu")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -27,21 +27,37 @@ def test_undecodable_image_is_an_input_error() -> None:
     assert answer["kind"] == "input" and "could not be decoded" in answer["error"]
 
 
-def test_a_loading_model_answers_at_once_instead_of_blocking(monkeypatch) -> None:
+@pytest.fixture
+def loading_model(monkeypatch):
+    """The process-wide encoder still loading (a worker just started) until `release` is set."""
     release = threading.Event()
     loaded = get_encoder()
 
     def slow_loader():
-        release.wait(30)
+        release.wait(60)
         return loaded
 
     holder = EncoderHolder(loader=slow_loader)
     monkeypatch.setattr(encoder_module, "_holder", holder)
     loading = holder.start_loading_in_background()
-    try:
-        answer = tasks.embed_text("anything")
-        assert answer == {"error": "The model is still loading; try again in a moment.", "kind": "model"}
-    finally:
-        release.set()
-        loading.join(30)
+    yield release
+    release.set()
+    loading.join(60)
+
+
+def test_a_search_arriving_while_the_model_loads_waits_for_it(loading_model) -> None:
+    answers: list[dict] = []
+    asking = threading.Thread(target=lambda: answers.append(tasks.embed_texts(["a red circle"])))
+    asking.start()
+    asking.join(1.0)
+    assert asking.is_alive() and not answers  # waiting for the model, not answering "loading"
+    loading_model.set()
+    asking.join(60)
+    assert answers[0]["model"] == "demo" and len(answers[0]["vectors"]) == 1
     assert tasks.embed_text("anything")["model"] == "demo"
+
+
+def test_a_model_still_loading_when_the_caller_gives_up_is_a_plain_503(loading_model, settings) -> None:
+    settings.QUERY_TIMEOUT = tasks.ANSWER_MARGIN_S  # no time left to wait: answer at once
+    answer = tasks.embed_text("anything")
+    assert answer == {"error": "The model is still loading; try again in a moment.", "kind": "model"}

@@ -1,0 +1,59 @@
+"""Worker start-up by role: which model or engine each worker loads, and with how many threads."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from search import text_reading, worker
+from search.encoder import EncoderState
+
+
+@pytest.fixture
+def started(monkeypatch) -> dict:
+    """on_worker_ready's effects, recorded instead of done."""
+    seen: dict = {"model_threads": None, "ocr_warming": False, "heartbeat": None}
+    monkeypatch.setattr(
+        worker, "start_loading_in_background", lambda threads: seen.update(model_threads=threads)
+    )
+    monkeypatch.setattr(text_reading, "start_warming_up", lambda: seen.update(ocr_warming=True))
+    monkeypatch.setattr(worker.Heartbeat, "start", lambda self: seen.update(heartbeat=self))
+    return seen
+
+
+def ready(queues: list[str]) -> None:
+    app = SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=dict.fromkeys(queues))))
+    worker.on_worker_ready(SimpleNamespace(hostname=f"{queues[0]}@box", app=app))
+
+
+def test_the_ocr_worker_loads_its_engine_and_no_clip_model(started) -> None:
+    ready(["ocr"])
+    assert started["model_threads"] is None and started["ocr_warming"]
+    heartbeat = started["heartbeat"]
+    assert heartbeat.queues == ["ocr"] and heartbeat.on_ready is None
+    assert heartbeat.state is text_reading.reader_state  # what it publishes: its engine, not CLIP
+    heartbeat.state = lambda: (EncoderState.LOADING, "loading the OCR engine")
+    assert heartbeat.snapshot().state == EncoderState.LOADING
+
+
+def test_the_query_worker_runs_torch_on_its_own_thread_count(started, settings) -> None:
+    settings.QUERY_TORCH_THREADS, settings.TORCH_NUM_THREADS = 1, 3
+    ready(["query"])
+    assert started["model_threads"] == 1 and not started["ocr_warming"]
+    assert started["heartbeat"].on_ready is None  # only the ingest worker sweeps pending images
+
+
+def test_the_ingest_worker_sweeps_and_renews_its_leases(started, settings) -> None:
+    settings.QUERY_TORCH_THREADS, settings.TORCH_NUM_THREADS = 1, 3
+    ready(["ingest"])
+    assert started["model_threads"] == 3
+    heartbeat = started["heartbeat"]
+    assert heartbeat.on_ready is not None and heartbeat.on_beat is worker.claims.renew_all
+
+
+def test_the_ocr_worker_reports_ready_once_its_engine_loaded(settings, monkeypatch) -> None:
+    settings.OCR_ENABLED = False  # nothing to load: ready at once
+    monkeypatch.setattr(text_reading, "_warm", type(text_reading._warm)())
+    text_reading.start_warming_up()
+    assert text_reading.reader_state() == (EncoderState.OK, "OCR is off (OCR_ENABLED)")
