@@ -12,10 +12,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.environment import forget_services, live_run, prepare, record_services
 from launcher.stack import Stack
+from launcher.topology import plan
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 STATE_HEADER = "X-Encoder-State"
@@ -35,35 +37,80 @@ class EncoderState(enum.StrEnum):
         return self in (EncoderState.OK, EncoderState.ERROR)
 
 
-def encoder_state(url: str) -> tuple[EncoderState, str]:
-    """The encoder's state from /healthz, and its plain-words message (for people, never parsed)."""
+WORKERS_HEADER = "X-Worker-States"
+
+
+@dataclass
+class Readiness:
+    """What /healthz says about the workers: the encoder answering searches (and its message, for
+    people), and the state of the workers serving each queue."""
+
+    encoder: EncoderState = EncoderState.LOADING
+    message: str = ""
+    queues: dict[str, EncoderState] = field(default_factory=dict)
+
+    def waiting_for(self, queues: list[str]) -> list[str]:
+        """The queues whose workers cannot answer yet (a settled error counts as an answer)."""
+        return [q for q in queues if not self.queues.get(q, EncoderState.LOADING).settled]
+
+
+def _queue_states(header: str | None) -> dict[str, EncoderState]:
+    """`ingest=ok,ocr=loading,query=ok`; anything unreadable means still loading."""
+    states = {}
+    for part in (header or "").split(","):
+        queue, _, value = part.strip().partition("=")
+        if queue:
+            try:
+                states[queue] = EncoderState(value)
+            except ValueError:
+                states[queue] = EncoderState.LOADING
+    return states
+
+
+def readiness(url: str) -> Readiness:
     try:
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
-                header, body = response.headers.get(STATE_HEADER), json.load(response)
+                headers, body = response.headers, json.load(response)
         except urllib.error.HTTPError as exc:  # a 503 (some component down) still carries the body
             with exc:
-                header, body = exc.headers.get(STATE_HEADER), json.load(exc)
+                headers, body = exc.headers, json.load(exc)
     except (OSError, ValueError):  # not answering yet
-        return EncoderState.LOADING, ""
+        return Readiness()
     message = str(body.get("encoder", "")) if isinstance(body, dict) else ""
     try:
         # A missing or unknown value keeps us waiting rather than calling the model broken.
-        return EncoderState(header or EncoderState.LOADING), message
+        state = EncoderState(headers.get(STATE_HEADER) or EncoderState.LOADING)
     except ValueError:
-        return EncoderState.LOADING, message
+        state = EncoderState.LOADING
+    return Readiness(state, message, _queue_states(headers.get(WORKERS_HEADER)))
 
 
-def wait_for_encoder(url: str, stack: Stack, timeout: float = 60) -> tuple[EncoderState, str]:
-    """The encoder state once the workers have reported (ok or error), or the last one seen."""
+def encoder_state(url: str) -> tuple[EncoderState, str]:
+    """The encoder's state from /healthz, and its plain-words message (for people, never parsed)."""
+    ready = readiness(url)
+    return ready.encoder, ready.message
+
+
+def wait_until_ready(
+    url: str, stack: Stack, queues: list[str], timeout: float = 600, progress_every: float = 15
+) -> Readiness:
+    """Wait until every worker started for `queues` can answer (its model or engine loaded, or
+    failed for good) and the encoder answering searches has settled; the last state seen if a
+    service dies meanwhile or the time runs out (a first start may be downloading the model)."""
     deadline = time.monotonic() + timeout
-    state, message = EncoderState.LOADING, ""
+    next_note = time.monotonic() + progress_every
+    ready = Readiness()
     while time.monotonic() < deadline and not stack.first_exited():
-        state, message = encoder_state(url)
-        if state.settled:
+        ready = readiness(url)
+        waiting = ready.waiting_for(queues)
+        if ready.encoder.settled and not waiting:
             break
+        if time.monotonic() >= next_note:
+            next_note += progress_every
+            print(f"  Still waiting for the {', '.join(waiting) or 'query'} worker(s) ...", flush=True)
         time.sleep(0.5)
-    return state, message
+    return ready
 
 
 def banner(url: str, state: EncoderState, message: str, stack: Stack) -> str:
@@ -126,6 +173,7 @@ def main() -> int:
     host = env.get("HOST", "").strip() or "127.0.0.1"
     env["HOST"] = host  # settings derive ALLOWED_HOSTS from it
     port = port_from(env)
+    workers = plan(env)  # before anything starts: a bad QUERY_CONCURRENCY or OCR_WORKERS stops here
     stack = Stack(data_dir, env=env, log_dir=data_dir / "logs")
     stopping = False
 
@@ -144,15 +192,20 @@ def main() -> int:
         record_services(data_dir, stack.env)
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("collectstatic", "--noinput", "-v", "0")
-        stack.start_worker("ingest,ocr", name="ingest")  # it reads words in images after indexing
-        stack.start_worker("query", concurrency=4)
+        for w in workers:  # ingest, ocr and query each its own process: none waits behind another
+            stack.start_worker(w.queues, concurrency=w.concurrency, pool=w.pool, name=w.name)
         stack.start_beat()
         stack.start_web(host, port)
         shown_host = "127.0.0.1" if host in (*WILDCARD_HOSTS, "") else host
         url = f"http://{shown_host}:{port}"
         print("Waiting for the workers to load the model ...", flush=True)
-        state, message = wait_for_encoder(url, stack)
+        # "running" only once every worker can answer: a search then never meets a loading model.
+        ready = wait_until_ready(url, stack, [w.queues for w in workers])
+        state, message = ready.encoder, ready.message
         print(banner(url, state, message, stack), flush=True)
+        failed = [q for q, s in ready.queues.items() if s is EncoderState.ERROR]
+        for queue in [*ready.waiting_for([w.queues for w in workers]), *failed]:
+            print(f"  The {queue} worker is not ready: see {stack.log_dir}/worker-{queue}.log", flush=True)
         if host in WILDCARD_HOSTS and not env.get("ALLOWED_HOSTS", "").strip():
             print(
                 f"  HOST={host} listens on every interface, but only local names are allowed: set\n"

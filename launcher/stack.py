@@ -226,8 +226,11 @@ class Stack:
         self.env["MILVUS_URI"] = f"http://127.0.0.1:{port}"
         return self.env["MILVUS_URI"]
 
-    def start_worker(self, queue: str, *, concurrency: int = 1, name: str = "") -> Service:
+    def start_worker(self, queue: str, *, concurrency: int = 1, name: str = "", pool: str = "") -> Service:
+        """A Celery worker for `queue` (comma-separated). `pool` defaults to threads when
+        `concurrency` > 1, else solo."""
         name = name or queue
+        pool = pool or ("threads" if concurrency > 1 else "solo")
         argv = [
             str(BIN / "celery"),
             "-A",
@@ -242,11 +245,7 @@ class Stack:
             "--without-gossip",
             "--without-mingle",
         ]
-        argv += (
-            ["--pool", "threads", "--concurrency", str(concurrency)]
-            if concurrency > 1
-            else ["--pool", "solo"]
-        )
+        argv += ["--pool", pool] + (["--concurrency", str(concurrency)] if pool != "solo" else [])
         return self._spawn(f"worker-{name}", argv)
 
     def start_beat(self) -> Service:

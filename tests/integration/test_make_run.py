@@ -85,7 +85,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             [sys.executable, "-m", "launcher.run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # three workers start on 2 busy cores
         while "Press Ctrl-C to stop" not in log.read_text():
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
@@ -97,7 +97,13 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             health = json.load(response)
             assert response.headers["X-Encoder-State"] == "ok"
+            # "running" is printed only once every worker can answer, OCR's too.
+            assert response.headers["X-Worker-States"] == "ingest=ok,ocr=ok,query=ok"
         assert health == {"database": "ok", "redis": "ok", "milvus": "ok", "encoder": "ok"}
+        # Reading words has a worker of its own: indexing never waits behind OCR.
+        workers = {pid: cmdline(pid) for pid in children(proc.pid) if " worker " in cmdline(pid)}
+        queues = sorted(line.split(" -Q ")[1].split()[0] for line in workers.values())
+        assert queues == ["ingest", "ocr", "query"], workers
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             assert "Gallery" in response.read().decode()
         # A worker that dies is started again.

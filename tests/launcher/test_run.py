@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from launcher.run import EncoderState, banner, encoder_state, port_from, redacted
+from launcher.run import EncoderState, banner, encoder_state, port_from, readiness, redacted, wait_until_ready
 from launcher.stack import Stack, free_port
 
 
 @pytest.fixture
 def healthz() -> Iterator[tuple[str, dict]]:
     """A stand-in /healthz answering whatever the test puts in `reply` ("status", "body")."""
-    reply: dict = {"status": 200, "body": {}, "state": None}
+    reply: dict = {"status": 200, "body": {}, "state": None, "workers": None}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -27,6 +27,8 @@ def healthz() -> Iterator[tuple[str, dict]]:
             self.send_header("Content-Type", "application/json")
             if reply["state"]:
                 self.send_header("X-Encoder-State", reply["state"])
+            if reply["workers"]:
+                self.send_header("X-Worker-States", reply["workers"])
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -104,3 +106,25 @@ def test_a_bad_port_is_refused_by_name(value: str) -> None:
 )
 def test_printed_urls_hide_their_password(url: str, shown: str) -> None:
     assert redacted(url) == shown
+
+
+def test_ready_only_once_every_worker_can_answer(healthz, tmp_path: Path) -> None:
+    """The query worker answering is not enough: "running" waits for ingest and OCR too."""
+    url, reply = healthz
+    reply.update(body={"encoder": "demo on cpu"}, state="ok", workers="ingest=ok,ocr=loading,query=ok")
+    stack = Stack(tmp_path)
+    ready = wait_until_ready(url, stack, ["ingest", "ocr", "query"], timeout=1)
+    assert ready.encoder is EncoderState.OK and ready.waiting_for(["ingest", "ocr", "query"]) == ["ocr"]
+
+    reply.update(workers="ingest=ok,ocr=ok,query=ok")
+    ready = wait_until_ready(url, stack, ["ingest", "ocr", "query"], timeout=60)
+    assert ready.waiting_for(["ingest", "ocr", "query"]) == []
+
+
+def test_a_worker_missing_from_the_header_is_still_starting(healthz) -> None:
+    url, reply = healthz
+    reply.update(state="ok", workers="ingest=ok,query=ok,ocr=warming")
+    ready = readiness(url)
+    assert ready.waiting_for(["ingest", "ocr", "query", "extra"]) == ["ocr", "extra"]
+    reply.update(workers="ingest=ok,ocr=error,query=no_worker")
+    assert readiness(url).waiting_for(["ingest", "ocr", "query"]) == ["query"]  # an error is an answer

@@ -52,3 +52,22 @@ def test_redis_down(client, settings) -> None:
     assert body["redis"].startswith(f"error: Redis is unreachable at {url}:")
     assert body["encoder"] == "error: unknown while Redis is down"
     assert body["database"] == "ok" and body["milvus"] == "ok"
+
+
+def test_worker_states_say_which_queues_can_answer(client, monkeypatch) -> None:
+    """`make run` waits on this header until every worker it started can answer."""
+    from search import worker_status
+    from search.encoder import EncoderState
+    from webapp import health
+
+    states = [
+        worker_status.WorkerState("ingest@box", ["ingest"], EncoderState.OK, model="demo", device="cpu"),
+        worker_status.WorkerState("ocr@box", ["ocr"], EncoderState.LOADING, "loading the OCR engine"),
+        worker_status.WorkerState("query@box", ["query"], EncoderState.LOADING),
+    ]
+    monkeypatch.setattr(health, "read_all", lambda client: states)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["encoder"] == "loading"
+    assert response["X-Worker-States"] == "ingest=ok,ocr=loading,query=loading"
+    states[1].state = states[2].state = EncoderState.OK
+    assert client.get("/healthz")["X-Worker-States"] == "ingest=ok,ocr=ok,query=ok"
