@@ -415,3 +415,17 @@ def test_a_worker_sets_the_torch_threads_of_its_role(settings) -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_encodes_in_fp16_from_pinned_memory_like_the_cpu() -> None:
+    cpu = load_encoder("demo", device="cpu")
+    gpu = load_encoder("demo", device="cuda")
+    assert gpu.dtype == torch.float16 and gpu.on_cuda and not cpu.on_cuda
+    moved = gpu._to_model(cpu.image_inputs(Image.new("RGB", (300, 200), (200, 30, 30))))
+    assert moved["pixel_values"].device.type == "cuda" and moved["pixel_values"].dtype == torch.float16
+    images = [Image.new("RGB", (300, 200), colour) for colour in ((200, 30, 30), (30, 200, 30))]
+    cosine = (cpu.encode_images(images) * gpu.encode_images(images)).sum(axis=1)
+    assert cosine.min() > 0.999
+    texts = (cpu.encode_texts(["a red circle"]) * gpu.encode_texts(["a red circle"])).sum()
+    assert texts > 0.999
