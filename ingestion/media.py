@@ -54,7 +54,7 @@ def original(request, pk: int):
         response = _file_response(name, _content_type(name), "private, max-age=86400")
     else:
         # Content-addressed: the sanitised copy of a name never changes.
-        privacy = "public" if image.is_public else "private"
+        privacy = "public" if image.shown_to_everyone else "private"
         served = public_copy(name, image.format)
         response = _file_response(served, _content_type(name), f"{privacy}, max-age=86400")
     patch_vary_headers(response, ("Cookie", "Authorization"))
@@ -80,7 +80,7 @@ def thumbnail(request, pk: int):
     name = image.thumbnail.name
     if not name or not default_storage.exists(name):
         raise Http404("File not available.")
-    privacy = "public" if image.is_public else "private"
+    privacy = "public" if image.shown_to_everyone else "private"
     max_age = 86400
     if size:
         sized = rendition_name(image.sha256, size)

@@ -205,6 +205,11 @@ class Image(models.Model):
     def is_public(self) -> bool:
         return self.visibility == self.Visibility.PUBLIC
 
+    @property
+    def shown_to_everyone(self) -> bool:
+        """Public and not withheld: only then may a shared cache keep its files."""
+        return self.is_public and self.moderation == self.Moderation.VISIBLE
+
     def visible_to(self, user, *, moderator: bool = False) -> bool:
         """The rule of `ImageQuerySet.visible_to`, for one image in hand."""
         if user and user.is_authenticated and user.pk == self.owner_id:

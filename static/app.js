@@ -15,6 +15,7 @@
       badge.title = image.failure_reason || "";
     });
     el.querySelectorAll(".now-indexing").forEach((badge) => badge.remove()); // done: no longer "being indexed"
+    if (image.moderation === "hidden") markWithheld(el, image.moderation_reason);
     const thumb = el.querySelector(".thumb");
     if (thumb && image.thumbnail_url && !thumb.querySelector("img")) {
       thumb.innerHTML = "";
@@ -34,6 +35,24 @@
       caption.appendChild(link);
     }
   }
+
+  // Its owner is told when an upload is withheld (a ban matched it while it was indexed).
+  function markWithheld(el, reason) {
+    if (el.querySelector(".withheld")) return;
+    const badge = document.createElement("span");
+    badge.className = "badge withheld";
+    badge.textContent = "withheld";
+    badge.title = reason || "";
+    const status = el.querySelector(".status");
+    if (status) status.after(" ", badge);
+    if (reason && el.matches("li")) {
+      const why = document.createElement("span");
+      why.className = "withheld-reason muted";
+      why.textContent = " " + reason;
+      badge.after(why);
+    }
+  }
+  window.markWithheld = markWithheld;
 
   async function poll() {
     const ids = [...new Set(pendingIds())].slice(0, 200); // the API takes at most 200 ids

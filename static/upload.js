@@ -106,6 +106,7 @@
       const link = el("a", { href: "/images/" + body.id + "/" }, "#" + body.id);
       const badge = el("span", { class: "status status-" + body.status }, body.status);
       item.result.append(link, " ", badge);
+      if (body.moderation === "hidden" && window.markWithheld) window.markWithheld(item.li, body.moderation_reason);
     }
 
     function duplicate(item, body) {

@@ -2,6 +2,8 @@ from django import template
 
 from ingestion.access import is_moderator as _is_moderator
 
+from .. import withholding
+
 register = template.Library()
 
 
@@ -9,3 +11,14 @@ register = template.Library()
 def is_moderator(user) -> bool:
     """`{% if user|is_moderator %}`: the moderation pages' link in the site's navigation."""
     return _is_moderator(user)
+
+
+@register.simple_tag
+def review_request(image, user) -> dict[str, bool]:
+    """The withheld notice on an image's page: may its owner ask for a review, or did they?"""
+    owner = bool(user and user.is_authenticated and user.pk == image.owner_id)
+    return {
+        "owner": owner,
+        "can_request": withholding.can_request_review(image, user),
+        "requested": owner and withholding.review_requested(image),
+    }
