@@ -63,3 +63,46 @@ def test_members_without_the_role_get_403(page: Page, live_server) -> None:
         page.locator("main form").get_by_role("button", name="Log in").click()
     assert info.value.status == 403
     expect(page.locator("main")).to_contain_text("Only moderators can do this.")
+
+
+def test_the_owner_of_a_withheld_upload_is_told_why_and_asks_for_a_review(
+    page: Page, live_server, clean_index, tmp_path
+) -> None:
+    """Issue 15 item 3: the upload result, the gallery card and the image page say 'withheld' with
+    the ban's public category (never its internal note), and the owner can ask for a review."""
+    moderator = make_user("mod")
+    moderator.groups.add(AuthGroup.objects.get_or_create(name=MODERATORS_GROUP)[0])
+    data = encode(photo(41))
+    source = make_image(make_user("alice"), data=data, title="source")
+    index(source)
+    from moderation.bans import ban_image
+
+    ban_image(moderator, source, "reported by carol", category="spam")
+    make_user("bob")
+    picture = tmp_path / "holiday.jpg"
+    picture.write_bytes(data)
+
+    base = live_server.url
+    page.goto(base + "/accounts/login/?next=/upload/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("main form").get_by_role("button", name="Log in").click()
+    page.locator("#upload-form input[name=files]").set_input_files([str(picture)])
+    page.locator("#upload-form button[type=submit]").click()
+    done = page.locator('#upload-queue li[data-state="done"]')
+    expect(done.locator(".withheld")).to_have_text("withheld")
+    expect(done).to_contain_text("Spam or advertising")
+    expect(done).not_to_contain_text("carol")
+
+    page.goto(base + "/?owner=me")
+    expect(page.locator("#gallery .card .withheld")).to_have_count(1)
+    page.locator("#gallery .card .thumb").first.click()
+    notice = page.locator("#withheld")
+    expect(notice).to_contain_text("Spam or advertising")
+    expect(notice).not_to_contain_text("carol")
+    notice.get_by_label("Why should it be shown?").fill("my own holiday photo")
+    notice.get_by_role("button", name="Request a review").click()
+    expect(page.locator("#review-requested")).to_be_visible()
+    group = Group.objects.get(kind="banned", status="open")
+    assert group.requested_by_owner
+    assert page.js_errors == []
