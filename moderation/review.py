@@ -17,6 +17,7 @@ from . import audit, withholding
 from .models import BanEntry, Group, GroupMember, Hold, Link
 
 DELETE, HIDE = "delete", "hide"
+PAST = {DELETE: "deleted", HIDE: "hid"}
 
 
 def keep_order(image: Image) -> tuple:
@@ -107,6 +108,7 @@ def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "
         raise BadInput("keep: choose at least one image to keep (use dismiss if these are not duplicates).")
     kept = [i for i in members if i.pk in keep]
     others = [i for i in members if i.pk not in keep]
+    removed = sorted(i.pk for i in others)  # before a delete empties their pk
     with transaction.atomic():
         if group.kind == Group.Kind.DUPLICATE:
             _merge_into(kept, others)
@@ -128,9 +130,9 @@ def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "
             moderator,
             f"resolve_{action}",
             f"group {group.pk}",
-            _join(note, f"kept {sorted(keep)}; {action}d {sorted(i.pk for i in others)}"),
+            _join(note, f"kept {sorted(keep)}; {PAST[action]} {removed}"),
         )
-    return Outcome(sorted(keep), sorted(i.pk for i in others))
+    return Outcome(sorted(keep), removed)
 
 
 def _hide_reason(image: Image, kept: list[Image]) -> str:

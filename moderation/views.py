@@ -59,9 +59,8 @@ def resolve(request, pk: int):
     outcome = review.resolve(
         request.user, services.get_group(pk), params["keep"], params["action"], params["note"]
     )
-    messages.success(
-        request, f"Group {pk}: kept {outcome.kept or 'nothing'}, {params['action']}d {outcome.removed}."
-    )
+    done = review.PAST[params["action"]]
+    messages.success(request, f"Group {pk}: kept {outcome.kept or 'nothing'}, {done} {outcome.removed}.")
     return redirect(_back(request))
 
 

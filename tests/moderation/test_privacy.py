@@ -333,3 +333,16 @@ def test_an_import_takes_a_public_category_column(moderator):
         f"{BANS}import/", {"file": SimpleUploadedFile("b.csv", data)}, format="multipart"
     )
     assert BanEntry.objects.get().category == "spam"
+
+
+def test_the_audit_and_the_answer_name_the_images_actually_deleted(alice, moderator, upload):
+    picture = photo(77)
+    keep = upload(alice, encode(picture))
+    other = upload(alice, encode(picture, quality=45))
+    group = duplicate_group(keep, other)
+    response = api_client(moderator).post(
+        f"{GROUPS}{group.pk}/resolve/", {"keep": [keep.pk], "action": "delete"}, format="json"
+    )
+    assert response.json()["removed"] == [other.pk]
+    entry = AuditEntry.objects.get(action="resolve_delete")
+    assert f"deleted [{other.pk}]" in entry.note and "None" not in entry.note
