@@ -39,7 +39,7 @@ def index_images(self, ids: list[int], force: bool = False) -> dict:
         return {"pending": ids, "reason": str(exc)}
     try:
         claims = Claims(self.request.hostname or "")
-        claims.free([])  # Redis answers? Else index just our own ids, as before batching existed.
+        claims.client.ping()  # Redis answers? Else index just our own ids, as before batching existed.
     except redis.RedisError as exc:
         log.warning("Indexing %d image(s) without leases (Redis: %s)", len(ids), exc)
         report = indexing.index_images(ids, force=force, encoder=encoder)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import redis
 
 from ingestion.models import Image
 from search import claims as claims_module
@@ -14,7 +15,6 @@ from search import draining, indexing, tasks
 from search.claims import Claims
 from search.encoder import get_encoder
 from search.vector_store import VectorStoreError
-from search.worker_status import redis_client
 from tests.factories import make_image, make_user, noise_png
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
@@ -27,7 +27,7 @@ def _quiet(settings, redis_server):
     settings.INGEST_BATCH_WAIT_MS = 0
     yield
     # Image ids come again in the next test's rolled-back database: no lease may outlive its test.
-    client = redis_client()
+    client = redis.Redis.from_url(redis_server)  # the session's, whatever a test set REDIS_URL to
     for key in client.scan_iter(match=claims_module.CLAIM_PREFIX + "*"):
         client.delete(key)
 
@@ -218,3 +218,11 @@ def test_the_next_batch_is_prepared_while_this_one_is_encoded(settings) -> None:
     assert events[0] == "encode 1; second prepared: True"
     # next_ids was asked once per batch, each time before that batch's forward pass: one ahead.
     assert in_flight == [0, 1]
+
+
+def test_without_redis_a_task_still_indexes_its_own_images(settings, forward_passes) -> None:
+    own, other = uploads(2)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens: no leases to be had
+    report = tasks.index_images.apply(args=[[own]]).get()
+    assert report["indexed"] == [own] and forward_passes == [1]
+    assert Image.objects.get(pk=other).status == Image.Status.PENDING  # left to its own task
