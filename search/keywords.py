@@ -7,7 +7,7 @@ index cannot look up needles shorter than three characters (西湖, 面条), so 
 LIKE over the same columns, within the same candidate bound.
 
 Every lookup is restricted inside the database to the ids of a queryset the caller built from
-`ingestion.access.visible_images` plus the search filters: the keyword side sees exactly the images
+`ingestion.access.listed_images` plus the search filters: the keyword side sees exactly the images
 the vector side may show, never another user's private image."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ FIELDS = ("title", "tags", "filename", "ocr")
 # How much a match in each field says about the image (a tag or title is chosen by a person).
 FIELD_WEIGHTS = {"title": 3.0, "tags": 3.0, "filename": 1.5, "ocr": 2.0}
 EXACT_BONUS = 2.0
+TEXT_COLUMNS = ", ".join(f"search_keywords.{c}" for c in FIELDS)
 TRIGRAM = 3
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -69,33 +70,19 @@ def _candidate_sql(needles: list[str], base_sql: str, limit: int) -> tuple[str, 
         # CROSS JOIN keeps the full-text lookup as the outer loop (run once); with a plain join or
         # `rowid IN (subquery)` SQLite may run the MATCH once per visible image instead.
         sql = (
-            f"SELECT search_keywords.rowid FROM search_keywords CROSS JOIN ({base_sql}) AS allowed "
-            f"ON allowed.pk = search_keywords.rowid WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
+            f"SELECT search_keywords.rowid, {TEXT_COLUMNS} FROM search_keywords "
+            f"CROSS JOIN ({base_sql}) AS allowed ON allowed.pk = search_keywords.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s"
         )
     else:
         for needle in needles:
             where.append("(" + " OR ".join(f"{c} ILIKE %s" for c in FIELDS) + ")")
             params += [_like(needle)] * len(FIELDS)
         sql = (
-            f"SELECT image_id FROM search_keywords WHERE {' AND '.join(where)} "
+            f"SELECT image_id, {TEXT_COLUMNS} FROM search_keywords WHERE {' AND '.join(where)} "
             f"AND image_id IN ({base_sql}) ORDER BY image_id DESC LIMIT %s"
         )
     return sql, params
-
-
-def _rows(ids: list[int]) -> dict[int, dict[str, str]]:
-    if not ids:
-        return {}
-    key = "rowid" if connection.vendor == "sqlite" else "image_id"
-    marks = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {key}, title, tags, filename, ocr FROM search_keywords WHERE {key} IN ({marks})", ids
-        )
-        return {
-            int(row[0]): dict(zip(FIELDS, (v or "" for v in row[1:]), strict=True))
-            for row in cursor.fetchall()
-        }
 
 
 def _is_exact(needle: str, text: str) -> bool:
@@ -124,15 +111,22 @@ def search(query: Query, images: QuerySet[Image], limit: int) -> list[KeywordHit
     terms = [(t, n) for t, n in terms if n]
     if not terms or limit <= 0:
         return []
-    base_sql, base_params = images.order_by().values("pk").distinct().query.sql_with_params()
-    candidates: list[int] = []
+    ids = images.order_by().values("pk")
+    if len(ids.query.alias_map) > 1:
+        # A join (the tags filter) can repeat an image. Without one, DISTINCT would only make SQLite
+        # collect every visible id before the join: 10 of a query's 13 ms at 10,000 images.
+        ids = ids.distinct()
+    base_sql, base_params = ids.query.sql_with_params()
+    # Each term's candidates come with their words: one query per term, none per hit.
+    rows: dict[int, dict[str, str]] = {}
     with connection.cursor() as cursor:
         for _, needles in terms:
             sql, params = _candidate_sql(needles, base_sql, limit)
             args = [*base_params, *params] if connection.vendor == "sqlite" else [*params, *base_params]
             cursor.execute(sql, [*args, limit])
-            candidates += [int(row[0]) for row in cursor.fetchall() if int(row[0]) not in candidates]
-    rows = _rows(candidates)
+            for row in cursor.fetchall():
+                rows.setdefault(int(row[0]), dict(zip(FIELDS, (v or "" for v in row[1:]), strict=True)))
+    candidates = list(rows)
     negatives = [n for n in (_needles(t) for t in query.negative_text_terms) if n]
     hits: list[KeywordHit] = []
     for image_id in candidates:

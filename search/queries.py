@@ -117,11 +117,16 @@ def example_vectors(query: Query, user) -> dict[int, QueryVector]:
     return vectors
 
 
-def query_vector(query: Query, user, example: bytes | None = None) -> QueryVector:
+def query_vector(
+    query: Query, user, example: bytes | None = None, *, examples: dict[int, QueryVector] | None = None
+) -> QueryVector:
     """The query as one unit vector: sum of weight x sign x unit vector of each term (text terms in
     one batched call, image:ID terms from their stored vectors, an uploaded example image with
-    weight 1), renormalised. Negative terms push results away."""
-    images = example_vectors(query, user)  # refuse a bad image:ID before any embedding work
+    weight 1), renormalised. Negative terms push results away. `examples`: the image:ID vectors
+    already read by `example_vectors` (then no database is used here: `service.search` embeds
+    in another thread, beside the keyword side)."""
+    # Refuse a bad image:ID before any embedding work.
+    images = example_vectors(query, user) if examples is None else examples
     texts = query.text_terms
     parts: list[tuple[float, QueryVector]] = []
     if texts:
