@@ -125,6 +125,8 @@ def drain(
 
     def finished(ids: list[int], report: indexing.IndexReport) -> None:
         claims.release(ids)
+        indexed, failed = len(report.indexed), len(report.failed)
+        log.info("Batch of %d image(s): %d indexed, %d failed", len(ids), indexed, failed)
         if on_batch:
             on_batch(ids, report)
 
