@@ -8,6 +8,7 @@ import threading
 
 import pytest
 import redis
+from django.db import connection
 
 from ingestion.models import Image
 from search import claims as claims_module
@@ -226,3 +227,41 @@ def test_without_redis_a_task_still_indexes_its_own_images(settings, forward_pas
     report = tasks.index_images.apply(args=[[own]]).get()
     assert report["indexed"] == [own] and forward_passes == [1]
     assert Image.objects.get(pk=other).status == Image.Status.PENDING  # left to its own task
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_draining_at_once_index_each_image_once(settings, monkeypatch) -> None:
+    """Two ingest workers (threads here, each with its own database connection) take from the same
+    pending rows at the same moment: every image is indexed exactly once."""
+    settings.INGEST_BATCH_SIZE = 4
+    ids = uploads(12)
+    # Milvus Lite's server refuses two flushes at once ("current_seq is monotonic"), which fails a
+    # batch into its retry (tested above); here the writes take turns so each image is encoded once.
+    publishing = threading.Lock()
+    real_publish = indexing.index.publish
+
+    def publish(images):
+        with publishing:
+            return real_publish(images)
+
+    monkeypatch.setattr(indexing.index, "publish", publish)
+    start = threading.Barrier(2)
+    reports: list[dict] = []
+
+    def worker(own: list[int]) -> None:
+        try:
+            start.wait(30)
+            reports.append(tasks.index_images.apply(args=[own]).get())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(own,)) for own in ([ids[0]], [ids[1]])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+
+    first, second = (set(r["indexed"]) for r in reports)
+    assert first | second == set(ids) and not first & second
+    rows = list(Image.objects.filter(pk__in=ids).values_list("pk", "status", "attempts", "failure_reason"))
+    assert all(r[1] == Image.Status.INDEXED and r[2] == 1 for r in rows), (rows, reports)
