@@ -48,6 +48,9 @@ FILTERS = [
     OpenApiParameter("less", str, description="Feedback: image ids to find less like (- image:ID)"),
     OpenApiParameter("owner", str, description="A username, or 'me'"),
     OpenApiParameter("visibility", str, enum=["public", "private"]),
+    OpenApiParameter(
+        "moderation", str, enum=["hidden"], description="Withheld images: yours; moderators: public ones"
+    ),
     OpenApiParameter("created_after", str),
     OpenApiParameter("created_before", str),
 ]

@@ -16,7 +16,7 @@ from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm, TagsField
 from ingestion.validation import check_request_size, read_limited, reduce_query_image
 
 from .query_language import MAX_TERMS, Query, Term, parse
-from .service import MODES, SORTS, SearchParams
+from .service import MODES, SORTS, SearchParams, hidden_ids
 
 BOOLEANS = {
     "true": True,
@@ -76,6 +76,8 @@ class SearchForm(ImageFilterForm):
     tags = TagsField()
     has_text = BooleanChoiceField()
     collapse = BooleanChoiceField()
+    # Withheld images instead: the viewer's own, and for moderators every hidden public one.
+    moderation = StrictChoiceField(choices=["hidden"])
     more = IdListField(max_ids=MAX_TERMS)  # relevance feedback: "more like these images"
     less = IdListField(max_ids=MAX_TERMS)  # and "less like these"
 
@@ -86,6 +88,8 @@ class SearchForm(ImageFilterForm):
     def params(self) -> SearchParams:
         cleaned = self.cleaned()
         owner = cleaned["owner"]
+        hidden = cleaned["moderation"] == "hidden"
+        only_ids = hidden_ids(self.user) if hidden else None
         return SearchParams(
             limit=cleaned["limit"] or settings.SEARCH_DEFAULT_LIMIT,
             offset=cleaned["offset"] or 0,
@@ -99,7 +103,9 @@ class SearchForm(ImageFilterForm):
             visibility=cleaned["visibility"] or None,
             created_after=_epoch(cleaned["created_after"]),
             created_before=_epoch(cleaned["created_before"]),
-            no_match=owner == UNKNOWN_OWNER,
+            no_match=owner == UNKNOWN_OWNER or only_ids == (),
+            hidden=hidden,
+            only_ids=only_ids,
         )
 
     def text(self) -> str:

@@ -44,6 +44,10 @@ class SearchParams:
     collapse: bool = True  # exact and near duplicates shown once, with their count
     exclude_ids: tuple[int, ...] = field(default_factory=tuple)
     no_match: bool = False  # e.g. an unknown owner: the answer is empty without asking Milvus
+    # Withheld images instead (`access.listed_images(hidden=True)`): Milvus does not list them, so
+    # its side is restricted to these ids, which the database's rule chose (`hidden_ids`).
+    hidden: bool = False
+    only_ids: tuple[int, ...] | None = None
 
     @property
     def database_only_filters(self) -> bool:
@@ -67,13 +71,24 @@ def search_filter(user, params: SearchParams) -> SearchFilter:
         created_after=params.created_after,
         created_before=params.created_before,
         exclude_ids=params.exclude_ids,
+        only_ids=params.only_ids,
     )
+
+
+# A search among withheld images names them to Milvus one by one: the newest this many.
+HIDDEN_SEARCH_MAX = 5000
+
+
+def hidden_ids(user) -> tuple[int, ...]:
+    """The indexed withheld images `user` may list (their own; moderators: public ones too)."""
+    images = listed_images(user, hidden=True).filter(status=Image.Status.INDEXED).order_by("-pk")
+    return tuple(images.values_list("pk", flat=True)[:HIDDEN_SEARCH_MAX])
 
 
 def candidates(user, params: SearchParams) -> QuerySet[Image]:
     """Every image a search may show `user`: the one visibility rule plus every filter. Both sides
     of a search are restricted to these rows."""
-    images = listed_images(user).filter(status=Image.Status.INDEXED)
+    images = listed_images(user, hidden=params.hidden).filter(status=Image.Status.INDEXED)
     if params.owner_id is not None:
         images = images.filter(owner_id=params.owner_id)
     if params.visibility is not None:

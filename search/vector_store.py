@@ -68,6 +68,9 @@ class SearchFilter:
     created_after: int | None = None  # epoch seconds, inclusive
     created_before: int | None = None  # epoch seconds, inclusive
     exclude_ids: tuple[int, ...] = ()
+    # These rows only, whatever their public flag: ids the database's visibility rule already
+    # chose for this viewer (a moderator's search among withheld images).
+    only_ids: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("viewer_id", "owner_id", "created_after", "created_before"):
@@ -80,10 +83,16 @@ class SearchFilter:
             raise TypeError("exclude_ids must be a sequence of ints")
         ids = tuple(_as_int("exclude_ids", i) for i in self.exclude_ids)
         object.__setattr__(self, "exclude_ids", ids)
+        if self.only_ids is not None:
+            if isinstance(self.only_ids, str | bytes):
+                raise TypeError("only_ids must be a sequence of ints")
+            object.__setattr__(self, "only_ids", tuple(_as_int("only_ids", i) for i in self.only_ids))
 
     def expression(self) -> str:
         parts: list[str] = []
-        if self.viewer_id is None:
+        if self.only_ids is not None:
+            parts.append(f"{PK} in [{', '.join(str(i) for i in self.only_ids)}]")
+        elif self.viewer_id is None:
             parts.append(f"{PUBLIC} == true")
         else:
             parts.append(f"({PUBLIC} == true or {OWNER} == {int(self.viewer_id)})")

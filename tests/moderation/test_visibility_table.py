@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from ingestion.models import Image
 from ingestion.renditions import NAMES
+from moderation import withholding
 from moderation.bench_images import encode, photo
 from moderation.models import Group, GroupMember, Hold
 from tests.factories import PASSWORD, make_user
@@ -81,8 +81,8 @@ def world(upload):
     for seed, state in enumerate(STATES, start=80):
         image = upload(alice, encode(photo(seed)), title=f"table {state}", visibility=state.split("_")[-1])
         if state.startswith("hidden"):
-            Hold.objects.create(image=image, cause=Hold.Cause.DECISION, public_reason="withheld")
-            Image.objects.filter(pk=image.pk).update(moderation="hidden")
+            # As a moderator's decision does: the database and Milvus's public flag.
+            withholding.hold(image, Hold.Cause.DECISION, "withheld")
         images[state] = image
     users = {
         "owner": alice,
@@ -164,3 +164,19 @@ def test_review_urls_open_only_to_moderators_and_only_while_the_group_is_open(wo
     for image in images.values():
         for name in REVIEW:
             assert get(client, name, image.pk).status_code != 200, (role, name)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("mode", ["text", "semantic", "hybrid"])
+def test_search_among_withheld_images_is_theirs_and_moderators_only(workers, world, role, mode):
+    images, clients = world
+    found = clients[role].get("/api/search/", {"q": "table", "mode": mode, "moderation": "hidden"})
+    assert found.status_code == 200, found.content
+    ids = {r["id"] for r in found.json()["results"]}
+    expected = {
+        "owner": {images["hidden_public"].pk, images["hidden_private"].pk},
+        "moderator": {images["hidden_public"].pk},
+        "superuser": {images["hidden_public"].pk},
+    }.get(role, set())
+    # The vector side ranks every candidate it may (no min score): exactly the withheld ones.
+    assert ids == expected, (role, mode)
