@@ -69,6 +69,13 @@ def index_images(self, ids: list[int], force: bool = False) -> dict:
             log.error("Indexing %d image(s) postponed: %s", len(claims.held), exc)
             indexing.note_pending(claims.held, f"Waiting for the model: {exc}")
             return {"pending": claims.held, "reason": str(exc)}
+        except redis.RedisError as exc:
+            # The broker itself is gone: no retry can be sent. Marked as unqueued, the rows are queued
+            # again by the 30-second sweep once it is back (search.queueing).
+            held = sorted(set(ids) | set(claims.held))
+            log.warning("Indexing %d image(s) stopped, Redis failed: %s", len(held), exc)
+            indexing.note_pending(held, queueing.UNQUEUED_REASON)
+            return {"pending": held, "reason": str(exc)}
         except VectorStoreError as exc:
             # Every image this task held goes into the retry: the tasks of the images it took along
             # have finished, finding them taken.

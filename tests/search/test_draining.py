@@ -12,7 +12,7 @@ from django.db import connection
 
 from ingestion.models import Image
 from search import claims as claims_module
-from search import draining, indexing, tasks
+from search import draining, indexing, queueing, tasks
 from search.claims import Claims
 from search.encoder import get_encoder
 from search.vector_store import VectorStoreError
@@ -265,3 +265,20 @@ def test_two_workers_draining_at_once_index_each_image_once(settings, monkeypatc
     assert first | second == set(ids) and not first & second
     rows = list(Image.objects.filter(pk__in=ids).values_list("pk", "status", "attempts", "failure_reason"))
     assert all(r[1] == Image.Status.INDEXED and r[2] == 1 for r in rows), (rows, reports)
+
+
+def test_redis_failing_mid_batch_leaves_the_rows_to_the_unqueued_sweep(monkeypatch) -> None:
+    own, other = uploads(2)
+    real_take = Claims.take
+
+    def failing(self, ids, limit=None):
+        if limit is not None:  # the own ids were leased; Redis dies before the rest
+            raise redis.ConnectionError("Connection closed by server.")
+        return real_take(self, ids, limit)
+
+    monkeypatch.setattr(Claims, "take", failing)
+    report = tasks.index_images.apply(args=[[own]]).get()
+    assert report["pending"] == [own]
+    assert Image.objects.get(pk=own).failure_reason == queueing.UNQUEUED_REASON  # the sweep's mark
+    assert Image.objects.get(pk=own).status == Image.Status.PENDING
+    assert Image.objects.get(pk=other).failure_reason == ""
