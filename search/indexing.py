@@ -242,18 +242,22 @@ def index_stream(
             return ids, batch, start_prepare(batch, encoder, pool)
 
         current = start(first) if first else None
-        while current:
-            ids, batch, futures = current
-            upcoming = next_ids()
-            # Submitted before this batch's forward pass: the pool prepares it meanwhile.
-            current = start(upcoming) if upcoming else None
-            finish_prepare(batch, futures)
-            report = index_prepared(batch, encoder)
-            total.indexed += report.indexed
-            total.failed.update(report.failed)
-            total.skipped += report.skipped
-            if on_batch:
-                on_batch(ids, report)
+        try:
+            while current:
+                ids, batch, futures = current
+                upcoming = next_ids()
+                # Submitted before this batch's forward pass: the pool prepares it meanwhile.
+                current = start(upcoming) if upcoming else None
+                finish_prepare(batch, futures)
+                report = index_prepared(batch, encoder)
+                total.indexed += report.indexed
+                total.failed.update(report.failed)
+                total.skipped += report.skipped
+                if on_batch:
+                    on_batch(ids, report)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # the batch prepared ahead is not waited for
+            raise
     return total
 
 
