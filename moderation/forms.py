@@ -70,11 +70,10 @@ class BulkForm(InputForm):
     note = NoteField()
 
 
-class BanForm(InputForm):
+class BanFieldsForm(InputForm):
     """`category` is public (the owner of a withheld image reads it); `note` (or its older name
-    `reason`) is the moderators' internal note."""
+    `reason`) is the moderators' internal note. The page's ban form (the image is in its URL)."""
 
-    image = BoundedIntegerField(low=1, high=MAX_ID, required=True)
     reason = forms.CharField(required=False, max_length=1000, strip=True)
     note = forms.CharField(required=False, max_length=1000, strip=True)
     bank = forms.CharField(required=False, max_length=64, strip=True)
@@ -85,6 +84,12 @@ class BanForm(InputForm):
         cleaned["note"] = cleaned.get("note") or cleaned.get("reason") or ""
         cleaned["category"] = cleaned.get("category") or BanCategory.RULES
         return cleaned
+
+
+class BanForm(BanFieldsForm):
+    """The API's ban request: the image by id, and the same fields as the page's form."""
+
+    image = BoundedIntegerField(low=1, high=MAX_ID, required=True)
 
 
 class ReviewRequestForm(InputForm):

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
@@ -17,8 +18,16 @@ from ingestion.access import get_image_for_user
 
 from . import bans, review, services, withholding
 from .detection import semantic_off_reason
-from .forms import AuditForm, BulkForm, DismissForm, GroupListForm, ResolveForm, ReviewRequestForm
-from .models import AuditEntry, BanEntry
+from .forms import (
+    AuditForm,
+    BanFieldsForm,
+    BulkForm,
+    DismissForm,
+    GroupListForm,
+    ResolveForm,
+    ReviewRequestForm,
+)
+from .models import AuditEntry, BanCategory, BanEntry
 from .permissions import moderator_required
 
 QUEUE_PAGE_SIZE = 20
@@ -43,6 +52,7 @@ def queue(request):
         "counts": review.open_counts(),
         "semantic_off": semantic_off_reason(),
         "filters_query": kept.urlencode(),
+        "ban_categories": BanCategory.choices,
     }
     return render(request, "moderation/queue.html", context)
 
@@ -82,6 +92,38 @@ def bulk(request):
     done = services.bulk(request.user, params["groups"], params["action"], params["note"])
     messages.success(request, f"{len(done['resolved'])} group(s) done, {len(done['skipped'])} skipped.")
     return redirect(_back(request))
+
+
+def _back_to(request, fallback: str) -> str:
+    """The page the form came from (same site only), else `fallback`."""
+    nxt = request.POST.get("next", "")
+    if nxt.startswith("/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return nxt
+    return fallback
+
+
+@require_POST
+@moderator_required
+def ban(request, pk: int):
+    """Ban an image from the site (the image page's and the queue's form): the same 404 as a
+    missing id for an image the moderator may not see, as the API's ban does."""
+    image = services.get_bannable_image(request.user, pk)
+    params = BanFieldsForm(request.POST).cleaned()
+    entry = bans.ban_image(
+        request.user, image, params["note"], params["bank"] or bans.DEFAULT_BANK, params["category"]
+    )
+    messages.success(request, f"Image {pk} banned into {entry.bank.name} (ban #{entry.pk}); it is withheld.")
+    return redirect(_back_to(request, image.get_absolute_url()))
+
+
+@require_POST
+@moderator_required
+def unban(request, pk: int):
+    """Unban from the bank page: what this entry alone withheld is shown again."""
+    entry = services.get_entry(pk)
+    bans.delete_entry(request.user, entry, DismissForm(request.POST).cleaned()["note"])
+    messages.success(request, f"Ban #{pk} removed; what it alone withheld is shown again.")
+    return redirect(_back_to(request, reverse("moderation-bans")))
 
 
 @login_required

@@ -106,3 +106,44 @@ def test_the_owner_of_a_withheld_upload_is_told_why_and_asks_for_a_review(
     group = Group.objects.get(kind="banned", status="open")
     assert group.requested_by_owner
     assert page.js_errors == []
+
+
+def sign_in(page: Page, base: str, username: str, next_path: str) -> None:
+    page.goto(f"{base}/accounts/login/?next={next_path}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("main form").get_by_role("button", name="Log in").click()
+
+
+def test_ban_from_the_image_page_then_unban_from_the_bank_page(page: Page, live_server, clean_index) -> None:
+    """Issue 17: a moderator bans an image from its page (bank, public category, internal note);
+    the page then shows it withheld; unbanning on the bank page shows it again."""
+    moderator = make_user("mod")
+    moderator.groups.add(AuthGroup.objects.get_or_create(name=MODERATORS_GROUP)[0])
+    image = make_image(make_user("alice"), data=encode(photo(51)), title="reported")
+    index(image)
+    base = live_server.url
+
+    sign_in(page, base, "mod", f"/images/{image.pk}/")
+    expect(page.locator("#withheld")).to_have_count(0)
+    box = page.locator("#ban-box-image")
+    box.locator("summary").click()
+    box.get_by_label("Bank").fill("reports")
+    box.get_by_label("Public category").select_option("spam")
+    box.get_by_label("Internal note").fill("reported by carol")
+    box.get_by_role("button", name="Ban").click()
+    expect(page.locator("#withheld")).to_contain_text("Spam or advertising")
+    expect(page.locator("#ban-tools .banned-note")).to_contain_text("reports")
+    image.refresh_from_db()
+    assert image.moderation == "hidden"
+
+    page.goto(base + "/moderation/bans/")
+    row = page.locator("table.bans tbody tr").first
+    expect(row).to_contain_text("reported by carol")
+    row.get_by_role("button", name="Unban").click()
+    expect(page.locator("table.bans")).to_contain_text("No bans.")
+    page.goto(f"{base}/images/{image.pk}/")
+    expect(page.get_by_role("heading", name="reported")).to_be_visible()
+    expect(page.locator("#withheld")).to_have_count(0)
+    expect(page.locator("#ban-tools .banned-note")).to_have_count(0)
+    assert page.js_errors == []

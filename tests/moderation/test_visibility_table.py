@@ -46,6 +46,9 @@ WRITE = {  # POST/PATCH: whoever cannot see the image learns nothing (404; signe
     "api-image-request-review": "post",
 }
 REVIEW = {"moderation-thumbnail", "moderation-original"}  # moderators, while the image is in an open group
+# Moderators only (403 for everyone else, whatever the id); a moderator who may not see the image
+# gets the same 404 as a missing id.
+MODERATOR_WRITE = {"moderation-ban": "post"}
 
 
 def image_routes() -> dict[str, str]:
@@ -65,7 +68,7 @@ def image_routes() -> dict[str, str]:
 
 
 def test_every_image_url_is_classified():
-    assert set(image_routes()) == READ | set(WRITE) | REVIEW
+    assert set(image_routes()) == READ | set(WRITE) | REVIEW | set(MODERATOR_WRITE)
 
 
 @pytest.fixture
@@ -120,6 +123,13 @@ def test_the_visibility_table_on_every_door(world, role):
                 continue  # what the owner (or staff) may change is tested with each view
             status = getattr(client, method)(reverse(name, args=[image.pk])).status_code
             expected = {302, 401, 403} if role == "anonymous" else {404}
+            assert status in expected, (role, state, name, status)
+        for name, method in MODERATOR_WRITE.items():
+            moderator = role in ("moderator", "superuser")
+            if sees and moderator:
+                continue  # a real ban: tested with the view (tests/moderation/test_desk.py)
+            status = getattr(client, method)(reverse(name, args=[image.pk])).status_code
+            expected = {302} if role == "anonymous" else {404} if moderator else {403}
             assert status in expected, (role, state, name, status)
         for name in REVIEW:  # in no group: nobody, moderators included
             assert get(client, name, image.pk).status_code in {403, 404}, (role, state, name)

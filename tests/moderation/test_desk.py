@@ -1,0 +1,121 @@
+"""The moderator's desk (issue 17): banning from the image page and the queue, unbanning from the
+bank page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from moderation.models import AuditEntry, BanEntry, Group, GroupMember
+from tests.factories import PASSWORD, make_user
+from tests.moderation.conftest import jpeg
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
+
+
+def signed_in(user, **kwargs) -> Client:
+    client = Client(**kwargs)
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def main_of(response) -> str:
+    return re.search(r"<main.*</main>", response.content.decode(), re.S).group(0)
+
+
+def test_a_moderator_bans_from_the_image_page_and_unbans_from_the_bank_page(alice, moderator, upload):
+    image = upload(alice, jpeg(61), title="reported")
+    client = signed_in(moderator)
+    page = client.get(f"/images/{image.pk}/")
+    assert b'id="ban-box-image"' in page.content
+    assert f"/moderation/images/{image.pk}/ban/".encode() in page.content
+
+    response = client.post(
+        f"/moderation/images/{image.pk}/ban/",
+        {"bank": "reports", "category": "spam", "note": "reported by carol", "next": f"/images/{image.pk}/"},
+    )
+    assert response.status_code == 302 and response["Location"] == f"/images/{image.pk}/"
+    entry = BanEntry.objects.get()
+    assert (entry.bank.name, entry.category, entry.reason, entry.image_id) == (
+        "reports",
+        "spam",
+        "reported by carol",
+        image.pk,
+    )
+    image.refresh_from_db()
+    assert image.moderation == "hidden"
+    assert AuditEntry.objects.filter(action="ban", target=f"image {image.pk}").exists()
+    page = client.get(f"/images/{image.pk}/")
+    assert b'id="withheld"' in page.content and f"ban #{entry.pk}".encode() in page.content
+    owner_page = signed_in(alice).get(f"/images/{image.pk}/")
+    assert b"Spam or advertising" in owner_page.content and b"carol" not in owner_page.content
+    assert b"ban-box" not in owner_page.content  # the form is for moderators
+    assert Client().get(f"/images/{image.pk}/").status_code == 404
+
+    bank_page = client.get("/moderation/bans/")
+    assert f"/moderation/bans/{entry.pk}/unban/".encode() in bank_page.content
+    response = client.post(f"/moderation/bans/{entry.pk}/unban/", {"note": "appeal upheld"})
+    assert response.status_code == 302 and response["Location"] == "/moderation/bans/"
+    assert not BanEntry.objects.exists()
+    image.refresh_from_db()
+    assert image.moderation == "visible"
+    assert Client().get(f"/images/{image.pk}/").status_code == 200
+    assert AuditEntry.objects.filter(action="unban", note__contains="appeal upheld").exists()
+
+
+def test_the_ban_form_follows_the_apis_404_rules(alice, moderator, upload):
+    private = upload(alice, jpeg(62), visibility="private")
+    client = signed_in(moderator)
+    missing = client.post("/moderation/images/999999/ban/", {"category": "spam"})
+    hidden = client.post(f"/moderation/images/{private.pk}/ban/", {"category": "spam"})
+    assert missing.status_code == hidden.status_code == 404
+    assert main_of(missing) == main_of(hidden)  # the page does not say which one exists
+    assert not BanEntry.objects.exists()
+    # In an open queue group the moderator reviews it, so it may be banned.
+    group = Group.objects.create(kind=Group.Kind.DUPLICATE, size=1)
+    GroupMember.objects.create(group=group, image=private)
+    assert client.post(f"/moderation/images/{private.pk}/ban/", {"category": "privacy"}).status_code == 302
+    assert BanEntry.objects.get().category == "privacy"
+
+
+def test_only_moderators_ban_and_unban_and_csrf_is_checked(alice, moderator, upload):
+    image = upload(alice, jpeg(63))
+    url = f"/moderation/images/{image.pk}/ban/"
+    anonymous = Client().post(url, {"category": "spam"})
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    assert signed_in(alice).post(url, {"category": "spam"}).status_code == 403
+    assert signed_in(moderator, enforce_csrf_checks=True).post(url, {"category": "spam"}).status_code == 403
+    assert not BanEntry.objects.exists()
+    client = signed_in(moderator)
+    assert client.post(url, {"category": "nope"}).status_code == 400
+    assert client.get(url).status_code == 405
+    response = client.post(url, {"category": "spam", "next": "https://evil.example/"})
+    assert response["Location"] == f"/images/{image.pk}/"  # never off the site
+    entry = BanEntry.objects.get()
+    unban = f"/moderation/bans/{entry.pk}/unban/"
+    assert signed_in(make_user("bob")).post(unban).status_code == 403
+    assert Client().post(unban).status_code == 302
+    assert signed_in(moderator, enforce_csrf_checks=True).post(unban).status_code == 403
+    assert client.post("/moderation/bans/999999/unban/").status_code == 404
+    assert BanEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_each_open_queue_group_has_a_ban_form_with_a_button_per_image(alice, moderator, upload):
+    from moderation.bench_images import encode, photo
+
+    original = photo(64)
+    a = upload(alice, encode(original))
+    b = upload(alice, encode(original.resize((320, 240))))
+    group = Group.objects.get(kind="duplicate")
+    client = signed_in(moderator)
+    page = client.get("/moderation/").content.decode()
+    assert f'id="ban-box-{group.pk}"' in page
+    for image in (a, b):
+        assert f'formaction="/moderation/images/{image.pk}/ban/"' in page
+    response = client.post(
+        f"/moderation/images/{b.pk}/ban/", {"category": "copyright", "next": "/moderation/?kind=duplicate"}
+    )
+    assert response["Location"] == "/moderation/?kind=duplicate"
+    assert BanEntry.objects.get().image_id == b.pk
