@@ -81,16 +81,21 @@ def database_url(db: dict) -> str:
 
 @pytest.fixture(scope="session")
 def workers(stack, redis_server, milvus_server, django_db_setup, django_db_blocker):
-    """Real `ingest` and `query` Celery workers sharing the test database."""
+    """Real `ingest`, `ocr` and `query` Celery workers sharing the test database, as `make run`
+    starts them (one queue each)."""
     from django.db import connection
 
     stack.env["DATABASE_URL"] = database_url(connection.settings_dict)
-    started = [stack.start_worker("ingest,ocr", name="ingest"), stack.start_worker("query", concurrency=2)]
+    started = [
+        stack.start_worker("ingest"),
+        stack.start_worker("ocr"),
+        stack.start_worker("query", concurrency=2),
+    ]
     # Generous: on a loaded 2-core machine a worker's start (Django, the model) can take minutes.
     deadline = time.monotonic() + 240
     while True:
         states = read_all()
-        if all(encoder_summary(states, q)[0] == SummaryState.OK for q in ("ingest", "query")):
+        if all(encoder_summary(states, q)[0] == SummaryState.OK for q in ("ingest", "ocr", "query")):
             break
         for service in started:
             if service.process.poll() is not None:
