@@ -67,6 +67,7 @@ GROUP = inline_serializer(
         "kind": serializers.ChoiceField(choices=["duplicate", "banned"]),
         "status": serializers.ChoiceField(choices=["open", "resolved"]),
         "images": IMAGE.__class__(many=True),
+        "keep_reason": serializers.CharField(allow_null=True),
         "links": LINK.__class__(many=True),
         "ban": inline_serializer(
             "ModerationBanRef",

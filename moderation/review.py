@@ -21,18 +21,27 @@ PAST = {DELETE: "deleted", HIDE: "hid"}
 
 
 def keep_order(image: Image) -> tuple:
-    """Most pixels, then most bytes, then EXIF (a capture date), then the oldest upload."""
-    return (
-        -(image.width * image.height),
-        -image.size_bytes,
-        image.taken_at is None,
-        image.created_at,
-        image.pk,
-    )
+    """The earliest upload of the content is the original: a later copy padded with a border, or
+    re-encoded larger, has more pixels or bytes and is still the copy. Upload order breaks ties."""
+    return (image.created_at, image.pk)
 
 
 def suggested_keep(images: list[Image]) -> int | None:
     return min(images, key=keep_order).pk if images else None
+
+
+def keep_reason(images: list[Image], keep: int | None) -> str:
+    """Why `keep` is suggested, in the queue's words ("earliest upload", and what else it has)."""
+    chosen = next((i for i in images if i.pk == keep), None)
+    if chosen is None:
+        return ""
+    reasons = ["earliest upload"]
+    if len(images) > 1:
+        if all(chosen.width * chosen.height >= i.width * i.height for i in images):
+            reasons.append("most pixels")
+        if chosen.taken_at and all(i.taken_at is None or chosen.taken_at <= i.taken_at for i in images):
+            reasons.append("earliest capture date")
+    return ", ".join(reasons)
 
 
 def groups_queryset(kind: str | None, status: str | None, order: str) -> QuerySet[Group]:
@@ -63,6 +72,7 @@ def with_members(groups: list[Group], moderator) -> list[Group]:
         group.keep_suggested = (
             suggested_keep(group.member_images) if group.kind == Group.Kind.DUPLICATE else None
         )
+        group.keep_reason = keep_reason(group.member_images, group.keep_suggested)
     return groups
 
 

@@ -61,6 +61,8 @@ def group_json(group: Group, request) -> dict:
         "created_at": group.created_at.isoformat(),
         "size": len(group.member_images),
         "images": images,
+        # Why the image with `keep_suggested` is suggested, e.g. "earliest upload" (duplicates).
+        "keep_reason": group.keep_reason or None,
         "links": [link_json(link) for link in group.member_links],
         "ban": ban_ref_json(group) if group.kind == Group.Kind.BANNED else None,
     }

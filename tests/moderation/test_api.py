@@ -53,6 +53,7 @@ def test_queue_lists_a_group_with_images_links_and_a_keep_suggestion(alice, mode
     images = {i["id"]: i for i in group["images"]}
     assert set(images) == {big.pk, small.pk}
     assert images[big.pk]["keep_suggested"] and not images[small.pk]["keep_suggested"]
+    assert group["keep_reason"] == "earliest upload, most pixels"  # big came first and is larger
     assert {"url", "thumbnail_url", "owner", "width", "height", "bytes", "created_at"} <= set(images[big.pk])
     link = group["links"][0]
     assert (link["a"], link["b"]) == (big.pk, small.pk)

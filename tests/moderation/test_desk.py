@@ -8,6 +8,7 @@ import re
 import pytest
 from django.test import Client
 
+from ingestion.models import Image
 from moderation.models import AuditEntry, BanEntry, Group, GroupMember
 from tests.factories import PASSWORD, make_user
 from tests.moderation.conftest import jpeg
@@ -119,3 +120,37 @@ def test_each_open_queue_group_has_a_ban_form_with_a_button_per_image(alice, mod
     )
     assert response["Location"] == "/moderation/?kind=duplicate"
     assert BanEntry.objects.get().image_id == b.pk
+
+
+def test_the_suggestion_keeps_the_original_not_the_later_copy_padded_with_a_border(alice, moderator, upload):
+    """The bordered copy has more pixels and more bytes; the earliest upload is the original."""
+    from moderation.bench_images import border, encode, photo
+
+    original = photo(65)
+    first = upload(alice, encode(original), title="original")
+    padded = upload(make_user("bob"), encode(border(original, 0.08), quality=95), title="padded")
+    assert padded.width * padded.height > first.width * first.height
+    assert padded.size_bytes > first.size_bytes
+    group = Group.objects.get(kind="duplicate")
+    client = signed_in(moderator)
+    body = client.get("/api/moderation/groups/", {"kind": "duplicate"}).json()["results"][0]
+    suggested = [i["id"] for i in body["images"] if i["keep_suggested"]]
+    assert suggested == [first.pk]
+    assert body["keep_reason"] == "earliest upload"
+    page = client.get("/moderation/").content.decode()
+    card = page[page.index(f'data-image="{first.pk}"') :]
+    assert '<em class="keep-reason">(suggested: earliest upload)</em>' in card[: card.index("</figure>")]
+    # Bulk keeps the suggestion too: the padded copy goes.
+    client.post("/moderation/bulk/", {"groups": [group.pk], "action": "delete"})
+    assert list(Image.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+def test_a_smaller_earlier_upload_is_suggested_and_says_only_why(alice, moderator, upload):
+    from moderation.bench_images import encode, photo
+
+    original = photo(66)
+    small = upload(alice, encode(original.resize((320, 240))))
+    upload(alice, encode(original))
+    body = signed_in(moderator).get("/api/moderation/groups/").json()["results"][0]
+    assert [i["id"] for i in body["images"] if i["keep_suggested"]] == [small.pk]
+    assert body["keep_reason"] == "earliest upload"
