@@ -218,7 +218,7 @@ class _Candidate:
     sha256: str
     pdq_hash: str
     pdq_quality: int | None
-    created_at: datetime
+    created_at: datetime | None  # read for sort=date only
     score: float
     matches: tuple[str, ...]
     copies: tuple[int, ...] = ()
@@ -229,8 +229,9 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
     hydrate the requested page in order."""
     entries = {f.image_id: f for f in fused}
     allowed = candidates(user, params).order_by().filter(pk__in=list(entries))
-    fields = ("pk", "sha256", "pdq_hash", "pdq_quality", "created_at")
-    meta = {row[0]: row for row in allowed.values_list(*fields)}
+    dated = params.sort == "date"  # dates only where they order (each costs a conversion)
+    fields = ("pk", "sha256", "pdq_hash", "pdq_quality", *(("created_at",) if dated else ()))
+    meta = {row[0]: row if dated else (*row, None) for row in allowed.values_list(*fields)}
     top_keyword = (
         max((f.keyword.score for f in fused if f.keyword and f.image_id in meta), default=1.0) or 1.0
     )
@@ -293,11 +294,28 @@ def _cosine(query: QueryVector, blob: bytes | None, model_id: str) -> float | No
     return float(np.dot(query.vector, vector) / (float(np.linalg.norm(vector)) or 1.0))
 
 
-def _pdq_words(pdq_hash: str, quality: int | None) -> np.ndarray | None:
-    """The PDQ hash as four 64-bit words, or None when it is missing or too weak to compare."""
-    if not pdq_hash or (quality or 0) < settings.PDQ_MIN_QUALITY:
-        return None
-    return np.frombuffer(bytes.fromhex(pdq_hash), dtype=">u8").astype(np.uint64)
+def _near_earlier(rows: list[_Candidate]) -> dict[int, list[int]]:
+    """For each row whose PDQ hash is strong enough, the earlier such rows within the match
+    distance, in order: every pair compared in a few numpy steps (blocks bound the memory)."""
+    hashed = [
+        i for i, row in enumerate(rows) if row.pdq_hash and (row.pdq_quality or 0) >= settings.PDQ_MIN_QUALITY
+    ]
+    if len(hashed) < 2:
+        return {}
+    words = np.frombuffer(bytes.fromhex("".join(rows[i].pdq_hash for i in hashed)), dtype=">u8")
+    words = words.astype(np.uint64).reshape(len(hashed), 4)
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(hashed), _BLOCK):
+        block = words[start : start + _BLOCK]
+        near = np.bitwise_count(block[:, None, :] ^ words[None, : start + len(block), :]).sum(axis=2)
+        near = near <= settings.PDQ_MATCH_DISTANCE
+        near &= np.arange(start + len(block))[None, :] < np.arange(start, start + len(block))[:, None]
+        for a, b in zip(*np.nonzero(near), strict=True):
+            found.setdefault(hashed[start + int(a)], []).append(hashed[int(b)])
+    return found
+
+
+_BLOCK = 256  # rows compared with all earlier ones at once: at most 256 x 2,000 x 4 words
 
 
 def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
@@ -305,27 +323,19 @@ def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
     duplicates view judges re-encodes and resizes) are shown once, at the best-ranked copy's place,
     with the others' ids. Embedding similarity alone is not used: under a weak model unrelated
     pictures score above any "near" threshold."""
+    near = _near_earlier(rows)
     kept: list[int] = []
     copies: dict[int, list[int]] = {}
     by_sha: dict[str, int] = {}
-    # The kept rows' hashes, filled in place: each row is compared with all of them in one step.
-    hashes = np.empty((len(rows), 4), dtype=np.uint64)
-    hash_owner: list[int] = []
     for i, row in enumerate(rows):
         slot = by_sha.get(row.sha256)
-        words = _pdq_words(row.pdq_hash, row.pdq_quality)
-        if slot is None and words is not None and hash_owner:
-            distances = np.bitwise_count(hashes[: len(hash_owner)] ^ words).sum(axis=1)
-            close = np.flatnonzero(distances <= settings.PDQ_MATCH_DISTANCE)
-            if len(close):
-                slot = hash_owner[int(close[0])]
+        if slot is None:
+            # The best-ranked kept row among the near earlier ones (merged rows are not kept).
+            slot = next((j for j in near.get(i, ()) if j in copies), None)
         if slot is None:
             kept.append(i)
             copies[i] = []
             by_sha[row.sha256] = i
-            if words is not None:
-                hashes[len(hash_owner)] = words
-                hash_owner.append(i)
         else:
             copies[slot].append(row.pk)
     return [replace(rows[i], copies=tuple(copies[i])) if copies[i] else rows[i] for i in kept]

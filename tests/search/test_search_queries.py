@@ -17,7 +17,7 @@ from rest_framework.test import APIRequestFactory
 
 from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image, Tag
-from search import index, keywords
+from search import index, keywords, service
 from search.queries import BadQuery, QueryVector
 from search.query_language import parse
 from search.serializers import SearchResultSerializer, results_context, results_json
@@ -144,3 +144,26 @@ def test_results_json_is_what_the_serializer_gives(library: dict, settings, who:
     assert got == [dict(row) for row in expected]
     assert [list(row) for row in got] == [list(row) for row in expected]  # the same key order
     assert ("moderation" in got[0]) == (who in ("owner", "moderator"))
+
+
+def _candidate(pk: int, pdq: str, sha: str = "") -> service._Candidate:
+    return service._Candidate(pk, sha or f"{pk:064x}", pdq, 100, None, 1.0, ("semantic",))
+
+
+def test_near_copies_collapse_into_the_best_ranked_kept_copy() -> None:
+    """More candidates than one comparison block; the first is a copy of a later one's original."""
+    rng = np.random.default_rng(0)
+    hashes = [rng.integers(0, 256, 32, dtype=np.uint8) for _ in range(300)]
+    flipped = hashes[5].copy()
+    flipped[:3] ^= 0xFF  # 24 bits away: a near copy
+    chained = flipped.copy()
+    chained[3:5] ^= 0xFF  # 16 more bits: near the copy, not near the original
+    hashes[290], hashes[295] = flipped, chained
+    rows = [_candidate(i, h.tobytes().hex()) for i, h in enumerate(hashes)]
+    rows.append(_candidate(300, "", sha=rows[7].sha256))  # same bytes as row 7, no hash
+    kept = service._collapse(rows)
+    by_pk = {row.pk: row for row in kept}
+    assert by_pk[5].copies == (290,) and by_pk[7].copies == (300,)
+    # 295 is near 290 only, which was merged away: it stays (copies are judged against kept rows).
+    assert 295 in by_pk and 290 not in by_pk and 300 not in by_pk
+    assert [row.pk for row in kept] == [i for i in range(300) if i != 290]
