@@ -92,6 +92,10 @@ class BanForm(BanFieldsForm):
     image = BoundedIntegerField(low=1, high=MAX_ID, required=True)
 
 
+class ReviewerSettingsForm(InputForm):
+    blur = StrictChoiceField(choices=["on", "off"], required=True)
+
+
 class ReviewRequestForm(InputForm):
     note = NoteField()
 

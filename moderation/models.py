@@ -197,3 +197,15 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class ReviewerSettings(models.Model):
+    """A moderator's own settings for the queue, kept with the account so they follow them from
+    device to device. Thumbnails are blurred by default (reviewer wellness, as trust-and-safety
+    tools do); each moderator may turn that off."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="reviewer_settings"
+    )
+    blur_thumbnails = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.http import Http404
+from django.utils import timezone
 
 from core.forms import MAX_ID
 from ingestion.access import visible_images
 from ingestion.models import Image
 
 from . import review
-from .models import BanEntry, Bank, Group, GroupMember
+from .models import BanEntry, Bank, Group, GroupMember, ReviewerSettings
 
 
 def get_group(pk: int) -> Group:
@@ -73,3 +74,15 @@ def bulk(moderator, group_ids: list[int], action: str, note: str) -> dict[str, l
 
 def banks_with_counts():
     return Bank.objects.annotate(entry_count=Count("entries")).order_by("name")
+
+
+def blurs_thumbnails(moderator) -> bool:
+    """Whether the queue blurs this moderator's thumbnails (on until they turn it off)."""
+    found = ReviewerSettings.objects.filter(user_id=moderator.pk).values_list("blur_thumbnails", flat=True)
+    return next(iter(found), True)
+
+
+def set_blur_thumbnails(moderator, blur: bool) -> None:
+    ReviewerSettings.objects.update_or_create(
+        user_id=moderator.pk, defaults={"blur_thumbnails": blur, "updated_at": timezone.now()}
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("moderation/bans/", views.bans_page, name="moderation-bans"),
     path("moderation/bans/<int:pk>/unban/", views.unban, name="moderation-unban"),
     path("moderation/images/<int:pk>/ban/", views.ban, name="moderation-ban"),
+    path("moderation/settings/", views.reviewer_settings, name="moderation-settings"),
     path("moderation/audit/", views.audit_page, name="moderation-audit"),
     path("images/<int:pk>/request-review/", views.request_review, name="image-request-review"),
     path("moderation/images/<int:pk>/thumbnail/", media.thumbnail, name="moderation-thumbnail"),

@@ -25,6 +25,7 @@ from .forms import (
     DismissForm,
     GroupListForm,
     ResolveForm,
+    ReviewerSettingsForm,
     ReviewRequestForm,
 )
 from .models import AuditEntry, BanCategory, BanEntry
@@ -53,6 +54,7 @@ def queue(request):
         "semantic_off": semantic_off_reason(),
         "filters_query": kept.urlencode(),
         "ban_categories": BanCategory.choices,
+        "blur": services.blurs_thumbnails(request.user),
     }
     return render(request, "moderation/queue.html", context)
 
@@ -124,6 +126,17 @@ def unban(request, pk: int):
     bans.delete_entry(request.user, entry, DismissForm(request.POST).cleaned()["note"])
     messages.success(request, f"Ban #{pk} removed; what it alone withheld is shown again.")
     return redirect(_back_to(request, reverse("moderation-bans")))
+
+
+@require_POST
+@moderator_required
+def reviewer_settings(request):
+    """The queue's "blur thumbnails by default" switch, kept per moderator."""
+    blur = ReviewerSettingsForm(request.POST).cleaned()["blur"] == "on"
+    services.set_blur_thumbnails(request.user, blur)
+    done = "Thumbnails are blurred by default." if blur else "Thumbnails are shown unblurred."
+    messages.success(request, done)
+    return redirect(_back(request))
 
 
 @login_required

@@ -1,5 +1,6 @@
 // Moderation queue keyboard shortcuts: j/k move between groups, 1-9 toggle keeping an image,
-// d/h keep the ticked and delete/hide the rest, n dismisses, x selects the group for bulk.
+// d/h keep the ticked and delete/hide the rest, n dismisses, x selects the group for bulk, v reveals
+// (or blurs again) the group's thumbnails when the moderator's setting blurs them.
 (function () {
   "use strict";
   const groups = () => Array.from(document.querySelectorAll(".mod-group"));
@@ -35,6 +36,13 @@
     else if (event.key === "d") { click(group, ".act-delete"); }
     else if (event.key === "h") { click(group, ".act-hide"); }
     else if (event.key === "n") { click(group, ".act-dismiss"); }
+    else if (event.key === "v") {
+      // The focused group's thumbnails, or every group's when none is focused.
+      const targets = group ? [group] : groups();
+      const reveal = !targets.every((g) => g.classList.contains("revealed"));
+      targets.forEach((g) => g.classList.toggle("revealed", reveal));
+      event.preventDefault();
+    }
     else if (event.key === "x" && group) {
       const box = group.querySelector(".bulk-pick");
       if (box) box.checked = !box.checked;

@@ -147,3 +147,47 @@ def test_ban_from_the_image_page_then_unban_from_the_bank_page(page: Page, live_
     expect(page.locator("#withheld")).to_have_count(0)
     expect(page.locator("#ban-tools .banned-note")).to_have_count(0)
     assert page.js_errors == []
+
+
+def test_queue_thumbnails_are_blurred_revealed_on_focus_or_v_and_the_setting_persists(
+    page: Page, browser, live_server, clean_index
+) -> None:
+    """Reviewer wellness (issue 17): blurred by default, revealed on focus and with the v key; a
+    moderator's "don't blur" follows them to a new session."""
+    moderator = make_user("mod")
+    moderator.groups.add(AuthGroup.objects.get_or_create(name=MODERATORS_GROUP)[0])
+    alice = make_user("alice")
+    original = photo(52)
+    first = make_image(alice, data=encode(original), title="first")
+    second = make_image(alice, data=encode(original.resize((320, 240))), title="second")
+    index(first, second)
+    group = Group.objects.get(kind="duplicate", status="open")
+    base = live_server.url
+
+    sign_in(page, base, "mod", "/moderation/")
+    section = page.locator(f"#group-{group.pk}")
+    one = section.locator(f'figure[data-image="{first.pk}"] img')
+    two = section.locator(f'figure[data-image="{second.pk}"] img')
+    expect(one).to_have_css("filter", "blur(14px) grayscale(0.5)")
+    expect(two).to_have_css("filter", "blur(14px) grayscale(0.5)")
+    section.locator(f'figure[data-image="{first.pk}"] a').focus()
+    expect(one).to_have_css("filter", "none")
+    expect(two).to_have_css("filter", "blur(14px) grayscale(0.5)")  # only the one looked at
+    page.locator("#blur-setting").focus()  # nothing in a group focused: v reveals every group
+    page.keyboard.press("v")
+    expect(two).to_have_css("filter", "none")
+    page.keyboard.press("v")
+    expect(two).to_have_css("filter", "blur(14px) grayscale(0.5)")
+
+    page.locator("#blur-toggle").click()
+    expect(page.locator("#blur-toggle")).to_have_text("Blur thumbnails")
+    expect(two).to_have_css("filter", "none")
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    other = context.new_page()
+    sign_in(other, base, "mod", "/moderation/")
+    again = other.locator(f'#group-{group.pk} figure[data-image="{second.pk}"] img')
+    expect(again).to_have_css("filter", "none")
+    width = other.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width  # usable on a phone: no sideways scrolling
+    context.close()
+    assert page.js_errors == []

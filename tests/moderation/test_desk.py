@@ -154,3 +154,30 @@ def test_a_smaller_earlier_upload_is_suggested_and_says_only_why(alice, moderato
     body = signed_in(moderator).get("/api/moderation/groups/").json()["results"][0]
     assert [i["id"] for i in body["images"] if i["keep_suggested"]] == [small.pk]
     assert body["keep_reason"] == "earliest upload"
+
+
+def test_thumbnails_are_blurred_by_default_and_each_moderator_may_turn_it_off(alice, moderator, upload):
+    from moderation.bench_images import encode, photo
+    from moderation.models import ReviewerSettings
+
+    original = photo(67)
+    upload(alice, encode(original))
+    upload(alice, encode(original.resize((320, 240))))
+    client = signed_in(moderator)
+    assert b'class="mod-groups blur-thumbs"' in client.get("/moderation/").content
+    response = client.post("/moderation/settings/", {"blur": "off", "next": "/moderation/?kind=duplicate"})
+    assert response.status_code == 302 and response["Location"] == "/moderation/?kind=duplicate"
+    assert not ReviewerSettings.objects.get(user=moderator).blur_thumbnails
+    # Kept with the account: another session (another device) gets the same.
+    page = signed_in(moderator).get("/moderation/").content
+    assert b'class="mod-groups"' in page and b"blur-thumbs" not in page
+    other = make_user("mod2")
+    other.groups.add(moderator.groups.get())
+    assert b"blur-thumbs" in signed_in(other).get("/moderation/").content  # per moderator
+    client.post("/moderation/settings/", {"blur": "on"})
+    assert b"blur-thumbs" in client.get("/moderation/").content
+    assert client.post("/moderation/settings/", {"blur": "maybe"}).status_code == 400
+    assert signed_in(alice).post("/moderation/settings/", {"blur": "off"}).status_code == 403
+    assert Client().post("/moderation/settings/", {"blur": "off"}).status_code == 302
+    forged = signed_in(moderator, enforce_csrf_checks=True).post("/moderation/settings/", {"blur": "off"})
+    assert forged.status_code == 403
