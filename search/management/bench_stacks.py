@@ -5,6 +5,7 @@ thread setting; and what the processes of one cost (CPU time, peak memory), read
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import queue
@@ -29,6 +30,7 @@ UNTHROTTLED = {
 }
 PASSWORD = "bench-password-not-secret"
 THREAD_VARIABLES = ("TORCH_NUM_THREADS", "QUERY_TORCH_THREADS")
+_PR_SET_PDEATHSIG = 1
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -121,10 +123,17 @@ def start(name: str, root: Path, torch_threads: int | None) -> RunningStack:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     stack = RunningStack(name, torch_threads, data_dir, port, process, env=env)
     threading.Thread(target=_pump, args=(process, stack.lines), daemon=True).start()
     return stack
+
+
+def _die_with_parent() -> None:
+    """A killed bench leaves no `make run` behind: the launcher gets SIGTERM (its Ctrl-C) then."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _pump(process: subprocess.Popen, lines: queue.Queue) -> None:
