@@ -75,6 +75,11 @@ GROUP = inline_serializer(
                 "id": serializers.IntegerField(),
                 "bank": serializers.CharField(),
                 "reason": serializers.CharField(),
+                "category": serializers.CharField(),
+                "match": serializers.CharField(),
+                "pdq_distance": serializers.IntegerField(allow_null=True),
+                "variant": serializers.CharField(),
+                "thumbnail_url": serializers.URLField(allow_null=True),
             },
             allow_null=True,
         ),
@@ -189,14 +194,14 @@ def ban_list(request):
         entry = bans.ban_image(
             request.user, image, params["note"], params["bank"] or bans.DEFAULT_BANK, params["category"]
         )
-        return Response(ban_json(entry), status=201)
+        return Response(ban_json(entry, request), status=201)
     entries = BanEntry.objects.select_related("bank", "created_by").order_by("-created_at", "-id")
     bank = request.query_params.get("bank")
     if bank:
         entries = entries.filter(bank__name=bank)
     paginator = Pagination()
     page = paginator.paginate_queryset(entries, request)
-    return paginator.get_paginated_response([ban_json(e) for e in page])
+    return paginator.get_paginated_response([ban_json(e, request) for e in page])
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -207,7 +212,7 @@ def ban_detail(request, pk: int):
     if request.method == "DELETE":
         bans.delete_entry(request.user, entry)
         return Response(status=204)
-    return Response(ban_json(entry))
+    return Response(ban_json(entry, request))
 
 
 @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})

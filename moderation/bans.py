@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
+import secrets
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from core.errors import BadInput, PayloadTooLarge
@@ -19,6 +23,8 @@ from search.vector_store import VectorRow
 
 from . import audit, withholding
 from .models import BanCategory, BanEntry, BanHash, Bank, Group, Hold
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BANK = "default"
 BANK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
@@ -109,14 +115,37 @@ def ban_image(
         )
         audit.record(moderator, "ban", f"image {image.pk}", f"bank {bank.name}, {entry.category}: {reason}")
         withholding.hold(image, Hold.Cause.BAN, withholding.banned_reason(entry), ban=entry)
+    entry.thumbnail = keep_thumbnail(entry, image)
+    if entry.thumbnail:
+        BanEntry.objects.filter(pk=entry.pk).update(thumbnail=entry.thumbnail)
     publish_entries([entry])
     return entry
+
+
+def keep_thumbnail(entry: BanEntry, image: Image) -> str:
+    """A copy of the image's thumbnail under the entry's own, unguessable name (after the ban's
+    transaction: a rolled-back ban leaves no file). Empty when the image has none."""
+    name = image.thumbnail.name
+    try:
+        if not name or not default_storage.exists(name):
+            return ""
+        with default_storage.open(name, "rb") as source:
+            data = source.read()
+        return default_storage.save(f"bans/{entry.pk}-{secrets.token_hex(8)}.webp", ContentFile(data))
+    except OSError:  # the ban stands without its picture; moderators still see the hashes
+        log.exception("ban %s: could not copy the thumbnail of image %s", entry.pk, image.pk)
+        return ""
+
+
+def forget_thumbnail(name: str) -> None:
+    if name and default_storage.exists(name):
+        default_storage.delete(name)
 
 
 def delete_entry(moderator, entry: BanEntry, note: str = "") -> None:
     """Unban: the entry leaves the bank, its open matches leave the queue, and every image it
     alone withheld (the banned image, re-uploads, retroactive matches) is shown again."""
-    entry_id, bank = entry.pk, entry.bank.name
+    entry_id, bank, thumbnail = entry.pk, entry.bank.name, entry.thumbnail
     with transaction.atomic():
         Group.objects.filter(kind=Group.Kind.BANNED, status=Group.Status.OPEN, ban=entry).update(
             status=Group.Status.RESOLVED, resolution="unbanned", resolved_by=moderator
@@ -131,6 +160,7 @@ def delete_entry(moderator, entry: BanEntry, note: str = "") -> None:
         )
     index.ban_store().delete(index.all_variant_ids(entry_id))
     index.ban_store().flush()
+    forget_thumbnail(thumbnail)
 
 
 def _join(note: str, detail: str) -> str:

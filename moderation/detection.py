@@ -222,6 +222,27 @@ def join(a: int, b: int) -> Group:
     return group
 
 
+def without_ban_incidents(candidates: list[Candidate]) -> list[Candidate]:
+    """One incident makes one group. An image judged against a ban entry (a `banned` group, open
+    or decided) is already shown beside the banned content there; a duplicate link to the entry's
+    source image, or to another upload judged against the same entry, would queue the same
+    incident again. Such pairs are dropped before they are stored, so a rescan does not bring
+    them back; links to any other image stay."""
+    ids = {c.a for c in candidates} | {c.b for c in candidates}
+    if not ids:
+        return candidates
+    incidents: dict[int, set[int]] = {}
+    judged = GroupMember.objects.filter(
+        image_id__in=ids, group__kind=Group.Kind.BANNED, group__ban__isnull=False
+    ).values_list("image_id", "group__ban_id")
+    sources = BanEntry.objects.filter(image_id__in=ids).values_list("image_id", "pk")
+    for image_id, entry_id in [*judged, *sources]:
+        incidents.setdefault(image_id, set()).add(entry_id)
+    if not incidents:
+        return candidates
+    return [c for c in candidates if not incidents.get(c.a, set()) & incidents.get(c.b, set())]
+
+
 def group_links(links: list[Link]) -> None:
     with transaction.atomic():
         for link in links:
@@ -237,6 +258,7 @@ class BanHit:
     kind: str
     distance: int | None
     score: float | None
+    variant: str = ""  # which hashes met: "sha256", "mirror~plain", "clip"
 
 
 def ban_hits(images: list[Image]) -> dict[int, BanHit]:
@@ -257,7 +279,7 @@ def ban_hits(images: list[Image]) -> dict[int, BanHit]:
         by_sha.setdefault(image.sha256, []).append(image.pk)
     for entry in enabled.filter(sha256__in=list(by_sha)):
         for image_id in by_sha[entry.sha256]:
-            offer(image_id, BanHit(entry, Link.Kind.EXACT, 0, 1.0))
+            offer(image_id, BanHit(entry, Link.Kind.EXACT, 0, 1.0, "sha256"))
 
     queries = {i.pk: q for i in images if (q := query_hashes(i))}
     matches = index.variant_matches(index.ban_store(), queries, settings.BAN_PDQ_DISTANCE, limit=_NEIGHBOURS)
@@ -266,7 +288,8 @@ def ban_hits(images: list[Image]) -> dict[int, BanHit]:
     for image_id, hits in matches.items():
         for m in hits:
             if m.owner_id in entries:
-                offer(image_id, BanHit(entries[m.owner_id], Link.Kind.PDQ, m.distance, None))
+                variant = f"{m.query_kind}~{m.stored_kind}"
+                offer(image_id, BanHit(entries[m.owner_id], Link.Kind.PDQ, m.distance, None, variant))
 
     if semantic_enabled():
         _semantic_ban_hits(images, enabled, offer)
@@ -289,7 +312,8 @@ def _semantic_ban_hits(images: list[Image], enabled, offer) -> None:
             scores = matrix @ vector  # both unit length: cosine
             best = int(np.argmax(scores))
             if scores[best] >= settings.NEAR_DUPLICATE_SCORE:
-                offer(image.pk, BanHit(chunk[best], Link.Kind.CLIP, None, round(float(scores[best]), 4)))
+                score = round(float(scores[best]), 4)
+                offer(image.pk, BanHit(chunk[best], Link.Kind.CLIP, None, score, "clip"))
 
 
 def already_judged(entry: BanEntry, image_id: int) -> bool:
@@ -306,6 +330,7 @@ def withhold(image: Image, hit: BanHit) -> Group:
             ban_kind=hit.kind,
             ban_distance=hit.distance,
             ban_score=hit.score,
+            ban_variant=hit.variant,
             size=1,
         )
         GroupMember.objects.create(group=group, image_id=image.pk)
@@ -316,7 +341,8 @@ def withhold(image: Image, hit: BanHit) -> Group:
             None,
             "auto_hide",
             f"image {image.pk}",
-            f"matched ban {hit.entry.pk} in {hit.entry.bank.name} ({hit.kind}, distance {hit.distance})",
+            f"matched ban {hit.entry.pk} in {hit.entry.bank.name} "
+            f"({hit.kind}, distance {hit.distance}, {hit.variant or 'no variant'})",
         )
     return group
 
@@ -342,7 +368,7 @@ def withhold_exact_copy(image: Image) -> Group | None:
     )
     if entry is None or not image.sha256:
         return None
-    return withhold(image, BanHit(entry, Link.Kind.EXACT, 0, 1.0))
+    return withhold(image, BanHit(entry, Link.Kind.EXACT, 0, 1.0, "sha256"))
 
 
 # ---------------------------------------------------------------------------- whole collection
@@ -420,7 +446,7 @@ def rescan(*, bans: bool = False, progress: Callable[[int], None] | None = None)
     candidates = rescan_candidates(progress)
     touched = 0
     for start in range(0, len(candidates), _RESCAN_BATCH):
-        links = save_links(candidates[start : start + _RESCAN_BATCH])
+        links = save_links(without_ban_incidents(candidates[start : start + _RESCAN_BATCH]))
         group_links(links)
         touched += len(links)
     return RescanReport(len(ids), len(candidates), touched, banned)
@@ -447,6 +473,6 @@ def check_images(ids: Iterable[int], *, bans: bool = True) -> int:
         return 0
     if bans:
         apply_bans(images)
-    links = save_links(find_candidates(images))
+    links = save_links(without_ban_incidents(find_candidates(images)))
     group_links(links)
     return len(links)

@@ -3,7 +3,8 @@ of an OPEN moderation group, moderators get its thumbnail and its original (the 
 others get: no location, serial numbers or owner name) through these URLs, and each opening of
 someone else's private image is written to the audit log. Once the group is resolved these URLs
 answer 404. Everywhere else the app's rule holds: private means private, to staff too. A 404 does
-not say whether an image exists."""
+not say whether an image exists. A ban entry's own thumbnail (its copy, taken when it was banned)
+is served to moderators at /moderation/bans/<id>/thumbnail/, never from the source image."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ingestion.metadata import public_copy
 from ingestion.models import Image
 
 from . import audit
-from .models import Group, GroupMember
+from .models import BanEntry, Group, GroupMember
 from .permissions import NOT_MODERATOR
 
 
@@ -81,3 +82,14 @@ def original(request, pk: int):
     return _serve(
         public_copy(name, image.format), mimetypes.guess_type(name)[0] or "application/octet-stream"
     )
+
+
+@require_GET
+def ban_thumbnail(request, pk: int):
+    """A ban entry's own thumbnail, taken when it was banned: moderators only, whatever became of
+    the source image (private, deleted), so a match can be judged side by side."""
+    _moderator(request)
+    entry = BanEntry.objects.filter(pk=pk).only("thumbnail").first() if 0 < pk <= MAX_ID else None
+    if entry is None:
+        raise Http404("No such ban entry.")
+    return _serve(entry.thumbnail, "image/webp")

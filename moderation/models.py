@@ -56,6 +56,10 @@ class BanEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The entry's own copy of the image's thumbnail (a storage name), taken when it is banned and
+    # served to moderators only (`moderation.media.ban_thumbnail`): judging a match never reopens
+    # the source image, and it outlives the source's deletion. Empty for imported hashes.
+    thumbnail = models.CharField(max_length=255, blank=True)
     confirmed = models.PositiveIntegerField(default=0)  # matches moderators confirmed
     false_positives = models.PositiveIntegerField(default=0)  # matches moderators rejected
 
@@ -135,6 +139,7 @@ class Group(models.Model):
     ban_kind = models.CharField(max_length=8, blank=True)  # how it matched: exact, pdq, clip
     ban_distance = models.SmallIntegerField(null=True, blank=True)
     ban_score = models.FloatField(null=True, blank=True)
+    ban_variant = models.CharField(max_length=40, blank=True)  # which hashes met, e.g. "mirror~plain"
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

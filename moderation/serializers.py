@@ -64,7 +64,7 @@ def group_json(group: Group, request) -> dict:
         # Why the image with `keep_suggested` is suggested, e.g. "earliest upload" (duplicates).
         "keep_reason": group.keep_reason or None,
         "links": [link_json(link) for link in group.member_links],
-        "ban": ban_ref_json(group) if group.kind == Group.Kind.BANNED else None,
+        "ban": ban_ref_json(group, request) if group.kind == Group.Kind.BANNED else None,
     }
 
 
@@ -80,7 +80,14 @@ def link_json(link: Link) -> dict:
     }
 
 
-def ban_ref_json(group: Group) -> dict | None:
+def ban_thumbnail_url(entry: BanEntry, request=None) -> str | None:
+    """The entry's own picture (moderators only); None for an imported hash."""
+    if not entry.thumbnail:
+        return None
+    return _absolute(request, reverse("moderation-ban-thumbnail", args=[entry.pk]))
+
+
+def ban_ref_json(group: Group, request=None) -> dict | None:
     entry = group.ban
     if entry is None:
         return None
@@ -92,10 +99,12 @@ def ban_ref_json(group: Group) -> dict | None:
         "match": group.ban_kind,
         "pdq_distance": group.ban_distance,
         "score": group.ban_score,
+        "variant": group.ban_variant,  # which hashes met, e.g. "mirror~plain"
+        "thumbnail_url": ban_thumbnail_url(entry, request),
     }
 
 
-def ban_json(entry: BanEntry) -> dict:
+def ban_json(entry: BanEntry, request=None) -> dict:
     return {
         "id": entry.pk,
         "bank": entry.bank.name,
@@ -112,6 +121,7 @@ def ban_json(entry: BanEntry) -> dict:
         "created_by": entry.created_by.get_username() if entry.created_by else None,
         "confirmed": entry.confirmed,
         "false_positives": entry.false_positives,
+        "thumbnail_url": ban_thumbnail_url(entry, request),
     }
 
 

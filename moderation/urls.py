@@ -8,6 +8,7 @@ urlpatterns = [
     path("moderation/groups/<int:pk>/dismiss/", views.dismiss, name="moderation-dismiss"),
     path("moderation/bulk/", views.bulk, name="moderation-bulk"),
     path("moderation/bans/", views.bans_page, name="moderation-bans"),
+    path("moderation/bans/<int:pk>/thumbnail/", media.ban_thumbnail, name="moderation-ban-thumbnail"),
     path("moderation/bans/<int:pk>/unban/", views.unban, name="moderation-unban"),
     path("moderation/images/<int:pk>/ban/", views.ban, name="moderation-ban"),
     path("moderation/settings/", views.reviewer_settings, name="moderation-settings"),

@@ -168,7 +168,12 @@ def bans_page(request):
         return redirect("moderation-bans")
     entries = BanEntry.objects.select_related("bank", "created_by").order_by("-created_at", "-id")
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "moderation/bans.html", {"page": page, "banks": services.banks_with_counts()})
+    context = {
+        "page": page,
+        "banks": services.banks_with_counts(),
+        "blur": services.blurs_thumbnails(request.user),
+    }
+    return render(request, "moderation/bans.html", context)
 
 
 @moderator_required

@@ -87,6 +87,7 @@ def test_the_owner_of_a_withheld_upload_is_told_why_and_asks_for_a_review(
     page.get_by_label("Username").fill("bob")
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("main form").get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/upload/")  # upload.js listens from the load on: a file set before is lost
     page.locator("#upload-form input[name=files]").set_input_files([str(picture)])
     page.locator("#upload-form button[type=submit]").click()
     done = page.locator('#upload-queue li[data-state="done"]')
@@ -190,4 +191,36 @@ def test_queue_thumbnails_are_blurred_revealed_on_focus_or_v_and_the_setting_per
     width = other.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width  # usable on a phone: no sideways scrolling
     context.close()
+    assert page.js_errors == []
+
+
+def test_a_ban_match_is_judged_side_by_side(page: Page, live_server, clean_index) -> None:
+    """Issue 17: the banned group's card shows the ban entry's own picture beside the upload, with
+    the distance and the variant that matched; one incident, one group."""
+    from PIL import ImageOps
+
+    from moderation.bans import ban_image
+
+    moderator = make_user("mod")
+    moderator.groups.add(AuthGroup.objects.get_or_create(name=MODERATORS_GROUP)[0])
+    original = photo(53)
+    source = make_image(make_user("alice"), data=encode(original), title="source", visibility="private")
+    index(source)
+    entry = ban_image(moderator, source, "reported", category="violence")
+    copy = make_image(make_user("bob"), data=encode(ImageOps.mirror(original)), title="mirrored copy")
+    index(copy)
+    group = Group.objects.get(status="open")  # the only group: no duplicate group beside it
+    assert group.kind == "banned"
+
+    sign_in(page, live_server.url, "mod", "/moderation/")
+    card = page.locator(f"#group-{group.pk}")
+    banned = card.locator(f"#ban-side-{group.pk}")
+    expect(banned).to_contain_text(f"Banned: #{entry.pk}")
+    expect(banned).to_contain_text(f"distance {group.ban_distance}")
+    expect(banned.locator("code")).to_have_text(group.ban_variant)
+    for img in (banned.locator("img"), card.locator(f'figure[data-image="{copy.pk}"] img')):
+        expect(img).to_be_visible()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+    left, right = banned.bounding_box(), card.locator(f'figure[data-image="{copy.pk}"]').bounding_box()
+    assert left["x"] + left["width"] <= right["x"] and abs(left["y"] - right["y"]) < 5  # side by side
     assert page.js_errors == []

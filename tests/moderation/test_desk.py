@@ -181,3 +181,85 @@ def test_thumbnails_are_blurred_by_default_and_each_moderator_may_turn_it_off(al
     assert Client().post("/moderation/settings/", {"blur": "off"}).status_code == 302
     forged = signed_in(moderator, enforce_csrf_checks=True).post("/moderation/settings/", {"blur": "off"})
     assert forged.status_code == 403
+
+
+def _ban_then_reupload_mirrored(alice, moderator, upload, seed: int):
+    from PIL import ImageOps
+
+    from moderation.bans import ban_image
+    from moderation.bench_images import encode, photo
+
+    original = photo(seed)
+    source = upload(alice, encode(original), title="source", visibility="private")
+    entry = ban_image(moderator, source, "reported", category="violence")
+    copy = upload(make_user("bob"), encode(ImageOps.mirror(original)), title="copy")
+    return source, entry, copy
+
+
+def test_a_banned_reupload_makes_one_group_not_also_a_duplicate_group(alice, moderator, upload):
+    """One incident, one group: the upload is judged beside the banned content; it is not also
+    queued as a duplicate of the banned image, at upload or by a rescan."""
+    from moderation import detection
+    from moderation.models import Link
+
+    source, entry, copy = _ban_then_reupload_mirrored(alice, moderator, upload, 68)
+    copy.refresh_from_db()
+    assert copy.moderation == "hidden"
+    groups = list(Group.objects.values_list("kind", "ban_id"))
+    assert groups == [("banned", entry.pk)]
+    assert not Link.objects.filter(a=source, b=copy).exists()
+    detection.rescan(bans=True)
+    assert list(Group.objects.values_list("kind", "ban_id")) == [("banned", entry.pk)]
+    # A second re-upload is its own incident's group too, not also a duplicate of the first.
+    from moderation.bench_images import encode, photo
+
+    again = upload(make_user("carol"), encode(photo(68).resize((480, 360))))
+    assert sorted(Group.objects.values_list("kind", flat=True)) == ["banned", "banned"]
+    assert Group.objects.filter(members__image=again, ban=entry).exists()
+    # An unrelated pair still makes a duplicate group.
+    other = upload(alice, encode(photo(70)))
+    upload(alice, encode(photo(70).resize((320, 240))))
+    assert Group.objects.get(kind="duplicate").members.filter(image=other).exists()
+
+
+def test_the_banned_card_shows_the_entrys_own_thumbnail_beside_the_upload(alice, moderator, upload):
+    from django.core.files.storage import default_storage
+
+    source, entry, copy = _ban_then_reupload_mirrored(alice, moderator, upload, 69)
+    entry.refresh_from_db()
+    assert entry.thumbnail.startswith("bans/") and entry.thumbnail != source.thumbnail.name
+    with (
+        default_storage.open(entry.thumbnail, "rb") as kept,
+        default_storage.open(source.thumbnail.name, "rb") as own,
+    ):
+        assert kept.read() == own.read()
+    group = Group.objects.get(kind="banned")
+    assert group.ban_kind == "pdq" and group.ban_variant.startswith("mirror~"), group.ban_variant
+
+    client = signed_in(moderator)
+    body = client.get("/api/moderation/groups/", {"kind": "banned"}).json()["results"][0]
+    assert body["ban"]["variant"] == group.ban_variant
+    assert body["ban"]["pdq_distance"] == group.ban_distance
+    assert body["ban"]["thumbnail_url"].endswith(f"/moderation/bans/{entry.pk}/thumbnail/")
+    page = client.get("/moderation/").content.decode()
+    side = page[page.index(f'id="ban-side-{group.pk}"') :]
+    assert f'src="/moderation/bans/{entry.pk}/thumbnail/"' in side[: side.index("</figure>")]
+    assert f"variant <code>{group.ban_variant}</code>" in side and f"distance {group.ban_distance}" in side
+    assert f'data-image="{copy.pk}"' in side  # the upload beside it
+
+    url = f"/moderation/bans/{entry.pk}/thumbnail/"
+    shown = client.get(url)
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/webp"
+    assert "private" in shown["Cache-Control"]
+    assert signed_in(alice).get(url).status_code == 403  # even the source's owner: moderators only
+    assert Client().get(url).status_code in (302, 401, 403)
+    assert client.get("/moderation/bans/999999/thumbnail/").status_code == 404
+    # It outlives the source image, which moderators could not open anyway (private, not queued).
+    assert client.get(f"/moderation/images/{source.pk}/thumbnail/").status_code == 404
+    source.delete()
+    assert client.get(url).status_code == 200
+    # Unbanning forgets the picture.
+    kept_name = BanEntry.objects.get().thumbnail
+    client.post(f"/moderation/bans/{entry.pk}/unban/")
+    assert not default_storage.exists(kept_name)
+    assert client.get(url).status_code == 404
