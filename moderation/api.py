@@ -252,8 +252,12 @@ def banks(request):
 @parser_classes(PARSERS)
 def bank_detail(request, name: str):
     bank = services.get_bank(name)
-    params = BankForm(request.data).cleaned()
-    bans.set_bank_enabled(request.user, bank, params["enabled"])
+    form = BankForm(request.data)
+    params = form.cleaned()
+    if params["enabled"] is not None:
+        bans.set_bank_enabled(request.user, bank, params["enabled"])
+    if "max_distance" in form.data:
+        bans.set_bank_distance(request.user, bank, params["max_distance"])
     return Response(bank_json(bank))
 
 

@@ -173,6 +173,14 @@ def set_bank_enabled(moderator, bank: Bank, enabled: bool) -> None:
     audit.record(moderator, "enable_bank" if enabled else "disable_bank", f"bank {bank.name}")
 
 
+def set_bank_distance(moderator, bank: Bank, max_distance: int | None) -> None:
+    """How near an upload must be to this bank's hashes to match (None: the setting). Applies to
+    later checks; `find_duplicates --bans` applies it to what is stored."""
+    bank.max_distance = max_distance
+    bank.save(update_fields=["max_distance"])
+    audit.record(moderator, "bank_distance", f"bank {bank.name}", f"PDQ distance {bank.match_distance()}")
+
+
 # ---------------------------------------------------------------------------- CSV
 
 

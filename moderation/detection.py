@@ -26,7 +26,7 @@ from ingestion.models import Image
 from search import index
 
 from . import audit, withholding
-from .models import BanEntry, Group, GroupMember, Hold, Link
+from .models import BanEntry, Bank, Group, GroupMember, Hold, Link
 
 log = logging.getLogger(__name__)
 
@@ -282,12 +282,18 @@ def ban_hits(images: list[Image]) -> dict[int, BanHit]:
             offer(image_id, BanHit(entry, Link.Kind.EXACT, 0, 1.0, "sha256"))
 
     queries = {i.pk: q for i in images if (q := query_hashes(i))}
-    matches = index.variant_matches(index.ban_store(), queries, settings.BAN_PDQ_DISTANCE, limit=_NEIGHBOURS)
+    # One search out to the widest bank's distance; each hit then meets its own bank's.
+    radius = max((b.match_distance() for b in Bank.objects.filter(enabled=True)), default=None)
+    matches = (
+        index.variant_matches(index.ban_store(), queries, radius, limit=_NEIGHBOURS)
+        if radius is not None and queries
+        else {}
+    )
     entry_ids = {m.owner_id for hits in matches.values() for m in hits}
     entries = {e.pk: e for e in enabled.filter(pk__in=entry_ids)}  # drops disabled banks
     for image_id, hits in matches.items():
         for m in hits:
-            if m.owner_id in entries:
+            if m.owner_id in entries and m.distance <= entries[m.owner_id].bank.match_distance():
                 variant = f"{m.query_kind}~{m.stored_kind}"
                 offer(image_id, BanHit(entries[m.owner_id], Link.Kind.PDQ, m.distance, None, variant))
 

@@ -100,12 +100,19 @@ class ReviewRequestForm(InputForm):
     note = NoteField()
 
 
-class BankForm(InputForm):
-    enabled = forms.NullBooleanField(required=False)
+MAX_BAN_DISTANCE = 255  # as settings.BAN_PDQ_DISTANCE
 
-    def clean_enabled(self) -> bool:
+
+class BankForm(InputForm):
+    """A bank's switch and its match distance (`null` or empty: the BAN_PDQ_DISTANCE setting);
+    either or both."""
+
+    enabled = forms.NullBooleanField(required=False)
+    max_distance = BoundedIntegerField(low=0, high=MAX_BAN_DISTANCE)
+
+    def clean_enabled(self) -> bool | None:
         value = self.cleaned_data.get("enabled")
-        if value is None:
+        if value is None and ("enabled" in self.data or "max_distance" not in self.data):
             raise forms.ValidationError("enabled must be true or false.")
         return value
 

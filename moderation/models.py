@@ -16,6 +16,9 @@ class Bank(models.Model):
 
     name = models.CharField(max_length=64, unique=True)
     enabled = models.BooleanField(default=True)
+    # How far (PDQ bits) an upload may be from this bank's hashes and still match; empty means
+    # settings.BAN_PDQ_DISTANCE. A partner's list of near-identical hashes may want it tighter.
+    max_distance = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -23,6 +26,9 @@ class Bank(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def match_distance(self) -> int:
+        return settings.BAN_PDQ_DISTANCE if self.max_distance is None else self.max_distance
 
 
 class BanCategory(models.TextChoices):

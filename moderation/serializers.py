@@ -126,7 +126,13 @@ def ban_json(entry: BanEntry, request=None) -> dict:
 
 
 def bank_json(bank: Bank) -> dict:
-    return {"name": bank.name, "enabled": bank.enabled, "entries": getattr(bank, "entry_count", None)}
+    return {
+        "name": bank.name,
+        "enabled": bank.enabled,
+        "entries": getattr(bank, "entry_count", None),
+        "max_distance": bank.match_distance(),  # PDQ bits an upload may differ by and still match
+        "max_distance_is_default": bank.max_distance is None,  # following BAN_PDQ_DISTANCE
+    }
 
 
 def audit_json(entry: AuditEntry) -> dict:

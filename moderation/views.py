@@ -21,6 +21,7 @@ from .detection import semantic_off_reason
 from .forms import (
     AuditForm,
     BanFieldsForm,
+    BankForm,
     BulkForm,
     DismissForm,
     GroupListForm,
@@ -157,6 +158,9 @@ def bans_page(request):
         if action == "toggle":
             bank = services.get_bank(request.POST.get("bank", ""))
             bans.set_bank_enabled(request.user, bank, not bank.enabled)
+        elif action == "distance":
+            bank = services.get_bank(request.POST.get("bank", ""))
+            bans.set_bank_distance(request.user, bank, BankForm(request.POST).cleaned()["max_distance"])
         elif action == "import":
             upload = request.FILES.get("file")
             if upload is None:
@@ -172,6 +176,7 @@ def bans_page(request):
         "page": page,
         "banks": services.banks_with_counts(),
         "blur": services.blurs_thumbnails(request.user),
+        "default_distance": settings.BAN_PDQ_DISTANCE,
     }
     return render(request, "moderation/bans.html", context)
 

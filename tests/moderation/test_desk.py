@@ -3,6 +3,7 @@ bank page."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -263,3 +264,55 @@ def test_the_banned_card_shows_the_entrys_own_thumbnail_beside_the_upload(alice,
     client.post(f"/moderation/bans/{entry.pk}/unban/")
     assert not default_storage.exists(kept_name)
     assert client.get(url).status_code == 404
+
+
+def test_each_bank_has_its_own_match_distance(alice, moderator, upload):
+    """HMA's ask: a match distance per bank (default BAN_PDQ_DISTANCE), used by the ban checks."""
+    from django.conf import settings
+    from PIL import ImageEnhance
+
+    from moderation import detection
+    from moderation.bans import ban_image
+    from moderation.bench_images import encode, photo
+
+    original = photo(71)
+    source = upload(alice, encode(original))
+    ban_image(moderator, source, "", bank_name="strict")
+    client = signed_in(moderator)
+    banks = client.get("/api/moderation/banks/").json()
+    assert banks == [
+        {
+            "name": "strict",
+            "enabled": True,
+            "entries": 1,
+            "max_distance": settings.BAN_PDQ_DISTANCE,
+            "max_distance_is_default": True,
+        }
+    ]
+
+    def patch(body: dict):
+        url = "/api/moderation/banks/strict/"
+        return client.patch(url, json.dumps(body), content_type="application/json")
+
+    answer = patch({"max_distance": 4})
+    assert answer.status_code == 200 and answer.json()["max_distance"] == 4, answer.content
+    assert answer.json()["enabled"] is True  # untouched
+    assert patch({"max_distance": 256}).status_code == 400
+    assert patch({}).status_code == 400
+    assert AuditEntry.objects.filter(action="bank_distance", note="PDQ distance 4").exists()
+
+    # More contrast: a near copy about 8 bits away (its nearest variant pair).
+    copy = upload(make_user("bob"), encode(ImageEnhance.Contrast(original).enhance(1.8)))
+    copy.refresh_from_db()
+    assert copy.moderation == "visible"  # beyond the strict bank's 4 bits
+    assert not Group.objects.filter(kind="banned").exists()
+
+    # The bank page's form sets it back to the default (empty field); a rescan applies it.
+    response = client.post("/moderation/bans/", {"action": "distance", "bank": "strict", "max_distance": ""})
+    assert response.status_code == 302
+    assert client.get("/api/moderation/banks/").json()[0]["max_distance_is_default"]
+    detection.rescan(bans=True)
+    group = Group.objects.get(kind="banned")
+    assert 4 < group.ban_distance <= settings.BAN_PDQ_DISTANCE
+    copy.refresh_from_db()
+    assert copy.moderation == "hidden"
