@@ -125,12 +125,14 @@ class Client:
 
 
 class Prober:
-    """While a burst is indexed: a search and a text encoding after another, timed."""
+    """While a burst is indexed: a search on the stack indexing it, then a text encoding by each
+    stack's query worker in turn, timed. Every thread setting is so measured under the same load,
+    at the same moments, whichever stack the burst goes to."""
 
-    def __init__(self, client: Client, texts: list[str]) -> None:
-        self.client, self.texts = client, texts
+    def __init__(self, client: Client, encoders: list[Client], texts: list[str]) -> None:
+        self.client, self.encoders, self.texts = client, encoders, texts
         self.searches: list[float] = []
-        self.encodes: list[float] = []
+        self.encodes: dict[str, list[float]] = {c.stack["name"]: [] for c in encoders}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -139,7 +141,10 @@ class Prober:
         while not self._stop.is_set():
             text = self.texts[i % len(self.texts)]
             self.searches.append(self.client.search(text))
-            self.encodes.append(self.client.encode(text))
+            # Which stack goes first rotates, so none always follows the search.
+            for k in range(len(self.encoders)):
+                encoder = self.encoders[(i + k) % len(self.encoders)]
+                self.encodes[encoder.stack["name"]].append(encoder.encode(text))
             i += 1
             self._stop.wait(_PAUSE)
 
@@ -156,11 +161,13 @@ def _moment(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def burst(client: Client, photos: list[bytes], texts: list[str], timeout: float = 600) -> dict:
+def burst(
+    client: Client, photos: list[bytes], texts: list[str], encoders: list[Client], timeout: float = 600
+) -> dict:
     """Upload `photos` one per request (UPLOADERS at a time) and wait until all are indexed; the
     rate counts from the first request to the last `indexed_at`."""
     started = time.time()
-    with Prober(client, texts) as prober:
+    with Prober(client, encoders, texts) as prober:
         with ThreadPoolExecutor(UPLOADERS) as pool:
             ids = list(pool.map(lambda p: client.upload(p[1], f"burst-{p[0]}.jpg"), enumerate(photos)))
         deadline = time.monotonic() + timeout
@@ -298,10 +305,11 @@ def run(stacks: list[dict], opts: dict, pipeline_round: Callable[[int], dict]) -
         for client in order:
             seed += 1
             photos = [synthetic_photo(10_000_000 + seed * 1000 + i) for i in range(opts["burst"])]
-            result = burst(client, photos, texts)
+            result = burst(client, photos, texts, clients)
             name = client.stack["name"]
             live[name].append(result["rate"])
-            busy_encodes[name] += result["encodes"]
+            for encoded, times in result["encodes"].items():
+                busy_encodes[encoded] += times
             if client is default:
                 busy_searches += result["searches"]
                 burst_seconds.append(result["seconds"])
@@ -348,6 +356,11 @@ def run(stacks: list[dict], opts: dict, pipeline_round: Callable[[int], dict]) -
         "ocr_lag_p95_vs_burst_ratio": (float(np.percentile(lags, 95)) / statistics.median(burst_seconds))
         if lags
         else None,
+        # What the default stack's workers resolved (this process has its environment).
+        "default_threads": {
+            "TORCH_NUM_THREADS": settings.TORCH_NUM_THREADS,
+            "QUERY_TORCH_THREADS": settings.QUERY_TORCH_THREADS,
+        },
         "threads": {
             s["name"]: {
                 "torch_threads": s["torch_threads"],
