@@ -90,6 +90,7 @@ def run(rounds: int, images: int, seed: int = 0, encoder_bound: bool = True) -> 
     out = {
         "model": encoder.model_id,
         "images_per_round": images,
+        "torch_threads": settings.TORCH_NUM_THREADS,  # as the ingest worker runs it by default
         "rounds": rounds,
         "pipeline_images_per_s": statistics.median(pipeline_rates),
         "pipeline_rounds": pipeline_rates,

@@ -214,6 +214,8 @@ class Command(BaseCommand):
             "encoder_images_per_s": result["encoder_images_per_s"],
             "encoder_pipeline_images_per_s": result["pipeline_images_per_s"],
             "ingest_vs_encoder_ratio": result["ratio"],
+            "encoder_torch_threads": result["torch_threads"],
+            "encoder_images_per_round": result["images_per_round"],
             "encoder_rounds": {"encoder": result["encoder_rounds"], "pipeline": result["pipeline_rounds"]},
             "peak_rss_mb": {"bench: encoder vs pipeline": result["peak_rss_mb"]},
         }
@@ -368,7 +370,8 @@ def markdown(r: dict) -> str:
         "|---|---|---:|",
         f"| `encoder_images_per_s` (forward pass alone) | {r['encoder_model']} | "
         f"{_fmt(r['encoder_images_per_s'])} |",
-        f"| ingest pipeline, same process, images/s | {r['encoder_model']} | "
+        f"| ingest pipeline, same process ({r['encoder_images_per_round']} images a round, "
+        f"TORCH_NUM_THREADS={r['encoder_torch_threads']} for both), images/s | {r['encoder_model']} | "
         f"{_fmt(r['encoder_pipeline_images_per_s'])} |",
         f"| `pipeline_images_per_s` (ingest worker's code in-process) | demo | "
         f"{_fmt(r['pipeline_images_per_s'])} |",
