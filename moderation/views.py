@@ -116,7 +116,9 @@ def ban(request, pk: int):
         request.user, image, params["note"], params["bank"] or bans.DEFAULT_BANK, params["category"]
     )
     messages.success(request, f"Image {pk} banned into {entry.bank.name} (ban #{entry.pk}); it is withheld.")
-    return redirect(_back_to(request, image.get_absolute_url()))
+    # Someone else's private image is reviewed in the queue only: its page would be a 404.
+    opens = image.visible_to(request.user, moderator=True)
+    return redirect(_back_to(request, image.get_absolute_url() if opens else reverse("moderation-queue")))
 
 
 @require_POST

@@ -78,7 +78,8 @@ def test_the_ban_form_follows_the_apis_404_rules(alice, moderator, upload):
     # In an open queue group the moderator reviews it, so it may be banned.
     group = Group.objects.create(kind=Group.Kind.DUPLICATE, size=1)
     GroupMember.objects.create(group=group, image=private)
-    assert client.post(f"/moderation/images/{private.pk}/ban/", {"category": "privacy"}).status_code == 302
+    response = client.post(f"/moderation/images/{private.pk}/ban/", {"category": "privacy"})
+    assert response.status_code == 302 and response["Location"] == "/moderation/"  # not its page: a 404
     assert BanEntry.objects.get().category == "privacy"
 
 
