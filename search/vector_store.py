@@ -1,6 +1,13 @@
 """Vector storage in Milvus (Milvus Lite in-process or a Milvus / milvus-lite server).
 
-This is the only module that imports pymilvus; everything else talks to ``VectorStore``.
+This is the only module that imports pymilvus; everything else talks to ``VectorStore``. What the
+engine at a URI can do is read from its version (`engine()`), never assumed: the tests run every
+store against Milvus Lite and a Milvus 2.3.5 server; compose runs 2.5.
+
+Reads and writes on a server: a search sees this process's own writes at once (Session
+consistency) and other processes' within a time tick (~200 ms); batched searches and `ids()`,
+which run in workers and must see every write made before them (a ban, a copy another worker
+just published), wait for the newest timestamp (Strong, ~200 ms a call).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ _MAX_EF = 32768  # Milvus' upper bound for HNSW ef
 
 PK, VECTOR, OWNER, PUBLIC, CREATED = "id", "embedding", "owner_id", "is_public", "created_at"
 _VISIBILITIES = ("public", "private")
+_SESSION, _STRONG = "Session", "Strong"
 
 
 class VectorStoreError(ServiceUnavailable):
@@ -141,9 +149,36 @@ class VectorRow:
     created_at: int
 
 
+# ---------------------------------------------------------------------------- engines
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What answers at a URI, from its version string: Milvus Lite ("milvus_lite-3.2.2") or a
+    Milvus server ("v2.5.4"; the PyPI `milvus` package's build says "v2.3.5-lite")."""
+
+    lite: bool
+    version: tuple[int, int, int]
+
+    @classmethod
+    def parse(cls, text: str) -> Engine:
+        text = str(text).strip().lower()
+        match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+        version = tuple(int(g or 0) for g in match.groups()) if match else (0, 0, 0)
+        return cls(lite=text.startswith("milvus_lite"), version=version)  # type: ignore[arg-type]
+
+    @property
+    def flushes_writes(self) -> bool:
+        """Milvus Lite persists its file on flush. A server logs every write durably and seals
+        segments by itself; a flush there seals them now (2-3 s a call on 2.3) and leaves many
+        small segments, so writes are not flushed."""
+        return self.lite
+
+
 # ---------------------------------------------------------------------------- clients
 
 _clients: dict[tuple[str, str], Any] = {}
+_engines: dict[tuple[str, str], Engine] = {}
 _clients_lock = threading.Lock()
 
 
@@ -172,6 +207,23 @@ def get_client(uri: str | None = None, token: str | None = None) -> Any:
         return client
 
 
+def engine(uri: str | None = None, token: str | None = None) -> Engine:
+    """The engine at ``uri``, asked once per process (its version cannot change while connected:
+    a new server is a new connection, see `_drop_client`)."""
+    key = _resolve(uri, token)
+    found = _engines.get(key)
+    if found is None:
+        try:
+            found = Engine.parse(get_client(*key).get_server_version(timeout=_PING_TIMEOUT))
+        except VectorStoreError:
+            raise
+        except Exception as exc:
+            _drop_client(key)
+            raise VectorStoreError(f"Milvus is unreachable at {key[0]}: {_describe(exc)}") from exc
+        _engines[key] = found
+    return found
+
+
 def close_client(uri: str | None = None, token: str | None = None) -> None:
     """Close the cached client; for a local path also stop the in-process Milvus Lite."""
     key = _resolve(uri, token)
@@ -188,6 +240,7 @@ def close_client(uri: str | None = None, token: str | None = None) -> None:
 def _drop_client(key: tuple[str, str]) -> None:
     with _clients_lock:
         client = _clients.pop(key, None)
+        _engines.pop(key, None)  # a restarted server may be another version
     if client is not None:
         with contextlib.suppress(Exception):  # already broken: nothing more to release
             client.close()
@@ -308,7 +361,10 @@ class VectorStore:
                 schema.add_field(PUBLIC, DataType.BOOL)
                 schema.add_field(CREATED, DataType.INT64)
                 try:
-                    client.create_collection(self.name, schema=schema, timeout=_OP_TIMEOUT)
+                    # Reads without an explicit level (tools, tests) see this process's writes.
+                    client.create_collection(
+                        self.name, schema=schema, consistency_level=_SESSION, timeout=_OP_TIMEOUT
+                    )
                 except Exception:
                     # Another process may have created it in the meantime.
                     if not client.has_collection(self.name, timeout=_OP_TIMEOUT):
@@ -361,7 +417,9 @@ class VectorStore:
             self._call("delete", lambda c: c.delete(self.name, ids=pks, timeout=_OP_TIMEOUT))
 
     def flush(self) -> None:
-        self._call("flush", lambda c: c.flush(self.name, timeout=_OP_TIMEOUT), reload=False)
+        """Make the writes so far durable where the engine needs to be told (`Engine.flushes_writes`)."""
+        if engine(self._uri, self._token).flushes_writes:
+            self._call("flush", lambda c: c.flush(self.name, timeout=_OP_TIMEOUT), reload=False)
 
     # -- reads
 
@@ -387,7 +445,13 @@ class VectorStore:
         return self._hits(raw[0], lo=min_score)
 
     def _search(
-        self, data: list[list[float]], limit: int, filter: SearchFilter | None, params: dict, offset: int = 0
+        self,
+        data: list[list[float]],
+        limit: int,
+        filter: SearchFilter | None,
+        params: dict,
+        offset: int = 0,
+        consistency: str = _SESSION,
     ) -> list:
         return self._call(
             "search",
@@ -399,6 +463,7 @@ class VectorStore:
                 offset=offset,
                 output_fields=[PK],
                 search_params=params,
+                consistency_level=consistency,
                 timeout=_OP_TIMEOUT,
             ),
         )
@@ -431,13 +496,13 @@ class VectorStore:
     ) -> list[list[Hit]]:
         """Top ``limit`` hits for each of many query vectors in one call, best first, those below
         ``min_score`` dropped. Much faster than range search (which Milvus Lite answers by
-        scanning) when near neighbours are known to be few."""
+        scanning) when near neighbours are known to be few. Sees every write made before it."""
         limit = _as_int("limit", limit)
         data = self._vectors(vectors) if len(vectors) else []
         if limit <= 0 or not data:
             return [[] for _ in data]
         ef = max(int(settings.HNSW_EF), min(limit, _MAX_EF))
-        raw = self._search(data, limit, filter, self._params(ef))
+        raw = self._search(data, limit, filter, self._params(ef), consistency=_STRONG)
         return [self._hits(hits, lo=min_score) for hits in raw]
 
     def range_search_many(
@@ -448,14 +513,15 @@ class VectorStore:
         filter: SearchFilter | None = None,
         max_score: float = 1.0001,
     ) -> list[list[Hit]]:
-        """`range_search` for many query vectors in one call: one list of hits per vector."""
+        """`range_search` for many query vectors in one call: one list of hits per vector. Sees
+        every write made before it."""
         limit = _as_int("limit", limit)
         data = self._vectors(vectors) if len(vectors) else []
         if limit <= 0 or not data:
             return [[] for _ in data]
         ef = max(int(settings.HNSW_EF), min(5 * limit, _MAX_EF))
         params = self._params(ef, radius=float(min_score) - 1e-6, range_filter=float(max_score))
-        raw = self._search(data, limit, filter, params)
+        raw = self._search(data, limit, filter, params, consistency=_STRONG)
         return [self._hits(hits, lo=float(min_score), hi=float(max_score)) for hits in raw]
 
     def ids(self) -> set[int]:
@@ -464,7 +530,11 @@ class VectorStore:
         def run(client: Any) -> set[int]:
             found: set[int] = set()
             iterator = client.query_iterator(
-                self.name, batch_size=_ID_PAGE, output_fields=[PK], timeout=_OP_TIMEOUT
+                self.name,
+                batch_size=_ID_PAGE,
+                output_fields=[PK],
+                consistency_level=_STRONG,
+                timeout=_OP_TIMEOUT,
             )
             try:
                 while batch := iterator.next():

@@ -1,5 +1,6 @@
 """Session-wide fixtures. Real services are opt-in: `redis_server` and `milvus_server` start a
 real Redis and a real `milvus-lite server` once per session, the first time a test asks for them;
+`milvus_standalone` a real Milvus 2.3.5 server (`on_milvus_standalone` points one test at it);
 `workers` adds real Celery workers. Every test that uses the database gets both servers, because
 saving an image announces work (indexing, index updates) that reaches them. Pure unit tests start
 nothing. Test data comes from `tests/factories.py`."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -15,9 +17,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from launcher.stack import Stack
+from launcher.stack import Stack, free_port
 from search.index import forget_collections
-from search.vector_store import get_client
+from search.vector_store import close_client, get_client
 from search.worker_status import SummaryState, encoder_summary, read_all
 from tests.factories import PASSWORD, make_user
 from webapp.celery import app as celery_app
@@ -58,6 +60,42 @@ def milvus_server(stack) -> str:
     settings.MILVUS_URI = uri
     forget_collections()
     return uri
+
+
+@pytest.fixture(scope="session")
+def milvus_standalone(stack) -> str:
+    """The URI of a real Milvus 2.3.5 standalone server (tests/milvus_standalone.py, a process of
+    the session's Stack), started the first time a test asks for it. Settings keep pointing at
+    Milvus Lite. Never a skip: a server that cannot start fails every test that needs it, saying why."""
+    base = stack.data_dir / "milvus-standalone"
+    # The unpacked binary is kept beside the model cache (.test-data), one copy per package version.
+    cache = Path(__file__).resolve().parent.parent / ".test-data"
+    argv = [sys.executable, "-m", "tests.milvus_standalone", str(base), str(free_port())]
+    argv += ["--bin-cache", str(cache)]
+    service = stack._spawn("milvus-standalone", argv)
+    deadline = time.monotonic() + 180  # about 4 s here, 10 s the first time (unpacking)
+    while not (base / "ready").exists():
+        if service.process.poll() is not None:
+            pytest.fail(f"the Milvus server exited at start-up:\n{stack.tail(service)}", pytrace=False)
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Milvus server did not start in 180 s:\n{stack.tail(service)}", pytrace=False)
+        time.sleep(0.1)
+    uri = f"http://127.0.0.1:{(base / 'ready').read_text()}"  # the port it found free
+    yield uri
+    close_client(uri)
+
+
+@pytest.fixture
+def on_milvus_standalone(milvus_standalone, milvus_server, settings) -> str:
+    """This test's vector store is the real Milvus server, emptied first; the handles cached for
+    Milvus Lite are forgotten before and after, and `settings` puts Lite's URI back."""
+    client = get_client(milvus_standalone)
+    for name in client.list_collections():
+        client.drop_collection(name)
+    forget_collections()
+    settings.MILVUS_URI = milvus_standalone
+    yield milvus_standalone
+    forget_collections()
 
 
 @pytest.fixture

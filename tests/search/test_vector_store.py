@@ -1,4 +1,5 @@
-"""VectorStore against a real Milvus Lite (in-process, and one `milvus-lite server` subprocess)."""
+"""VectorStore against a real Milvus Lite (in-process, and one `milvus-lite server` subprocess) and
+a real Milvus 2.3.5 standalone server: every test of a store runs on both engines."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import numpy as np
 import pytest
 
 from search.vector_store import (
+    Engine,
     Hit,
     SearchFilter,
     VectorRow,
@@ -22,6 +25,7 @@ from search.vector_store import (
     VectorStoreError,
     close_client,
     collection_name,
+    engine,
     get_client,
     ping,
 )
@@ -44,13 +48,34 @@ def make_rows(vectors: np.ndarray, start: int = 1) -> list[VectorRow]:
     ]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[VectorStore]:
-    uri = str(tmp_path / "milvus.db")
-    vs = VectorStore("img_test_16", DIM, uri=uri)
-    vs.ensure_collection()
-    yield vs
-    close_client(uri)
+@pytest.fixture(scope="module")
+def server_collection(milvus_standalone) -> Iterator[str]:
+    """One collection on the session's Milvus server for this module's tests (a server takes
+    about 3 s to create and load one), dropped at the end."""
+    name = f"img_test_16_{uuid.uuid4().hex[:8]}"
+    yield name
+    get_client(milvus_standalone).drop_collection(name)
+
+
+@pytest.fixture(params=["lite", "server"])
+def store(request, tmp_path: Path) -> Iterator[VectorStore]:
+    """An empty collection in Milvus Lite (in-process, its own file) or on the session's Milvus
+    server (the module's collection, emptied)."""
+    if request.param == "lite":
+        uri = str(tmp_path / "milvus.db")
+        vs = VectorStore("img_test_16", DIM, uri=uri)
+        vs.ensure_collection()
+        yield vs
+        close_client(uri)
+        return
+    uri = request.getfixturevalue("milvus_standalone")
+    yield emptied(VectorStore(request.getfixturevalue("server_collection"), DIM, uri=uri))
+
+
+def emptied(store: VectorStore) -> VectorStore:
+    store.ensure_collection()
+    store.delete(sorted(store.ids()))
+    return store
 
 
 @pytest.fixture
@@ -143,7 +168,7 @@ def test_search_filter_rejects_untyped_values(kwargs: dict[str, object]) -> None
         SearchFilter(**kwargs)  # type: ignore[arg-type]
 
 
-# ----------------------------------------------------------------------------- in-process Milvus Lite
+# ----------------------------------------------------------------------------- Milvus Lite and server
 
 
 def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
@@ -283,6 +308,73 @@ def test_a_vanished_collection_is_recreated_empty(filled) -> None:
 
 def test_ping_in_process(store: VectorStore) -> None:
     ping(store.uri)
+
+
+@pytest.mark.parametrize(
+    ("text", "lite", "version"),
+    [
+        ("milvus_lite-3.2.2", True, (3, 2, 2)),
+        ("v2.3.5-lite", False, (2, 3, 5)),  # the PyPI `milvus` package's server build
+        ("v2.5.4", False, (2, 5, 4)),
+        ("2.4", False, (2, 4, 0)),
+        ("unknown", False, (0, 0, 0)),
+    ],
+)
+def test_engine_is_read_from_the_version(text: str, lite: bool, version: tuple[int, int, int]) -> None:
+    assert Engine.parse(text) == Engine(lite=lite, version=version)
+    assert Engine.parse(text).flushes_writes is lite
+
+
+def test_engine_of_each_store(store: VectorStore) -> None:
+    found = engine(store.uri)
+    if store.uri.startswith("http"):
+        assert found == Engine(lite=False, version=(2, 3, 5))
+    else:
+        assert found.lite and found.version >= (3, 2, 0)
+    assert engine(store.uri) is found  # asked once
+
+
+def test_flush_only_where_the_engine_needs_it(store: VectorStore, monkeypatch) -> None:
+    calls = []
+    client = get_client(store.uri)
+    monkeypatch.setattr(client, "flush", lambda *a, **k: calls.append(a))
+    store.upsert(make_rows(unit_vectors(3, seed=4)))
+    store.flush()
+    # Milvus Lite persists on flush; on a server a flush seals segments (seconds each): skipped.
+    assert len(calls) == (1 if engine(store.uri).lite else 0)
+    assert store.search(unit_vectors(3, seed=4)[2], limit=1)[0].id == 3
+
+
+WRITER = """
+import sys, numpy as np
+from search.vector_store import VectorRow, VectorStore
+store = VectorStore(sys.argv[1], {dim}, uri=sys.argv[2], token="")
+v = np.random.default_rng(11).normal(size={dim}).astype(np.float32)
+store.upsert([VectorRow(id=777, vector=v / np.linalg.norm(v), owner_id=5, is_public=True, created_at=1)])
+print("written", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_batched_reads_see_what_another_process_just_wrote(milvus_standalone, server_collection) -> None:
+    """A worker's duplicate and ban checks (search_many) and reconcile (ids) must see a row another
+    process wrote a moment ago; a server would otherwise answer from before its last time tick.
+    (Milvus Lite opens its file in one process only.)"""
+    store = emptied(VectorStore(server_collection, DIM, uri=milvus_standalone))
+    v = np.random.default_rng(11).normal(size=DIM).astype(np.float32)
+    v /= np.linalg.norm(v)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(dim=DIM), store.name, store.uri],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert writer.stdout.readline() == b"written\n"
+        assert [h.id for h in store.search_many(np.stack([v]), limit=1)[0]] == [777]
+        assert store.ids() == {777}
+    finally:
+        writer.communicate(timeout=30)
 
 
 def test_ping_dead_server_fails_fast() -> None:
