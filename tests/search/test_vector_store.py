@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from search import vector_store
 from search.vector_store import (
     Engine,
     Hit,
@@ -285,9 +286,12 @@ def test_range_search_matches_brute_force(store: VectorStore) -> None:
     assert store.range_search(query, min_score=0.9999, limit=10) == []
 
 
-def test_ids(filled) -> None:
+def test_ids(filled, monkeypatch) -> None:
     store, _, rows = filled
     assert stored_count(store) == N
+    assert store.ids() == set(rows)
+    # More rows than one query may return: an iterator pages through them.
+    monkeypatch.setattr(vector_store, "_QUERY_WINDOW", 7)
     assert store.ids() == set(rows)
 
 
