@@ -433,6 +433,7 @@ def test_server_mode_survives_restart(tmp_path: Path) -> None:
         store.flush()
         assert store.search(vectors[7], limit=1)[0].id == 8
         ping(uri)
+        assert engine(uri).lite  # Milvus Lite behind a URI still flushes its file
 
         stop_server(proc)
         started = time.monotonic()
