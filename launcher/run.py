@@ -193,7 +193,7 @@ def main() -> int:
         stack.manage("migrate", "--noinput", "-v", "0")
         stack.manage("collectstatic", "--noinput", "-v", "0")
         for w in workers:  # ingest, ocr and query each its own process: none waits behind another
-            stack.start_worker(w.queues, concurrency=w.concurrency, pool=w.pool, name=w.name)
+            stack.start_worker(w.queues, concurrency=w.concurrency, pool=w.pool, name=w.name, nice=w.nice)
         stack.start_beat()
         stack.start_web(host, port)
         shown_host = "127.0.0.1" if host in (*WILDCARD_HOSTS, "") else host

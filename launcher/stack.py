@@ -226,12 +226,16 @@ class Stack:
         self.env["MILVUS_URI"] = f"http://127.0.0.1:{port}"
         return self.env["MILVUS_URI"]
 
-    def start_worker(self, queue: str, *, concurrency: int = 1, name: str = "", pool: str = "") -> Service:
+    def start_worker(
+        self, queue: str, *, concurrency: int = 1, name: str = "", pool: str = "", nice: int = 0
+    ) -> Service:
         """A Celery worker for `queue` (comma-separated). `pool` defaults to threads when
-        `concurrency` > 1, else solo."""
+        `concurrency` > 1, else solo; `nice` > 0 runs it at a lower CPU priority (kept on restart:
+        it is part of the command line)."""
         name = name or queue
         pool = pool or ("threads" if concurrency > 1 else "solo")
-        argv = [
+        argv = ["nice", "-n", str(nice)] if nice and shutil.which("nice") else []
+        argv += [
             str(BIN / "celery"),
             "-A",
             "webapp",

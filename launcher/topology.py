@@ -14,6 +14,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+INGEST_NICE = 5
+OCR_NICE = 10
+
 
 @dataclass(frozen=True)
 class WorkerPlan:
@@ -21,6 +24,9 @@ class WorkerPlan:
     queues: str  # comma-separated, as `celery worker -Q` takes them
     concurrency: int = 1
     pool: str = "solo"  # solo: one task at a time in the main thread; threads; prefork (processes)
+    # CPU priority (Unix niceness): a person waiting on a search comes before a batch of uploads,
+    # and the upload before the words read in it; idle cores still go to the background work.
+    nice: int = 0
 
 
 def available_cores() -> int:
@@ -47,7 +53,7 @@ def plan(env: Mapping[str, str], cores: int | None = None) -> list[WorkerPlan]:
     query = count_from(env, "QUERY_CONCURRENCY", min(4, max(2, cores // 2)))
     ocr = count_from(env, "OCR_WORKERS", 1)
     return [
-        WorkerPlan("ingest", "ingest"),
-        WorkerPlan("ocr", "ocr", ocr, "prefork" if ocr > 1 else "solo"),
+        WorkerPlan("ingest", "ingest", nice=INGEST_NICE),
+        WorkerPlan("ocr", "ocr", ocr, "prefork" if ocr > 1 else "solo", nice=OCR_NICE),
         WorkerPlan("query", "query", query, "threads" if query > 1 else "solo"),
     ]

@@ -204,3 +204,31 @@ def test_beat_runs_one_at_a_time_per_data_dir(tmp_path: Path) -> None:
         assert wait_until(lambda: pidfile.exists() and int(pidfile.read_text()) == first.process.pid, 60)
     finally:
         stack.stop()
+
+
+def became_the_worker(pid: int) -> bool:
+    """`nice` has set the priority and executed the worker in its place."""
+    return Path(f"/proc/{pid}/comm").read_text().strip() != "nice"
+
+
+def test_background_workers_run_at_a_lower_cpu_priority_after_a_restart_too(tmp_path: Path) -> None:
+    import os
+
+    stack = Stack(tmp_path, log_dir=tmp_path / "logs")
+    stack.env["REDIS_URL"] = "redis://127.0.0.1:1/0"  # never reached: only the process is looked at
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        low = stack.start_worker("ocr", name="ocr", nice=10)
+        normal = stack.start_worker("query", name="query")
+        lowered = min(19, base + 10)
+        # `nice` sets the priority, then becomes the worker (same pid).
+        assert wait_until(lambda: became_the_worker(low.process.pid))
+        assert os.getpriority(os.PRIO_PROCESS, low.process.pid) == lowered
+        assert os.getpriority(os.PRIO_PROCESS, normal.process.pid) == base
+        low.process.send_signal(signal.SIGKILL)
+        assert wait_until(lambda: low.process.poll() is not None)
+        stack.restart(low)
+        assert wait_until(lambda: became_the_worker(low.process.pid))
+        assert os.getpriority(os.PRIO_PROCESS, low.process.pid) == lowered
+    finally:
+        stack.stop()

@@ -10,9 +10,9 @@ from launcher.topology import WorkerPlan, available_cores, plan
 def test_ocr_has_its_own_worker_and_indexing_never_waits_behind_it() -> None:
     workers = plan({}, cores=2)
     assert [w.queues for w in workers] == ["ingest", "ocr", "query"]  # one queue each
-    assert workers[0] == WorkerPlan("ingest", "ingest", 1, "solo")
-    assert workers[1] == WorkerPlan("ocr", "ocr", 1, "solo")
-    assert workers[2] == WorkerPlan("query", "query", 2, "threads")
+    assert workers[0] == WorkerPlan("ingest", "ingest", 1, "solo", nice=5)
+    assert workers[1] == WorkerPlan("ocr", "ocr", 1, "solo", nice=10)
+    assert workers[2] == WorkerPlan("query", "query", 2, "threads")  # searches keep full priority
 
 
 @pytest.mark.parametrize(("cores", "query"), [(1, 2), (2, 2), (4, 2), (8, 4), (64, 4)])
@@ -22,7 +22,7 @@ def test_query_concurrency_follows_the_cores(cores: int, query: int) -> None:
 
 def test_the_counts_can_be_set() -> None:
     workers = plan({"QUERY_CONCURRENCY": "1", "OCR_WORKERS": "3"}, cores=2)
-    assert workers[1] == WorkerPlan("ocr", "ocr", 3, "prefork")  # processes: one engine each
+    assert workers[1] == WorkerPlan("ocr", "ocr", 3, "prefork", nice=10)  # processes: one engine each
     assert workers[2] == WorkerPlan("query", "query", 1, "solo")
 
 
