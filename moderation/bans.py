@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import BadInput, PayloadTooLarge
 from ingestion.models import Image
@@ -148,7 +149,10 @@ def delete_entry(moderator, entry: BanEntry, note: str = "") -> None:
     entry_id, bank, thumbnail = entry.pk, entry.bank.name, entry.thumbnail
     with transaction.atomic():
         Group.objects.filter(kind=Group.Kind.BANNED, status=Group.Status.OPEN, ban=entry).update(
-            status=Group.Status.RESOLVED, resolution="unbanned", resolved_by=moderator
+            status=Group.Status.RESOLVED,
+            resolution="unbanned",
+            resolved_by=moderator,
+            resolved_at=timezone.now(),
         )
         released = withholding.release(Hold.objects.filter(ban=entry))
         entry.delete()

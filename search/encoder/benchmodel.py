@@ -9,13 +9,12 @@ its speed is the real model's. `manage.py bench --build-vit-b32` prints the fold
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
-from .demo import BOS, EOS, MAX_TOKENS, _write_clip_bpe_files
+from .demo import BOS, EOS, MAX_TOKENS, _write_clip_bpe_files, build_once
 
 VIT_B32_DIR_NAME = "vit-b32-random-v1"
 
@@ -39,22 +38,4 @@ def _build(folder: Path) -> None:
 
 def ensure_vit_b32_model(cache_dir: Path) -> Path:
     """The folder under `cache_dir`, built the first time (about 600 MB of float32 weights)."""
-    target = Path(cache_dir) / VIT_B32_DIR_NAME
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside the target then renamed: a racing process sees either nothing or a complete model.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{VIT_B32_DIR_NAME}-", dir=target.parent))
-    try:
-        _build(tmp)
-        for path in tmp.iterdir():
-            path.chmod(0o644)
-        tmp.chmod(0o755)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not target.is_dir():  # another process renamed first: its folder is as good
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return build_once(Path(cache_dir) / VIT_B32_DIR_NAME, _build)

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -124,16 +125,16 @@ def _build(folder: Path) -> None:
     ).save_pretrained(folder)
 
 
-def ensure_demo_model(cache_dir: Path) -> Path:
-    """Return the demo model folder under cache_dir, building it the first time."""
-    target = Path(cache_dir) / DEMO_DIR_NAME
+def build_once(target: Path, build: Callable[[Path], None]) -> Path:
+    """`target`, made by `build(folder)` the first time. Built beside the target then renamed: a
+    racing process sees either nothing or a complete model."""
+    target = Path(target)
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside the target then renamed: a racing process sees either nothing or a complete model.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_DIR_NAME}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        _build(tmp)
+        build(tmp)
         # mkdtemp and the weights writer make owner-only files; workers may run as other users.
         for path in tmp.iterdir():
             path.chmod(0o644)
@@ -146,3 +147,8 @@ def ensure_demo_model(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def ensure_demo_model(cache_dir: Path) -> Path:
+    """Return the demo model folder under cache_dir, building it the first time."""
+    return build_once(Path(cache_dir) / DEMO_DIR_NAME, _build)
