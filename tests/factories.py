@@ -8,6 +8,7 @@ import uuid
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.test import Client
 from PIL import Image as PILImage
 from PIL import ImageDraw
 from rest_framework.authtoken.models import Token
@@ -69,6 +70,13 @@ def noise_png(seed: int | None = None, size: tuple[int, int] = (64, 48)) -> byte
 
 def make_user(username: str = "alice", **extra):
     return get_user_model().objects.create_user(username, password=PASSWORD, **extra)
+
+
+def signed_in(user, **kwargs) -> Client:
+    """A page client with `user`'s session (signed in through the real login)."""
+    client = Client(**kwargs)
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
 
 
 def api_client(user=None) -> APIClient:

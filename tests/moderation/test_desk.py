@@ -11,16 +11,10 @@ from django.test import Client
 
 from ingestion.models import Image
 from moderation.models import AuditEntry, BanEntry, Group, GroupMember
-from tests.factories import PASSWORD, make_user
+from tests.factories import make_user, signed_in
 from tests.moderation.conftest import jpeg
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
-
-
-def signed_in(user, **kwargs) -> Client:
-    client = Client(**kwargs)
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def main_of(response) -> str:

@@ -8,15 +8,9 @@ from django.test import Client
 
 from moderation.bench_images import encode, photo
 from moderation.models import AuditEntry, BanEntry, Group, Link
-from tests.factories import PASSWORD
+from tests.factories import signed_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 @pytest.mark.parametrize("path", ["/moderation/", "/moderation/audit/", "/moderation/bans/"])

@@ -11,24 +11,17 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.test import Client
 
 from ingestion.models import Image
 from moderation import detection
 from moderation.bench_images import encode, photo
 from moderation.models import AuditEntry, BanEntry, Bank, Group, Hold
-from tests.factories import PASSWORD, api_client, make_user
+from tests.factories import api_client, make_user, signed_in
 
 GROUPS = "/api/moderation/groups/"
 BANS = "/api/moderation/bans/"
 
 pytestmark = pytest.mark.django_db
-
-
-def page_client(user) -> Client:
-    client = Client()
-    client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def ban(moderator, image, **extra):
@@ -129,7 +122,7 @@ def test_a_hidden_private_image_stays_private_to_moderators(alice, moderator, up
         f"/moderation/images/{private.pk}/original/",  # in no group
     ):
         assert client.get(path).status_code == 404, path
-    assert page_client(moderator).get(f"/images/{private.pk}/").status_code == 404
+    assert signed_in(moderator).get(f"/images/{private.pk}/").status_code == 404
     listed = client.get("/api/images/", {"owner": "alice"}).json()["results"]
     assert listed == []
     assert client.get("/api/images/", {"moderation": "hidden"}).json()["results"] == []
@@ -146,10 +139,10 @@ def test_moderators_list_hidden_public_images_only_with_the_hidden_filter(alice,
         image.pk
     ]
     # Its page opens for moderators, marked withheld; the gallery shows what everyone sees.
-    page = page_client(moderator).get(f"/images/{image.pk}/").content.decode()
+    page = signed_in(moderator).get(f"/images/{image.pk}/").content.decode()
     assert 'id="withheld"' in page
-    assert f'data-image-id="{image.pk}"' not in page_client(moderator).get("/").content.decode()
-    hidden = page_client(moderator).get("/", {"moderation": "hidden"}).content.decode()
+    assert f'data-image-id="{image.pk}"' not in signed_in(moderator).get("/").content.decode()
+    hidden = signed_in(moderator).get("/", {"moderation": "hidden"}).content.decode()
     assert f'data-image-id="{image.pk}"' in hidden and "badge withheld" in hidden
     # Others see nothing, and may not filter their way to it.
     assert api_client(make_user("bob")).get("/api/images/", {"moderation": "hidden"}).json()["results"] == []
@@ -247,12 +240,12 @@ def test_the_owner_reads_the_public_category_never_the_internal_note(alice, mode
     body = response.json()
     assert body["moderation"] == "hidden" and "Copyright infringement" in body["moderation_reason"]
     assert "carol" not in response.content.decode()
-    page = page_client(bob).get(f"/images/{body['id']}/").content.decode()
+    page = signed_in(bob).get(f"/images/{body['id']}/").content.decode()
     assert "Copyright infringement" in page and "carol" not in page and 'id="request-review"' in page
-    gallery = page_client(bob).get("/", {"owner": "me"}).content.decode()
+    gallery = signed_in(bob).get("/", {"owner": "me"}).content.decode()
     assert "badge withheld" in gallery and "carol" not in gallery
     # Moderators still read the note.
-    assert "reported by carol" in page_client(moderator).get("/moderation/?kind=banned").content.decode()
+    assert "reported by carol" in signed_in(moderator).get("/moderation/?kind=banned").content.decode()
 
 
 def _file(data: bytes):
@@ -262,11 +255,11 @@ def _file(data: bytes):
 def test_the_owner_can_request_a_review_once_and_a_dismissal_shows_the_image(alice, moderator, upload):
     image = upload(alice, encode(photo(73)))
     assert ban(moderator, image, category="spam").status_code == 201
-    bob_client = page_client(make_user("bob"))
+    bob_client = signed_in(make_user("bob"))
     assert bob_client.post(f"/images/{image.pk}/request-review/").status_code == 404
     assert api_client(moderator).post(f"/api/images/{image.pk}/request-review/").status_code == 403
 
-    owner = page_client(alice)
+    owner = signed_in(alice)
     response = owner.post(f"/images/{image.pk}/request-review/", {"note": "it is my own photo"})
     assert response.status_code == 302
     (group,) = Group.objects.filter(kind="banned", status="open")

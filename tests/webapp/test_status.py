@@ -23,16 +23,10 @@ from search.worker_status import (
     renew_indexing,
     unmark_indexing,
 )
-from tests.factories import PASSWORD, draw_image, image_bytes, make_image, make_user
+from tests.factories import draw_image, image_bytes, make_image, make_user, signed_in
 from webapp import status
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def test_status_counts_own_images_and_staff_see_all() -> None:
