@@ -50,9 +50,22 @@ class ImageQuerySet(models.QuerySet):
             return models.Q(owner_id=user.pk)
         return models.Q(pk__in=[])
 
+    def trashed(self) -> ImageQuerySet:
+        return self.filter(trashed_at__isnull=False)
+
+
+class LiveImageManager(models.Manager.from_queryset(ImageQuerySet)):
+    """`Image.objects`: images not in the trash. Being the default manager, every door, listing,
+    search, index sync and duplicate check leaves trashed images out without having to remember to;
+    only the trash itself, the purge, file references and backups use `Image.all_objects`."""
+
+    def get_queryset(self) -> ImageQuerySet:
+        return super().get_queryset().filter(trashed_at__isnull=True)
+
 
 class Image(models.Model):
-    objects = ImageQuerySet.as_manager()
+    objects = LiveImageManager()
+    all_objects = ImageQuerySet.as_manager()  # the trash too
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -66,6 +79,10 @@ class Image(models.Model):
     class Moderation(models.TextChoices):
         VISIBLE = "visible"
         HIDDEN = "hidden"  # withheld by moderation: seen only by its owner and moderators
+
+    class TrashOrigin(models.TextChoices):
+        DELETE = "delete"  # the owner (or staff) deleted it
+        MODERATION = "moderation"  # a moderator's resolve deleted it
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     title = models.CharField(max_length=200, blank=True)
@@ -106,6 +123,14 @@ class Image(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     indexed_at = models.DateTimeField(null=True, blank=True)
+
+    # In the trash (ingestion/trash.py) since then: out of every listing and index, restorable
+    # until the purge deletes it for real, TRASH_DAYS later.
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    trashed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trash_origin = models.CharField(max_length=12, choices=TrashOrigin.choices, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

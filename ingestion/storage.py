@@ -89,7 +89,7 @@ def store_renditions(renditions: dict[str, bytes], sha256: str) -> list[str]:
     written. Nothing is written for content no row has any more."""
     written = []
     with content_lock(sha256):
-        if not Image.objects.filter(sha256=sha256).exists():
+        if not Image.all_objects.filter(sha256=sha256).exists():
             return written
         for size, data in renditions.items():
             name, new = _store(rendition_name(sha256, size), data)
@@ -120,7 +120,8 @@ def delete_if_unreferenced(name: str) -> None:
         return
     sha256 = _content_hash(name)
     with content_lock(sha256):
-        in_use = Image.objects.filter(Q(original=name) | Q(thumbnail=name) | Q(sha256=sha256)).exists()
+        # The trash counts: a trashed image may be restored.
+        in_use = Image.all_objects.filter(Q(original=name) | Q(thumbnail=name) | Q(sha256=sha256)).exists()
         if in_use:
             return
         # The thumbnail's other sizes go with it (callers name only the thumbnail).
