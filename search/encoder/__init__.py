@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import DEMO_MODEL_ID, ModelUnavailable
+from .errors import DEMO_MODEL_ID, DEMO_MODELS, ModelUnavailable
 from .holder import (
     EncoderHolder,
     EncoderState,
+    current_model,
     encoder_state,
     get_encoder,
+    loaded_models,
+    release_models,
     start_loading_in_background,
+    use_model,
     wait_for_encoder,
 )
 
@@ -28,15 +32,20 @@ if TYPE_CHECKING:
     from .model import Encoder
 
 __all__ = [
+    "DEMO_MODELS",
     "DEMO_MODEL_ID",
     "Encoder",
     "EncoderHolder",
     "EncoderState",
     "ModelUnavailable",
+    "current_model",
     "encoder_state",
     "get_encoder",
     "load_encoder",
+    "loaded_models",
+    "release_models",
     "start_loading_in_background",
+    "use_model",
     "wait_for_encoder",
 ]
 

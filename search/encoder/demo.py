@@ -65,7 +65,7 @@ def _write_clip_bpe_files(folder: Path) -> None:
     )
 
 
-def _build(folder: Path) -> None:
+def _build(folder: Path, projection_dim: int = 128) -> None:
     config = CLIPConfig(
         text_config={
             "hidden_size": 64,
@@ -85,7 +85,7 @@ def _build(folder: Path) -> None:
             "patch_size": 32,
             "image_size": 224,
         },
-        projection_dim=128,
+        projection_dim=projection_dim,
     )
     # fork_rng: deterministic weights without disturbing the caller's global RNG state.
     with torch.random.fork_rng(devices=[]):
@@ -149,6 +149,10 @@ def build_once(target: Path, build: Callable[[Path], None]) -> Path:
     return target
 
 
-def ensure_demo_model(cache_dir: Path) -> Path:
-    """Return the demo model folder under cache_dir, building it the first time."""
-    return build_once(Path(cache_dir) / DEMO_DIR_NAME, _build)
+def ensure_demo_model(cache_dir: Path, projection_dim: int = 128) -> Path:
+    """Return the demo model folder under cache_dir, building it the first time. Another
+    `projection_dim` is another model (its own folder): same towers, other embedding size."""
+    if projection_dim == 128:
+        return build_once(Path(cache_dir) / DEMO_DIR_NAME, _build)
+    name = f"{DEMO_DIR_NAME}-{projection_dim}"
+    return build_once(Path(cache_dir) / name, lambda folder: _build(folder, projection_dim))

@@ -1,14 +1,23 @@
-"""The process-wide encoder's life cycle: loaded once, lazily or in the background, with a state
-that can be read at any time without blocking and without importing torch."""
+"""The process-wide encoders' life cycle: each loaded once, lazily or in the background, with a
+state that can be read at any time without blocking and without importing torch.
+
+A process normally holds one model: settings.CLIP_MODEL, or the model `use_model` names (the
+search app reads the active one from the database, search.switching). During a model switch a
+worker may hold a second one (`get_encoder(model_id)`), loaded lazily and let go with
+`release_models` once the switch is over."""
 
 from __future__ import annotations
 
 import enum
+import gc
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from django.conf import settings
 
 from .errors import HOW_TO_FIX, ModelUnavailable
 
@@ -27,11 +36,11 @@ class EncoderState(enum.StrEnum):
     ERROR = "error"
 
 
-def _load_configured(threads: int | None = None) -> Encoder:
+def _load_configured(threads: int | None = None, model_id: str | None = None) -> Encoder:
     # Deferred import: web processes import search.encoder for its state and errors, never torch.
     from .loading import load_encoder
 
-    return load_encoder(threads=threads)
+    return load_encoder(model_id, threads=threads)
 
 
 class EncoderHolder:
@@ -39,9 +48,9 @@ class EncoderHolder:
 
     retry_after_error_s = 30.0
 
-    def __init__(self, loader: Callable[[], Encoder] | None = None) -> None:
+    def __init__(self, loader: Callable[[], Encoder] | None = None, model_id: str | None = None) -> None:
         self.threads: int | None = None  # torch threads for this process's role (search.worker)
-        self._loader = loader or (lambda: _load_configured(self.threads))
+        self._loader = loader or (lambda: _load_configured(self.threads, model_id))
         self._settled = threading.Event()  # set once a load has ended, loaded or failed
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -116,24 +125,87 @@ class EncoderHolder:
         except ModelUnavailable as exc:
             logger.error("%s", exc)
 
-
-_holder = EncoderHolder()
-
-
-def get_encoder() -> Encoder:
-    """The process-wide encoder for settings.CLIP_MODEL, loaded on first use."""
-    return _holder.get()
-
-
-def encoder_state() -> tuple[EncoderState, str]:
-    """(state, plain-words detail) of the process-wide encoder."""
-    return _holder.state()
+    def unload(self) -> None:
+        """Let the model go (its memory is freed once no batch still uses it); idle again."""
+        with self._lock:
+            self._encoder, self._error = None, None
+            self._state = (EncoderState.IDLE, "")
+            self._settled.clear()
 
 
-def start_loading_in_background(threads: int | None = None) -> None:
-    _holder.start_loading_in_background(threads)
+_holder = EncoderHolder()  # settings.CLIP_MODEL's
+_others: dict[str, EncoderHolder] = {}  # any other model this process was asked for
+_registry_lock = threading.Lock()
+_current: str | None = None  # the model `get_encoder()` means; None: settings.CLIP_MODEL
 
 
-def wait_for_encoder(timeout: float) -> Encoder:
-    """The process-wide encoder, waiting up to `timeout` s for a load in progress."""
-    return _holder.wait_loaded(timeout)
+def holder_for(model_id: str | None = None) -> EncoderHolder:
+    """The holder of `model_id` (default: the process's current model), made on first use."""
+    model_id = model_id or _current
+    if not model_id or model_id == settings.CLIP_MODEL:
+        return _holder
+    with _registry_lock:
+        holder = _others.get(model_id)
+        if holder is None:
+            holder = _others[model_id] = EncoderHolder(model_id=model_id)
+            holder.threads = _holder.threads  # the same torch threads as this process's role
+        return holder
+
+
+def use_model(model_id: str | None) -> None:
+    """Make `model_id` the model `get_encoder()` and `encoder_state()` mean in this process."""
+    global _current
+    _current = None if not model_id or model_id == settings.CLIP_MODEL else model_id
+
+
+def current_model() -> str:
+    return _current or settings.CLIP_MODEL
+
+
+def loaded_models() -> list[str]:
+    """The models this process holds in memory (loaded), current first."""
+    candidates = [(settings.CLIP_MODEL, _holder), *list(_others.items())]
+    found = [model for model, holder in candidates if holder.state()[0] == EncoderState.OK]
+    return sorted(found, key=lambda model: model != current_model())
+
+
+def release_models(keep: set[str]) -> list[str]:
+    """Unload every model not in `keep` (after a switch: the old one); returns those let go."""
+    released = []
+    with _registry_lock:
+        for model_id in [m for m in _others if m not in keep]:
+            if _others.pop(model_id).state()[0] != EncoderState.IDLE:
+                released.append(model_id)
+    if settings.CLIP_MODEL not in keep and _holder.state()[0] != EncoderState.IDLE:
+        _holder.unload()
+        released.append(settings.CLIP_MODEL)
+    if released:
+        gc.collect()
+        torch = sys.modules.get("torch")  # never imported here: only if a model was loaded
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        logger.info("Released model(s) %s", ", ".join(released))
+    return released
+
+
+def get_encoder(model_id: str | None = None) -> Encoder:
+    """The encoder of `model_id` (default: the process's current model, settings.CLIP_MODEL unless
+    `use_model` said otherwise), loaded on first use."""
+    return holder_for(model_id).get()
+
+
+def encoder_state(model_id: str | None = None) -> tuple[EncoderState, str]:
+    """(state, plain-words detail) of the process's encoder of `model_id` (default: current)."""
+    return holder_for(model_id).state()
+
+
+def start_loading_in_background(threads: int | None = None, model_id: str | None = None) -> None:
+    holder = holder_for(model_id)
+    if holder is not _holder and threads is None:
+        threads = _holder.threads
+    holder.start_loading_in_background(threads)
+
+
+def wait_for_encoder(timeout: float, model_id: str | None = None) -> Encoder:
+    """The encoder of `model_id` (default: current), waiting up to `timeout` s for a load in progress."""
+    return holder_for(model_id).wait_loaded(timeout)

@@ -17,7 +17,7 @@ from huggingface_hub.utils import validate_repo_id
 from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
 from .demo import ensure_demo_model
-from .errors import DEMO_MODEL_ID, ModelUnavailable, first_line, unavailable
+from .errors import DEMO_MODELS, ModelUnavailable, first_line, unavailable
 from .model import Encoder
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _load_from(model_id: str, dtype: torch.dtype) -> tuple[Any, Any, Any]:
 
 def _demo_source(model_id: str) -> str:
     try:
-        return str(ensure_demo_model(Path(settings.MODEL_CACHE_DIR)))
+        return str(ensure_demo_model(Path(settings.MODEL_CACHE_DIR), DEMO_MODELS[model_id]))
     except Exception as exc:
         raise unavailable(model_id, f"building the demo model failed ({first_line(exc)})") from exc
 
@@ -110,7 +110,7 @@ def load_encoder(
     if threads:
         torch.set_num_threads(threads)
     started = time.monotonic()
-    is_demo = model_id == DEMO_MODEL_ID
+    is_demo = model_id in DEMO_MODELS
     source = _demo_source(model_id) if is_demo else model_id
     model, image_processor, tokenizer = _load_from(source, dtype_for(device))
     if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):

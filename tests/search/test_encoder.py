@@ -372,15 +372,20 @@ def test_facade_exposes_the_public_names() -> None:
     assert encoder_package.Encoder is model_encoder
     assert encoder_package.load_encoder is loading_load_encoder
     assert set(encoder_package.__all__) == {
+        "DEMO_MODELS",
         "DEMO_MODEL_ID",
         "Encoder",
         "EncoderHolder",
         "EncoderState",
         "ModelUnavailable",
+        "current_model",
         "encoder_state",
         "get_encoder",
         "load_encoder",
+        "loaded_models",
+        "release_models",
         "start_loading_in_background",
+        "use_model",
         "wait_for_encoder",
     }
     assert all(hasattr(encoder_package, name) for name in encoder_package.__all__)
@@ -429,3 +434,47 @@ def test_cuda_encodes_in_fp16_from_pinned_memory_like_the_cpu() -> None:
     assert cosine.min() > 0.999
     texts = (cpu.encode_texts(["a red circle"]) * gpu.encode_texts(["a red circle"])).sum()
     assert texts > 0.999
+
+
+# ------------------------------------------------------------------ a second model (issue 19's switch)
+
+
+def test_demo_64_is_a_second_model_of_another_dimension_through_the_real_loader(encoder: Encoder) -> None:
+    other = load_encoder("demo-64", device="cpu")
+    assert (other.model_id, other.dim, other.is_demo) == ("demo-64", 64, True)
+    assert encoder.dim == 128
+    assert other.encode_images([shapes_image(1)]).shape == (1, 64)
+    # Its own folder, beside the first demo's, made by the same build_once.
+    assert (Path(settings.MODEL_CACHE_DIR) / f"{DEMO_DIR_NAME}-64" / "config.json").is_file()
+
+
+def test_a_process_holds_each_model_once_and_lets_the_old_one_go(monkeypatch, encoder: Encoder) -> None:
+    from search.encoder import holder as holder_module
+
+    made: list[str] = []
+
+    def fake_load(threads=None, model_id=None):
+        made.append(model_id)
+        return encoder
+
+    monkeypatch.setattr(holder_module, "_load_configured", fake_load)
+    monkeypatch.setattr(holder_module, "_holder", EncoderHolder())
+    monkeypatch.setattr(holder_module, "_others", {})
+    monkeypatch.setattr(holder_module, "_current", None)
+
+    assert holder_module.get_encoder() is encoder  # settings.CLIP_MODEL's holder
+    assert holder_module.get_encoder("demo-64") is encoder
+    assert holder_module.get_encoder("demo-64") is encoder
+    assert made == [None, "demo-64"]  # once each
+
+    holder_module.use_model("demo-64")
+    assert holder_module.current_model() == "demo-64"
+    assert holder_module.holder_for() is holder_module._others["demo-64"]
+    assert holder_module.loaded_models() == ["demo-64", settings.CLIP_MODEL]
+
+    assert holder_module.release_models({"demo-64"}) == [settings.CLIP_MODEL]
+    assert holder_module.encoder_state(settings.CLIP_MODEL)[0] == EncoderState.IDLE
+    assert holder_module.encoder_state()[0] == EncoderState.OK
+    holder_module.use_model(settings.CLIP_MODEL)
+    assert holder_module.release_models({settings.CLIP_MODEL}) == ["demo-64"]
+    assert holder_module._others == {}
