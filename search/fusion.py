@@ -26,6 +26,11 @@ class Fused:
     keyword_rank: int | None = None
     vector_rank: int | None = None
     matches: list[str] = field(default_factory=list)
+    # What placed it, for the page to show beside it: "words" (a whole word of the query, the
+    # first tier), "fused" (both rankings), "keywords" (words in part, text mode) or "semantic";
+    # and that signal's number, which never rises down the list within one signal.
+    ranked_by: str = ""
+    rank_score: float = 0.0
 
     @property
     def exact(self) -> bool:
@@ -52,6 +57,7 @@ def fuse(keyword: list[KeywordHit], vector: list[Hit], k: int = RRF_K) -> list[F
         entry.matches = (["semantic"] if entry.vector_rank is not None else []) + list(
             entry.keyword.fields if entry.keyword else ()
         )
+        _explain(entry, sides=bool(keyword) + bool(vector), k=k)
     big = len(keyword) + len(vector) + 1
     return sorted(
         fused.values(),
@@ -63,3 +69,16 @@ def fuse(keyword: list[KeywordHit], vector: list[Hit], k: int = RRF_K) -> list[F
             -e.image_id,
         ),
     )
+
+
+def _explain(entry: Fused, sides: int, k: int) -> None:
+    """Say which signal ranked `entry`, with a score that follows the order: the cosine where only
+    the vector side ranked; else the fused RRF score scaled so that first on every side is 1.0."""
+    if entry.keyword is None and sides < 2:
+        entry.ranked_by, entry.rank_score = "semantic", float(entry.vector_score or 0.0)
+        return
+    entry.rank_score = entry.rrf * (k + 1) / max(sides, 1)
+    if entry.exact:
+        entry.ranked_by = "words"
+    else:
+        entry.ranked_by = "fused" if sides == 2 else "keywords"

@@ -24,7 +24,9 @@ from .query_language import Query, Term
 
 FIELDS = ("title", "tags", "filename", "ocr")
 # How much a match in each field says about the image (a tag or title is chosen by a person).
-FIELD_WEIGHTS = {"title": 3.0, "tags": 3.0, "filename": 1.5, "ocr": 2.0}
+# A file name is often the only name a picture has (coffee_crop15.jpg): its whole words count as a
+# title's; camera names (IMG_0042.jpg) hold no word anyone searches for, so they cost nothing.
+FIELD_WEIGHTS = {"title": 3.0, "tags": 3.0, "filename": 3.0, "ocr": 2.0}
 EXACT_BONUS = 2.0
 TEXT_COLUMNS = ", ".join(f"search_keywords.{c}" for c in FIELDS)
 TRIGRAM = 3
@@ -37,6 +39,41 @@ class KeywordHit:
     score: float
     fields: tuple[str, ...]  # which of FIELDS matched, in FIELDS order
     exact: bool  # a whole word (any run, for scripts written without spaces) matched
+
+
+_SEPARATORS = re.compile(r"[\W_]+")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+def _camel_parts(chunk: str) -> list[str]:
+    """`chunk` cut where letters meet digits and where a lower-case letter meets an upper-case one
+    (coffeeCup15 -> coffee Cup 15; HTMLParser -> HTML Parser)."""
+    parts: list[str] = []
+    current = ""
+    for ch in chunk:
+        if current:
+            prev = current[-1]
+            if ch.isdigit() != prev.isdigit() or (ch.isupper() and prev.islower()):
+                parts.append(current)
+                current = ""
+            elif ch.islower() and prev.isupper() and len(current) > 1:
+                parts.append(current[:-1])  # the last capital starts the next word
+                current = prev
+        current += ch
+    return [*parts, current] if current else parts
+
+
+def filename_words(name: str) -> list[str]:
+    """The words of a file name: split at `_`, `-`, `.`, spaces, camelCase and digit runs, without
+    the extension, so `coffee` is a whole word of `coffee_crop15.jpg`."""
+    stem = _EXTENSION.sub("", name)
+    return [part for chunk in _SEPARATORS.split(stem) for part in _camel_parts(chunk)]
+
+
+def _filename_text(name: str) -> str:
+    """The name as stored (a substring such as `crop15` still matches) and its words after it."""
+    words = " ".join(filename_words(name))
+    return f"{name} {words}" if words else name
 
 
 def _like(needle: str) -> str:
@@ -121,7 +158,9 @@ def search(query: Query, images: QuerySet[Image], limit: int) -> list[KeywordHit
     rows: dict[int, dict[str, str]] = {}
     with connection.cursor() as cursor:
         for _, needles in terms:
-            sql, params = _candidate_sql(needles, base_sql, limit)
+            # A phrase is looked up by its words (a file name writes "morning coffee" as
+            # morningCoffee); the phrase itself is checked below, on the split name.
+            sql, params = _candidate_sql([w for n in needles for w in n.split()], base_sql, limit)
             args = [*base_params, *params] if connection.vendor == "sqlite" else [*params, *base_params]
             cursor.execute(sql, [*args, limit])
             for row in cursor.fetchall():
@@ -134,6 +173,7 @@ def search(query: Query, images: QuerySet[Image], limit: int) -> list[KeywordHit
         if row is None:
             continue
         folded = {field: row[field].casefold() for field in FIELDS}
+        folded["filename"] = _filename_text(row["filename"]).casefold()
         if any(_present(n, folded) for n in negatives):
             continue
         score, fields, exact = 0.0, set(), False

@@ -61,6 +61,10 @@ class Result:
     score: float
     matches: tuple[str, ...] = ()
     copies: tuple[int, ...] = ()  # ids of the duplicates collapsed into this result
+    # What placed it (`fusion.Fused.ranked_by`) and that signal's score, which follows the order;
+    # `score` stays the cosine with the query (the API's), which a fused order does not follow.
+    ranked_by: str = "semantic"
+    rank_score: float | None = None
 
 
 def search_filter(user, params: SearchParams) -> SearchFilter:
@@ -264,7 +268,8 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
             # the page's scores are shown; ranking and collapsing never read them).
             cosine = _cosine(vector, image.embedding, image.embedding_model)
             score = score if cosine is None else cosine
-        results.append(Result(image, score, row.matches, row.copies))
+        entry = entries[row.pk]
+        results.append(Result(image, score, row.matches, row.copies, entry.ranked_by, entry.rank_score))
     return results
 
 

@@ -49,3 +49,36 @@ def test_one_side_alone() -> None:
     assert [f.image_id for f in fuse([], [Hit(2, 0.5), Hit(1, 0.4)])] == [2, 1]
     assert [f.image_id for f in fuse([kw(2, score=1), kw(1, score=3)][::-1], [])] == [1, 2]
     assert fuse([], []) == []
+
+
+def _follows_the_order(fused) -> bool:
+    """Within each signal, the shown score never rises down the list."""
+    last: dict[str, float] = {}
+    for entry in fused:
+        if entry.rank_score > last.get(entry.ranked_by, float("inf")):
+            return False
+        last[entry.ranked_by] = entry.rank_score
+    return True
+
+
+def test_each_result_says_which_signal_ranked_it_with_a_score_that_follows_the_order() -> None:
+    """Issue 20: the page showed cosines under a fused order (-0.007 above 0.057)."""
+    vector = [Hit(1, -0.007), Hit(2, 0.057), Hit(3, 0.03), Hit(4, 0.5)]
+    fused = fuse([kw(4), kw(3, exact=False), kw(2, exact=False)], vector)
+    assert [(f.image_id, f.ranked_by) for f in fused] == [
+        (4, "words"),
+        (3, "fused"),
+        (2, "fused"),
+        (1, "fused"),
+    ]
+    assert fused[0].rank_score == pytest.approx((1 / 61 + 1 / 64) * 61 / 2)
+    assert _follows_the_order(fused)
+    # First on both sides scores 1.0.
+    assert fuse([kw(5)], [Hit(5, 0.2)])[0].rank_score == pytest.approx(1.0)
+    # One side only: its own signal (the cosine for the vector side).
+    semantic = fuse([], [Hit(1, 0.5), Hit(2, 0.057), Hit(3, -0.007)])  # Milvus: best cosine first
+    assert [f.ranked_by for f in semantic] == ["semantic"] * 3
+    assert [f.rank_score for f in semantic] == [0.5, 0.057, -0.007]
+    text = fuse([kw(9), kw(8, exact=False), kw(7, exact=False)], [])
+    assert [f.ranked_by for f in text] == ["words", "keywords", "keywords"]
+    assert text[0].rank_score == pytest.approx(1.0) and _follows_the_order(text)

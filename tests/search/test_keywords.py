@@ -87,6 +87,40 @@ def test_exact_words_rank_before_substrings_and_weights_count(alice) -> None:
     assert ranked.index(bus_only.pk) < ranked.index(tram_only.pk)
 
 
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("coffee_crop15.jpg", ["coffee", "crop", "15"]),
+        ("myCoffeeCup.png", ["my", "Coffee", "Cup"]),
+        ("HTMLParser-v2.tar.gz", ["HTML", "Parser", "v", "2", "tar"]),
+        ("IMG_0042.JPG", ["IMG", "0042"]),
+        ("café-au-lait.jpeg", ["café", "au", "lait"]),
+        ("西湖夜景.jpg", ["西湖夜景"]),
+        ("", []),
+    ],
+)
+def test_file_names_are_split_into_words(name: str, words: list[str]) -> None:
+    assert keywords.filename_words(name) == words
+
+
+def test_a_whole_word_of_a_file_name_ranks_with_titles(alice) -> None:
+    """Issue 20: `coffee` found `coffee_crop15.jpg` only as a substring, behind a title that merely
+    contained the letters."""
+    substring = indexed_image(alice, "circle", title="coffeehouse sign")
+    crop = indexed_image(alice, "square", title="crop", filename="coffee_crop15.jpg")
+    camel = indexed_image(alice, "stripes", title="cup", filename="morningCoffee-2.png")
+    titled = indexed_image(alice, "triangle", title="Coffee")
+    found = keywords.search(parse("coffee"), candidates(AnonymousUser(), SearchParams()), 50)
+    assert [h.image_id for h in found][-1] == substring.pk
+    assert {h.image_id for h in found[:3]} == {crop.pk, camel.pk, titled.pk}
+    by_id = {h.image_id: h for h in found}
+    assert by_id[crop.pk].exact and by_id[crop.pk].fields == ("filename",)
+    assert by_id[crop.pk].score == by_id[titled.pk].score  # a file name's word weighs as a title's
+    assert find("crop15") == [crop.pk]  # the name as written still matches
+    assert find('"morning coffee"') == [camel.pk]  # a phrase across camelCase
+    assert find('"coffee morning"') == []
+
+
 def test_negative_words_remove_keyword_hits(alice) -> None:
     day = indexed_image(alice, title="harbour by day")
     indexed_image(alice, "square", title="harbour at night")
