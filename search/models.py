@@ -4,6 +4,7 @@ whoever makes it (pages, API, admin, bulk updates)."""
 
 from __future__ import annotations
 
+import numpy as np
 from django.db import models
 
 from ingestion.models import Image
@@ -36,3 +37,45 @@ class HashVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id}:{self.kind}"
+
+
+class ModelEmbedding(models.Model):
+    """An image's vector from a model other than the one in `Image.embedding`: the model being
+    built during a switch, and the previous one after it (until it is dropped). The database stays
+    the source of truth: every embedding collection in Milvus is rebuilt from these rows and
+    `Image.embedding` (`reconcile`). Which images have a row for the target model is also the
+    build's cursor: a restarted build encodes only the images still without one."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="model_embeddings")
+    model_id = models.CharField(max_length=255)
+    vector = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "model_id"], name="one_vector_per_model")]
+        indexes = [models.Index(fields=["model_id", "image"], name="model_embedding_model")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.model_id}"
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+
+class ModelSwitch(models.Model):
+    """The one row naming the model searches use (`active`; empty: settings.CLIP_MODEL), and the
+    switch in progress (`target`, built in the background) or finished (`previous`, whose vectors
+    and collection stay until dropped). Switching is one update of `active`."""
+
+    active = models.CharField(max_length=255, blank=True)
+    # CLIP_MODEL when `active` was set: changing the variable afterwards is a new choice and wins.
+    configured = models.CharField(max_length=255, blank=True)
+    target = models.CharField(max_length=255, blank=True)
+    target_dim = models.PositiveIntegerField(default=0)
+    previous = models.CharField(max_length=255, blank=True)
+    previous_dim = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    switched_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)  # why the build is stuck (e.g. the model cannot be loaded)
+
+    def __str__(self) -> str:
+        return f"active={self.active or '(CLIP_MODEL)'} target={self.target or '-'}"
