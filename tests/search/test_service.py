@@ -181,3 +181,19 @@ def test_collapse_keeps_the_best_ranked_copy(indexed: Indexed) -> None:
     assert collapse(results)[0].copies == (b.pk,)  # same PDQ hash: a re-encode
     a.pdq_quality = 10
     assert len(collapse(results)) == 3  # a weak hash proves nothing
+
+
+def test_a_whole_word_of_a_file_name_ranks_before_a_title_that_only_contains_it(indexed: Indexed) -> None:
+    """Issue 20: `coffee` ranked `coffee_crop15.jpg` behind unrelated images. Here the vector side
+    puts a "coffeehouse" picture first (its own vector is the query): the file still leads."""
+    Image.objects.filter(pk=indexed.square.pk).update(original_filename="coffee_crop15.jpg")
+    Image.objects.filter(pk=indexed.circle.pk).update(title="coffeehouse")
+    embed = lambda query, user, example: indexed.query(indexed.circle)  # noqa: E731
+    results, _ = search(parse("coffee"), indexed.alice, SearchParams(), embed=embed)
+    assert ids(results)[:2] == [indexed.square.pk, indexed.circle.pk]
+    assert [r.ranked_by for r in results[:2]] == ["words", "fused"]
+    assert results[0].matches[-1] == "filename"
+    # The page's score follows the order within each signal; the API's stays the cosine.
+    fused = [r.rank_score for r in results if r.ranked_by == "fused"]
+    assert fused == sorted(fused, reverse=True)
+    assert results[1].score == pytest.approx(1.0)
