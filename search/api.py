@@ -16,6 +16,7 @@ from ingestion.access import get_image_for_user
 from .duplicates import find_duplicates
 from .forms import MAX_OFFSET, SearchForm, example_image
 from .query_language import Query
+from .regions import parse_region, similar_to_region
 from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
 from .service import Result, similar_to
 from .service import search as run_query
@@ -110,12 +111,24 @@ def search(request):
     return _results(request, model_id, results, params.mode, query)
 
 
-@extend_schema(parameters=FILTERS, responses=RESULTS)
+REGION = OpenApiParameter(
+    "region",
+    str,
+    description="x,y,w,h: search by this part of the image instead (fractions 0-1 of its width and "
+    "height, e.g. 0.25,0.25,0.5,0.5); the server crops the stored original and encodes the crop",
+)
+
+
+@extend_schema(parameters=[*FILTERS, REGION], responses=RESULTS)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def similar(request, pk: int):
     image = get_image_for_user(request.user, pk)
     params = SearchForm(request.query_params, user=request.user).params()
+    region = parse_region(request.query_params.get("region"))
+    if region is not None:
+        results, model_id = similar_to_region(image, region, request.user, params)
+        return _results(request, model_id, results)
     return _results(request, image.embedding_model, similar_to(image, request.user, params))
 
 

@@ -11,7 +11,7 @@ from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
 
-from . import examples
+from . import examples, regions
 from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
 from .query_language import Query
@@ -48,7 +48,10 @@ def search_page(request):
         elif similar:
             context["kind"] = "similar"
             context["source"] = get_image_for_user(request.user, similar)
-            context["results"] = similar_to(context["source"], request.user, params)
+            context["region"] = region = regions.requested_region(request.GET, similar)
+            context["results"] = regions.similar_results(context["source"], region, request.user, params)
+        elif "region" in request.GET:
+            regions.requested_region(request.GET, similar)  # a region without similar=: a 400
         elif context["q"] or form.feedback_terms():
             query = form.query()
             context["words"] = query.highlight_words()
@@ -111,7 +114,7 @@ def result_items(request, context: dict) -> list[dict]:
     # Words, or the words added to an example image (whose token stays in the links).
     base = f"image:{context['source'].pk}" if context["kind"] == "similar" else context["q"]
     following = request.GET.copy()
-    for name in ("offset", "similar", "more", "less"):
+    for name in ("offset", "similar", "more", "less", "region"):
         following.pop(name, None)
     if following.get("mode") == "text":
         following["mode"] = "hybrid"  # example images need the vector side

@@ -47,7 +47,13 @@ def page_scope(request) -> str | None:
     scope = PAGE_SCOPES.get((match.url_name, _method(request))) if match else None
     if scope == "search" and not request.GET:
         return None
-    return scope
+    return _region_scope(request.GET, scope)
+
+
+def _region_scope(params, scope: str | None) -> str | None:
+    """A search by a region decodes a stored original and encodes the crop: the work of a search
+    by image, so it counts in that budget (`?region=` on the search page and on similar)."""
+    return "search_image" if scope == "search" and "region" in params else scope
 
 
 def client_address(request) -> str:
@@ -99,6 +105,7 @@ class ScopedThrottle(SimpleRateThrottle):
         scope = getattr(view, "throttle_scope", None)
         if scope is None and request.resolver_match is not None:
             scope = API_SCOPES.get((request.resolver_match.url_name, _method(request)))
+            scope = _region_scope(request.query_params, scope)
         return scope
 
     def get_ident(self, request) -> str:
