@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from core.errors import BadInput
 
-from . import services
+from . import services, trash
 from .access import get_image_for_user
 from .forms import ImageEditForm, ImageListForm, ImageUploadForm
 from .serializers import ImageSerializer, ImageUpdateSerializer, ImageUploadSerializer
@@ -85,5 +85,8 @@ class ImageDetail(generics.GenericAPIView):
         return Response(self._body(request, pk))
 
     def delete(self, request, pk: int):
-        get_image_for_user(request.user, pk, write=True, action="delete").delete()
+        """Moves the image to the trash: restorable for TRASH_DAYS (`POST /api/images/{id}/restore/`),
+        then deleted for good (`DELETE /api/trash/{id}/` does it now)."""
+        image = get_image_for_user(request.user, pk, write=True, action="delete")
+        trash.move_to_trash([image], request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

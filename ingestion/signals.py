@@ -5,7 +5,15 @@ transaction commits, so a receiver always finds the rows it is told about.
 - `images_created(ids)`: new pending images whose originals are stored (the search app queues
   their indexing).
 - `image_visibility_changed(image_id)`: the search app updates its index's copy.
-- Deletion is Django's own `post_delete` of `Image`.
+- `image_trashed(ids, user, origin)`: images went to the trash (search unpublishes them;
+  moderation takes them out of open groups and audits a moderator's).
+- `image_restoring(image, user)`: sent synchronously before a restore; a receiver may refuse it
+  by raising a `core.errors.UserFacingError` (moderation: content under a ban hold).
+- `image_restored(image_id, user)`: back from the trash (search republishes or re-queues it;
+  moderation re-syncs its holds and audits).
+- `image_deleted_forever(image_id, user, origin)`: someone emptied it out of the trash (moderation
+  audits a moderator's); the periodic purge sends nothing.
+- Deletion (a purge, or "delete forever") is Django's own `post_delete` of `Image`.
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ from .storage import delete_if_unreferenced, thumbnail_name
 
 images_created = Signal()
 image_visibility_changed = Signal()
+image_trashed = Signal()
+image_restoring = Signal()
+image_restored = Signal()
+image_deleted_forever = Signal()
 
 
 def announce_created(ids: list[int]) -> None:

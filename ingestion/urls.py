@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import media, views
+from . import media, trash_views, views
 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
@@ -10,4 +10,9 @@ urlpatterns = [
     path("images/<int:pk>/delete/", views.delete, name="image-delete"),
     path("media/images/<int:pk>/original", media.original, name="image-file"),
     path("media/images/<int:pk>/thumbnail.webp", media.thumbnail, name="image-thumbnail"),
+    path("trash/", trash_views.trash_page, name="trash"),
+    path("trash/empty/", trash_views.empty, name="trash-empty"),
+    path("trash/<int:pk>/restore/", trash_views.restore, name="trash-restore"),
+    path("trash/<int:pk>/delete/", trash_views.delete, name="trash-delete"),
+    path("trash/<int:pk>/thumbnail.webp", trash_views.thumbnail, name="trash-thumbnail"),
 ]

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
 
-from . import services
+from . import services, trash
 from .access import get_image_for_user, visible_images
 from .forms import SORTS, BulkForm, GalleryForm, ImageEditForm, ImageFieldsForm
 from .models import Tag
@@ -101,8 +101,7 @@ def bulk(request):
     verb = action["action"]
     with transaction.atomic():
         if verb == "delete":
-            for image in own:
-                image.delete()
+            trash.move_to_trash(own, request.user)
         elif verb in ("public", "private"):
             for image in own:
                 services.update_image(image, visibility=verb)
@@ -114,7 +113,7 @@ def bulk(request):
                 else:
                     image.tags.remove(*tags)
     done = {
-        "delete": "Deleted",
+        "delete": "Moved to the trash",
         "public": "Made public",
         "private": "Made private",
         "add_tags": "Tagged",
@@ -206,6 +205,7 @@ def edit(request, pk: int):
 @login_required
 @require_POST
 def delete(request, pk: int):
-    get_image_for_user(request.user, pk, write=True, action="delete").delete()
-    messages.success(request, "Image deleted.")
+    image = get_image_for_user(request.user, pk, write=True, action="delete")
+    trash.move_to_trash([image], request.user)
+    messages.success(request, f"Moved to the trash: you can restore it for {settings.TRASH_DAYS} days.")
     return redirect(_back_to(request, reverse("gallery")))

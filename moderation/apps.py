@@ -9,6 +9,7 @@ class ModerationConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from ingestion.models import Image
+        from ingestion.signals import image_deleted_forever, image_restored, image_restoring, image_trashed
         from search.signals import image_indexed, images_screening
 
         from . import handlers
@@ -18,3 +19,7 @@ class ModerationConfig(AppConfig):
             handlers.screen_indexed_images, sender=Image, dispatch_uid="moderation-screen"
         )
         image_indexed.connect(handlers.check_indexed_images, sender=Image, dispatch_uid="moderation-check")
+        image_trashed.connect(handlers.after_trash, sender=Image, dispatch_uid="moderation-trash")
+        image_restoring.connect(handlers.refuse_banned_restore, sender=Image, dispatch_uid="mod-restoring")
+        image_restored.connect(handlers.after_restore, sender=Image, dispatch_uid="moderation-restore")
+        image_deleted_forever.connect(handlers.after_delete_forever, sender=Image, dispatch_uid="mod-forever")

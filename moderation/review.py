@@ -11,6 +11,7 @@ from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from core.errors import BadInput
+from ingestion import trash
 from ingestion.models import Image
 
 from . import audit, withholding
@@ -127,8 +128,8 @@ def resolve(moderator, group: Group, keep: list[int], action: str, note: str = "
             # Kept from a ban match: the holds this group reviews are lifted for those images.
             withholding.release(Hold.objects.filter(group=group, image__in=kept))
         for image in others:
-            if action == DELETE:
-                image.delete()
+            if action == DELETE:  # to the trash: restorable for TRASH_DAYS (ingestion.trash)
+                trash.move_to_trash([image], moderator, Image.TrashOrigin.MODERATION)
             elif group.kind == Group.Kind.DUPLICATE:
                 withholding.hold(image, Hold.Cause.DECISION, _hide_reason(image, kept), group=group)
             elif not image.holds.exists():

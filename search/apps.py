@@ -9,7 +9,7 @@ class SearchConfig(AppConfig):
         from django.db.models.signals import post_delete
 
         from ingestion.models import Image
-        from ingestion.signals import image_visibility_changed, images_created
+        from ingestion.signals import image_restored, image_trashed, image_visibility_changed, images_created
 
         from . import handlers, worker
 
@@ -18,5 +18,7 @@ class SearchConfig(AppConfig):
             handlers.republish_after_visibility_change, sender=Image, dispatch_uid="search-republish"
         )
         post_delete.connect(handlers.unpublish_deleted_image, sender=Image, dispatch_uid="search-unpublish")
+        image_trashed.connect(handlers.unpublish_trashed_images, sender=Image, dispatch_uid="search-trash")
+        image_restored.connect(handlers.republish_restored_image, sender=Image, dispatch_uid="search-restore")
         worker_ready.connect(worker.on_worker_ready, dispatch_uid="search-worker-ready")
         worker_shutdown.connect(worker.on_worker_shutdown, dispatch_uid="search-worker-shutdown")

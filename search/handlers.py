@@ -43,3 +43,29 @@ def unpublish_deleted_image(sender, instance: Image, **kwargs) -> None:
             log.warning("Vectors of deleted image %s left in Milvus: %s", deleted.pk, exc)
 
     transaction.on_commit(unpublish)
+
+
+def unpublish_trashed_images(sender, ids: list[int], **kwargs) -> None:
+    """Trashed images leave the index at once (reconcile would drop them too: they are no rows of
+    `Image.objects`)."""
+    try:
+        index.unpublish(list(Image.all_objects.filter(pk__in=ids)))
+    except VectorStoreError as exc:
+        log.warning("Vectors of trashed images %s left in Milvus (reconcile drops them): %s", ids, exc)
+
+
+def republish_restored_image(sender, image_id: int, **kwargs) -> None:
+    """Back from the trash: published again from the stored vectors and hashes (no re-encoding),
+    or indexed if it was trashed before it was."""
+    image = Image.objects.filter(pk=image_id).first()
+    if image is None:
+        return
+    if image.status == Image.Status.PENDING:
+        enqueue_indexing([image.pk])
+        return
+    if image.status != Image.Status.INDEXED:
+        return
+    try:
+        index.publish([image])
+    except VectorStoreError as exc:
+        log.warning("Restored image %s not republished yet (reconcile will): %s", image_id, exc)

@@ -42,7 +42,7 @@
     action.addEventListener("change", syncTags);
     form.addEventListener("submit", (event) => {
       const n = boxes.filter((b) => b.checked).length;
-      if (action.value === "delete" && !confirm("Delete " + n + " image(s)? This cannot be undone.")) {
+      if (action.value === "delete" && !confirm("Move " + n + " image(s) to the trash? You can restore them from the trash.")) {
         event.preventDefault();
       }
     });

@@ -53,11 +53,19 @@ def backup(destination: Path) -> dict:
     media = Path(settings.MEDIA_ROOT)
     with tempfile.TemporaryDirectory(dir=destination.parent) as work:
         fixture = Path(work) / DATABASE
-        call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, output=str(fixture), verbosity=0)
+        # The base managers: the trash travels too (Image.objects leaves it out).
+        call_command(
+            "dumpdata",
+            exclude=EXCLUDED,
+            natural_foreign=True,
+            use_base_manager=True,
+            output=str(fixture),
+            verbosity=0,
+        )
         manifest = {
             "format": FORMAT,
             "created_at": timezone.now().isoformat(),
-            "images": Image.objects.count(),
+            "images": Image.all_objects.count(),
             "database_engine": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
             "clip_model": settings.CLIP_MODEL,
         }
@@ -91,7 +99,7 @@ def restore(source: Path) -> RestoreReport:
     if not source.is_file():
         raise BackupError(f"{source} is not a file.")
     call_command("migrate", interactive=False, verbosity=0)
-    if Image.objects.exists() or _has_users():
+    if Image.all_objects.exists() or _has_users():
         raise BackupError("This site already has users or images: restore into an empty DATA_DIR.")
     media = Path(settings.MEDIA_ROOT)
     with tempfile.TemporaryDirectory() as work, tarfile.open(source, "r:gz") as archive:

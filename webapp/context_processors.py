@@ -12,6 +12,7 @@ def site(request) -> dict:
         state, detail = SummaryState.ERROR, f"the task queue (Redis) is unreachable: {exc}"
     return {
         "clip_model": settings.CLIP_MODEL,
+        "trash_days": settings.TRASH_DAYS,
         "is_demo_model": settings.CLIP_MODEL == "demo",
         "encoder_state": state,
         "encoder_detail": detail,

@@ -290,6 +290,9 @@ MODERATION_IMPORT_MAX_BYTES = env_int("MODERATION_IMPORT_MAX_BYTES", 2_000_000, 
 MODERATION_IMPORT_MAX_ROWS = env_int("MODERATION_IMPORT_MAX_ROWS", 20_000, minimum=1)
 # `find_duplicates` joins all hashes in memory: the faster index layout only while it fits here.
 RESCAN_INDEX_MAX_MB = env_int("RESCAN_INDEX_MAX_MB", 2048, minimum=16)
+# Deleted images (by their owner, or by a moderator's resolve) wait this long in the trash, where
+# they can be restored, before the purge (beat, hourly; `manage.py purge_trash`) deletes them.
+TRASH_DAYS = env_int("TRASH_DAYS", 30, minimum=0, maximum=3650)
 # A pending image older than this with no worker progress is re-queued by `reconcile`.
 PENDING_REQUEUE_SECONDS = env_int("PENDING_REQUEUE_SECONDS", 300, minimum=0)
 
@@ -326,6 +329,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "search.tasks.reconcile", "schedule": 600.0},
     # Images left pending by a failed enqueue (Redis down) are queued within a minute of its return.
+    "purge-trash": {"task": "ingestion.tasks.purge_trash", "schedule": 3600.0},
     "requeue-unqueued": {
         "task": "search.tasks.requeue_unqueued",
         "schedule": 30.0,

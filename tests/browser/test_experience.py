@@ -246,8 +246,8 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
     assert Image.objects.filter(pk=batch[0].pk).exists()
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(".meta").get_by_role("button", name="Delete").click()
-    expect(page.locator(".messages")).to_contain_text("Image deleted.")
-    assert not Image.objects.filter(pk=batch[0].pk).exists()
+    expect(page.locator(".messages")).to_contain_text("Moved to the trash")
+    assert not Image.objects.filter(pk=batch[0].pk).exists()  # in the trash: Image.all_objects
 
     assert page.js_errors == [] and console == []
 
