@@ -25,6 +25,36 @@ from tests.factories import PASSWORD, make_user
 from webapp.celery import app as celery_app
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("imagesearch")
+    group.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="deselect the tests that do not touch the database (make test's PostgreSQL pass)",
+    )
+    group.addoption(
+        "--expect-database",
+        choices=("sqlite", "postgresql"),
+        help="fail unless the test database is this engine (make test names it for each pass)",
+    )
+
+
+def uses_database(item: pytest.Item) -> bool:
+    """A django_db test, or one whose fixtures set up the test database (db, live_server, workers)."""
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(item.get_closest_marker("django_db")) or "django_db_setup" in fixtures
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("database_tests_only"):
+        return
+    # The SQLite pass runs every test; the PostgreSQL pass only those the database can change.
+    skipped = [item for item in items if not uses_database(item)]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if uses_database(item)]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _throwaway_data_dir():
     """Set up first, so torn down last: after the servers stop and the test database is gone."""
