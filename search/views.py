@@ -37,6 +37,7 @@ def search_page(request):
     status = 200
     try:
         params = form.params()
+        context["active_filters"] = active_filters(request)
         context.update(q=form.text(), min_score=params.min_score, sort=params.sort, mode=params.mode)
         similar = form.cleaned()["similar"]
         if "example" in request.GET:
@@ -104,6 +105,38 @@ def example_preview(request, token: str):
     response = FileResponse(iter([data]), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# The search parameters the filter panel sets, each with how its chip reads (value -> label).
+FILTER_LABELS = {
+    "mode": lambda v: f"Mode: {v}",
+    "min_score": lambda v: f"Score ≥ {v}",
+    "sort": lambda v: "Newest first" if v == "date" else "",
+    "created_after": lambda v: f"From {v}",
+    "created_before": lambda v: f"To {v}",
+    "tags": lambda v: f"Tags: {v}",
+    "has_text": lambda v: "Has text" if v.lower() in ("true", "1", "yes", "on") else "No text",
+    "moderation": lambda v: "Withheld only",
+    "owner": lambda v: "Only mine" if v == "me" else f"Owner: {v}",
+    "visibility": lambda v: f"Only {v}",
+    "collapse": lambda v: "Copies shown one by one" if v.lower() in ("false", "0", "no", "off") else "",
+}
+
+
+def active_filters(request) -> list[dict]:
+    """The filters in the address, each as a chip: its label and the address without it (the
+    page's first results). Only reached once the form accepted them, so each value is valid."""
+    chips = []
+    for name, label in FILTER_LABELS.items():
+        value = request.GET.get(name, "").strip()
+        text = label(value) if value else ""
+        if not text or (name == "mode" and value == "hybrid"):
+            continue
+        rest = request.GET.copy()
+        for gone in (name, "offset"):
+            rest.pop(gone, None)
+        chips.append({"name": name, "label": text, "remove": f"?{rest.urlencode()}"})
+    return chips
 
 
 def result_items(request, context: dict) -> list[dict]:

@@ -107,13 +107,17 @@
     input.insertAdjacentElement("afterend", preview);
     const show = () => {
       const file = input.files[0];
+      const tool = form.closest("details");
+      if (tool && file) tool.open = true; // a dropped example shows its form, and its button
       preview.hidden = !(file && file.type.startsWith("image/"));
       if (!preview.hidden) preview.src = URL.createObjectURL(file);
     };
     input.addEventListener("change", show);
-    form.addEventListener("dragover", (e) => { e.preventDefault(); form.classList.add("over"); });
-    form.addEventListener("dragleave", () => form.classList.remove("over"));
-    form.addEventListener("drop", (e) => {
+    // The folded "Search with an example image" takes a dropped picture too.
+    const zone = form.closest("details") || form;
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); form.classList.add("over"); });
+    zone.addEventListener("dragleave", () => form.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
       e.preventDefault();
       form.classList.remove("over");
       if (e.dataTransfer && e.dataTransfer.files.length) {
@@ -121,10 +125,11 @@
         show();
       }
     });
-    // The filters and sort of the words form apply to an image search too: the server reads them
-    // from the address, so they go on the form's action (a search by example has no words-only mode).
+    // The filters and sort of the search box (the header's form, which the filter panel's fields
+    // belong to) apply to an image search too: the server reads them from the address, so they go
+    // on the form's action (a search by example has no words-only mode).
     form.addEventListener("submit", () => {
-      const words = document.getElementById("text-search");
+      const words = document.getElementById("site-search");
       if (!words) return;
       const params = new URLSearchParams();
       for (const [name, value] of new FormData(words)) {

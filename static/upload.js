@@ -1,5 +1,7 @@
-// Upload page: files from the drop zone, the clipboard or the file picker go into a queue; "Upload"
-// sends them to POST /api/images/ a few at a time, each with its own progress bar and result.
+// Upload page: files from the drop zone, the clipboard or the file picker start uploading at once
+// (POST /api/images/, a few at a time, each with its own progress bar and result); once uploaded,
+// each file's title, tags and visibility can be changed in place (PATCH /api/images/{id}/).
+// Without this script the form posts the chosen files to the page itself.
 (function () {
   "use strict";
   const PARALLEL = 3;
@@ -40,30 +42,18 @@
         if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(file.type)) preview.src = URL.createObjectURL(file);
         const name = el("span", { class: "name", title: file.name }, file.name);
         const remove = el("button", { type: "button", class: "remove", "aria-label": "Remove " + file.name }, "×");
-        const title = el("input", {
-          type: "text", class: "file-title", maxlength: "200",
-          placeholder: "Title (optional)", "aria-label": "Title for " + file.name,
-        });
         const progress = el("progress", { max: "100", value: "0", "aria-label": "Progress of " + file.name });
         progress.hidden = true;
-        const result = el("span", { class: "file-result" }, megabytes(file.size) + " · ready");
-        // This file's own tags (added to the ones for all) and visibility (else the one for all).
-        const more = el("details", { class: "file-more" });
-        more.append(el("summary", {}, "Tags and visibility for this file"));
-        const tags = el("input", {
-          type: "text", class: "file-tags", placeholder: "more tags, comma-separated",
-          "aria-label": "Tags for " + file.name,
-        });
-        const visibility = el("select", { class: "file-visibility", "aria-label": "Visibility of " + file.name });
-        [["", "Visibility as above"], ["public", "Public"], ["private", "Private"]].forEach(([value, label]) => {
-          visibility.append(el("option", { value }, label));
-        });
-        more.append(tags, visibility);
-        li.append(preview, name, remove, title, more, progress, result);
+        const result = el("span", { class: "file-result" }, megabytes(file.size) + " · waiting");
+        li.append(preview, name, remove, progress, result);
         queueList.appendChild(li);
-        const item = { file, li, title, tags, visibility, more, progress, result, state: "queued" };
+        // The tags and visibility for all, as they are when the file is added.
+        const item = {
+          file, li, progress, result, remove, state: "queued",
+          tags: form.elements.tags.value, visibility: form.elements.visibility.value,
+        };
         remove.addEventListener("click", () => {
-          if (item.state === "uploading") return;
+          if (item.state === "uploading") return; // a file on its way cannot be taken back here
           li.remove();
           items.splice(items.indexOf(item), 1);
           report();
@@ -73,7 +63,60 @@
         }
         items.push(item);
       }
-      report();
+      start();
+    }
+
+    // Once uploaded: the file's own title, tags and visibility, each saved when changed.
+    function editor(item, body) {
+      const name = item.file.name;
+      const box = el("div", { class: "file-edit" });
+      const title = el("input", {
+        type: "text", class: "file-title", maxlength: "200", placeholder: "Title",
+        "aria-label": "Title for " + name,
+      });
+      title.value = body.title || "";
+      const tags = el("input", {
+        type: "text", class: "file-tags", placeholder: "tags, comma-separated", "aria-label": "Tags for " + name,
+      });
+      tags.value = (body.tags || []).join(", ");
+      const visibility = el("select", { class: "file-visibility", "aria-label": "Visibility of " + name });
+      [["public", "Public"], ["private", "Private"]].forEach(([value, label]) => {
+        visibility.append(el("option", { value }, label));
+      });
+      visibility.value = body.visibility || "public";
+      const saved = el("span", { class: "file-saved", "aria-live": "polite" });
+      box.append(title, tags, visibility);
+      item.li.append(box, saved);
+      const fields = { title, tags, visibility };
+      Object.entries(fields).forEach(([field, input]) => {
+        input.addEventListener("change", () => save(item, body.id, field, input, saved));
+      });
+    }
+
+    async function save(item, id, field, input, saved) {
+      const value = field === "tags" ? input.value.split(",").map((t) => t.trim()).filter(Boolean) : input.value;
+      item.saving = (item.saving || 0) + 1;
+      saved.textContent = "saving…";
+      try {
+        const response = await fetch(api + id + "/", {
+          method: "PATCH",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+          body: JSON.stringify({ [field]: value }),
+        });
+        let body = {};
+        try { body = await response.json(); } catch (err) { body = {}; }
+        if (response.ok) {
+          if (field === "tags") input.value = (body.tags || []).join(", ");
+          saved.textContent = `${field === "tags" ? "Tags" : field === "title" ? "Title" : "Visibility"} saved`;
+        } else {
+          saved.textContent = body.error || "Not saved: the server refused it.";
+        }
+      } catch (err) {
+        saved.textContent = "Not saved: the connection failed.";
+      } finally {
+        item.saving--;
+      }
     }
 
     function setState(item, state) {
@@ -84,8 +127,6 @@
     function fail(item, message, retry) {
       setState(item, "failed");
       item.progress.hidden = true;
-      item.title.hidden = !retry && !item.title.value; // nothing more to send
-      item.more.hidden = !retry;
       item.result.textContent = message;
       if (retry) {
         const again = el("button", { type: "button", class: "link" }, "Retry");
@@ -99,14 +140,13 @@
       item.li.dataset.imageId = body.id;
       item.li.dataset.status = body.status; // the page's status poller turns it to indexed
       item.progress.hidden = true;
-      item.title.disabled = true;
-      item.title.hidden = !item.title.value;
-      item.more.hidden = true;
+      item.remove.hidden = true;
       item.result.textContent = "Uploaded as ";
       const link = el("a", { href: "/images/" + body.id + "/" }, "#" + body.id);
       const badge = el("span", { class: "status status-" + body.status }, body.status);
       item.result.append(link, " ", badge);
       if (body.moderation === "hidden" && window.markWithheld) window.markWithheld(item.li, body.moderation_reason);
+      editor(item, body);
     }
 
     function duplicate(item, body) {
@@ -127,11 +167,8 @@
         item.result.textContent = "uploading…";
         const data = new FormData();
         data.append("file", item.file, item.file.name);
-        const single = items.length === 1;
-        const title = item.title.value.trim() || (single ? form.elements.title.value.trim() : "");
-        if (title) data.append("title", title);
-        data.append("tags", [form.elements.tags.value, item.tags.value].filter((t) => t.trim()).join(", "));
-        data.append("visibility", item.visibility.value || form.elements.visibility.value);
+        if (item.tags.trim()) data.append("tags", item.tags);
+        data.append("visibility", item.visibility);
         data.append("allow_duplicate", item.allowDuplicate ? "true" : "false");
         const xhr = new XMLHttpRequest();
         xhr.open("POST", api);
@@ -193,15 +230,24 @@
       if (count("done")) parts.push(count("done") + " uploaded");
       if (count("duplicate")) parts.push(count("duplicate") + " already in your library");
       if (count("failed")) parts.push(count("failed") + " refused");
-      if (busy) parts.push(running ? busy + " to go" : busy + " ready to upload");
+      if (busy) parts.push(busy + " to go");
       summary.textContent = parts.join(" · ");
-      button.disabled = !items.some((i) => i.state === "queued") || running > 0;
-      button.textContent = count("queued") > 1 ? `Upload ${count("queued")} files` : "Upload";
       const finished = items.length > 0 && !busy;
       clearButton.hidden = !items.some((i) => ["done", "failed", "duplicate"].includes(i.state));
       doneLink.hidden = !(finished && count("done"));
     }
 
+    // Leaving while files are on their way (or their changes being saved) would lose them: ask.
+    window.addEventListener("beforeunload", (e) => {
+      if (!items.some((i) => ["queued", "uploading"].includes(i.state) || i.saving > 0)) return;
+      e.preventDefault();
+      e.returnValue = ""; // older browsers ask only when this is set
+    });
+    // With this script: the drop zone and its button; the plain picker and Upload are for without.
+    form.dataset.ready = "true";
+    button.hidden = true;
+    document.getElementById("choose-files").hidden = false;
+    input.tabIndex = -1;
     input.addEventListener("change", () => {
       addFiles(input.files);
       input.value = "";

@@ -78,8 +78,23 @@ def test_similar_results(clean_index) -> None:
 def test_search_form_keeps_its_filters(client) -> None:
     html = client.get("/search/", {"created_after": "2024-01-01", "created_before": "2024-12-31"})
     page = html.content.decode()
-    assert 'name="created_after" value="2024-01-01"' in page
-    assert 'name="created_before" value="2024-12-31"' in page
+    # The panel's fields belong to the header's search box, so a search from it keeps them.
+    assert 'name="created_after" form="site-search" value="2024-01-01"' in page
+    assert 'name="created_before" form="site-search" value="2024-12-31"' in page
+    assert '<form class="topsearch" id="site-search"' in page
+    # Each filter in use is a chip whose link is the address without it.
+    assert 'data-filter="created_after">From 2024-01-01<a href="?created_before=2024-12-31"' in page
+    assert 'data-filter="created_before">To 2024-12-31<a href="?created_after=2024-01-01"' in page
+
+
+def test_chips_name_each_filter_in_use_and_nothing_else(client) -> None:
+    params = {"q": "cat", "mode": "hybrid", "sort": "date", "tags": "beach", "has_text": "true", "offset": "50"}
+    page = client.get("/search/", params).content.decode()
+    chips = page.split('id="active-filters"', 1)[1].split("</ul>", 1)[0]
+    assert chips.count('class="chip"') == 3  # mode=hybrid is the default; q and offset are no filters
+    assert 'data-filter="sort">Newest first<a href="?q=cat&amp;mode=hybrid&amp;tags=beach&amp;has_text=true"' in chips
+    assert "Tags: beach" in chips and "Has text" in chips
+    assert 'id="active-filters"' not in client.get("/search/", {"q": "cat"}).content.decode()
 
 
 def test_similar_results_page_on(clean_index) -> None:
