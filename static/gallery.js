@@ -50,3 +50,39 @@
     refresh();
   });
 })();
+
+// The date scrubber: ↑/↓ (Home/End) move between its years and months; the month in view is marked.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", () => {
+    const scrubber = document.getElementById("scrubber");
+    if (!scrubber) return;
+    const links = Array.from(scrubber.querySelectorAll("a"));
+    scrubber.addEventListener("keydown", (event) => {
+      const at = links.indexOf(document.activeElement);
+      if (at < 0) return;
+      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: links.length - 1 }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      links[Math.max(0, Math.min(links.length - 1, to))].focus();
+    });
+    // The month in view: the last section whose top has passed the upper third of the window.
+    const byMonth = new Map(links.filter((a) => a.dataset.month).map((a) => [a.dataset.month, a]));
+    const sections = Array.from(document.querySelectorAll("#gallery .month"));
+    let queued = false;
+    function mark() {
+      queued = false;
+      const line = window.innerHeight / 3;
+      const passed = sections.filter((m) => m.getBoundingClientRect().top <= line);
+      const current = (passed.length ? passed[passed.length - 1] : sections[0] || {}).id;
+      byMonth.forEach((link, month) => {
+        if (month === current) link.setAttribute("aria-current", "true");
+        else link.removeAttribute("aria-current");
+      });
+    }
+    window.addEventListener("scroll", () => {
+      if (!queued) { queued = true; requestAnimationFrame(mark); }
+    }, { passive: true });
+    mark();
+  });
+})();

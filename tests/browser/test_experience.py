@@ -158,6 +158,7 @@ def test_timeline_filters_bulk_tags_and_the_viewers_keyboard(page: Page, live_se
     # Filters as controls, kept on the next page.
     page.goto(base + "/")
     expect(page.get_by_role("heading", name="June 2024")).to_be_visible()
+    page.locator("#filters-panel > summary").click()  # the filters wait in a panel
     page.get_by_label("Tag", exact=True).fill("batch")
     page.get_by_role("button", name="Apply").first.click()
     expect(page).to_have_url(re.compile(r"tag=batch"))

@@ -149,9 +149,14 @@ def test_the_jump_list_reaches_every_month_of_the_timeline_not_only_this_pages(
     jump = html[html.index('aria-label="Jump to month"') :]
     jump = jump[: jump.index("</nav>")]
     # June is on this page; May starts page 2, March page 2 too (positions 2 and 3 of 0..4).
-    assert 'href="#month-2024-06" title="2 images">Jun 2024' in jump
-    assert 'href="?tag=trip&amp;page=2#month-2024-05" title="1 image">May 2024' in jump
-    assert 'href="?tag=trip&amp;page=2#month-2024-03" title="2 images">Mar 2024' in jump
+    # The scrubber names each year once, then its months (the year read out to screen readers).
+    hidden = '<span class="visually-hidden"> 2024</span>'
+    assert 'href="#month-2024-06" class="year" title="2024">2024</a>' in jump
+    assert f'href="#month-2024-06" title="2 images" data-month="month-2024-06">Jun{hidden}' in jump
+    later = "?tag=trip&amp;page=2"
+    assert f'href="{later}#month-2024-05" title="1 image" data-month="month-2024-05">May{hidden}' in jump
+    assert f'href="{later}#month-2024-03" title="2 images" data-month="month-2024-03">Mar{hidden}' in jump
+    assert jump.count('class="year"') == 1
     assert "2022" not in jump  # the filters hold
 
     oldest = browser.get("/", {"tag": "trip", "sort": "oldest", "page": 3}).content.decode()

@@ -208,7 +208,8 @@ def test_grid_cards_use_srcset_and_the_image_page_shows_the_preview(clean_index)
     card = re.search(r'<img src="[^"]*"[^>]*>', gallery.split('class="thumb"', 1)[1]).group(0)
     srcset = f'srcset="{image.sized_url("small")} 341w, {image.sized_url("medium")} 683w"'
     assert srcset in card.replace("&amp;", "&")
-    assert 'sizes="(max-width: 640px) calc(50vw * 1.333), calc(240px * 1.333)"' in card
+    # A justified row's tile: its row height (static/gallery.css) times its aspect ratio.
+    assert 'sizes="(max-width: 640px) calc(120px * 1.33), calc(220px * 1.33)"' in card
     assert 'width="341" height="256"' in card  # the space is held before it loads: no layout shift
 
     page = Client().get(image.get_absolute_url()).content.decode().replace("&amp;", "&")

@@ -256,4 +256,3 @@ def test_a_region_search_counts_in_the_search_by_image_budget(alice, settings) -
     assert client.get(f"/api/images/{image.pk}/similar/").status_code == 400
     caches["throttle"].clear()
     caches["default"].clear()
-
