@@ -85,23 +85,16 @@ def test_drop_upload_with_progress_a_rejection_a_duplicate_and_live_status(
 
     circle = image_bytes(draw_image("circle"), "PNG")
     square = image_bytes(draw_image("square"), "PNG")
+    page.get_by_label("Tags for all").fill("holiday")  # for the files added from now on
     drop(
         page,
         payload("circle.png", circle),
         payload("square.png", square),
         payload("notes.png", b"these are words, not pixels"),
     )
+    # Sent as soon as they are dropped: no button to find at the end of the list.
     queue = page.locator("#upload-queue li")
     expect(queue).to_have_count(3)
-    expect(page.locator("#upload-summary")).to_have_text("3 ready to upload")
-    page.get_by_label("Tags for all").fill("holiday")
-    square_row = queue.filter(has_text="square.png")
-    square_row.get_by_text("Tags and visibility for this file").click()
-    page.get_by_label("Tags for square.png").fill("geometry")
-    page.get_by_label("Visibility of square.png").select_option("private")
-    page.get_by_label("Title for square.png").fill("A square")
-    page.get_by_role("button", name="Upload 3 files").click()
-
     expect(page.locator('#upload-queue li[data-state="done"]')).to_have_count(2)
     rejected = page.locator('#upload-queue li[data-state="failed"]')
     expect(rejected).to_have_count(1)
@@ -110,6 +103,16 @@ def test_drop_upload_with_progress_a_rejection_a_duplicate_and_live_status(
     for bar in page.locator('#upload-queue li[data-state="done"] progress').all():
         assert bar.evaluate("p => p.value") == 100
     expect(page.locator("#upload-done")).to_be_visible()
+    # Each uploaded file's own title, tags and visibility, saved in place.
+    square_row = queue.filter(has_text="square.png")
+    page.get_by_label("Tags for square.png").fill("geometry, holiday")
+    page.get_by_label("Tags for square.png").press("Enter")
+    expect(square_row.locator(".file-saved")).to_have_text("Tags saved")
+    page.get_by_label("Visibility of square.png").select_option("private")
+    expect(square_row.locator(".file-saved")).to_have_text("Visibility saved")
+    page.get_by_label("Title for square.png").fill("A square")
+    page.get_by_label("Title for square.png").press("Enter")
+    expect(square_row.locator(".file-saved")).to_have_text("Title saved")
 
     # Live status: both turn indexed without a reload, and the header indicator follows.
     page.evaluate("window.__sameDocument = true")
@@ -130,7 +133,6 @@ def test_drop_upload_with_progress_a_rejection_a_duplicate_and_live_status(
 
     # The same circle again: offered "upload anyway", which stores a second copy.
     drop(page, payload("circle-again.png", circle))
-    page.get_by_role("button", name="Upload").click()
     again = page.locator('#upload-queue li[data-state="duplicate"]')
     expect(again).to_have_count(1)
     expect(again).to_contain_text(f"circle-again.png is already in your library as #{first.pk}")

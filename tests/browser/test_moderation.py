@@ -88,8 +88,7 @@ def test_the_owner_of_a_withheld_upload_is_told_why_and_asks_for_a_review(
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("main form").get_by_role("button", name="Log in").click()
     page.wait_for_url(base + "/upload/")  # upload.js listens from the load on: a file set before is lost
-    page.locator("#upload-form input[name=files]").set_input_files([str(picture)])
-    page.locator("#upload-form button[type=submit]").click()
+    page.locator("#upload-form input[name=files]").set_input_files([str(picture)])  # sent at once
     done = page.locator('#upload-queue li[data-state="done"]')
     expect(done.locator(".withheld")).to_have_text("withheld")
     expect(done).to_contain_text("Spam or advertising")
