@@ -3,7 +3,8 @@ and reconciling an image across all of them in one place. The rest of the app sp
 `search.vector_store` below speaks rows and collections.
 
 Two kinds of collection, both rebuilt from the database alone:
-- one per embedding model and dimension (cosine), from `Image.embedding`;
+- one per embedding model and dimension (cosine), from `Image.embedding` (the active model's
+  vector) and `search.models.ModelEmbedding` (a model being switched to, or the previous one);
 - one for PDQ hashes, as 256-dim +1/-1 vectors under inner product (Milvus Lite has no binary
   vectors): Hamming distance = (256 - IP) / 2;
 - one for the hashes of an image's transforms (`search.models.HashVariant`: the plain image,
@@ -24,7 +25,7 @@ from django.db.models import prefetch_related_objects
 
 from ingestion.models import Image
 
-from .models import HashVariant
+from .models import HashVariant, ModelEmbedding, ModelSwitch
 from .vector_store import SearchFilter, VectorRow, VectorStore, collection_name
 
 PDQ_BITS = 256
@@ -75,6 +76,14 @@ def forget_collections() -> None:
 
 def embedding_store(model_id: str, dim: int) -> VectorStore:
     return _collection(collection_name(model_id, dim), dim)
+
+
+def drop_embedding_store(model_id: str, dim: int) -> None:
+    """Remove a model's collection from Milvus (after a switch, once its vectors are let go)."""
+    name = collection_name(model_id, dim)
+    with _lock:
+        store = _collections.pop(name, None) or VectorStore(name, dim)
+    store.drop()
 
 
 def hash_store() -> VectorStore:
@@ -156,6 +165,11 @@ def placements(image: Image) -> list[Placement]:
     vector = image.embedding_vector()
     if vector is not None and image.embedding_model:
         found.append(Placement(embedding_store(image.embedding_model, len(vector)), image_row(image, vector)))
+    if image.pk is not None:  # a model switch's other vectors (usually prefetched: see publish)
+        for other in image.model_embeddings.all():
+            if other.model_id != image.embedding_model:
+                extra = other.as_array()
+                found.append(Placement(embedding_store(other.model_id, len(extra)), image_row(image, extra)))
     if image.pdq_hash:
         found.append(Placement(hash_store(), image_row(image, pdq_vector(image.pdq_hash))))
     rows = variant_rows_of(image)
@@ -176,7 +190,7 @@ def _by_store(images: Iterable[Image]) -> dict[str, tuple[VectorStore, list[Vect
 def publish(images: Sequence[Image]) -> None:
     """Write the images' rows to every collection they belong in (an upsert: also updates the
     visibility and owner that searches filter on). Raises VectorStoreError."""
-    prefetch_related_objects([i for i in images if i.pk is not None], "hash_variants")
+    prefetch_related_objects([i for i in images if i.pk is not None], "hash_variants", "model_embeddings")
     for store, rows in _by_store(images).values():
         store.upsert(rows)
         store.flush()
@@ -192,6 +206,21 @@ def unpublish(images: Sequence[Image]) -> None:
     if variant_ids:
         variant_store().delete(variant_ids)
         variant_store().flush()
+    # Likewise its vectors of a model switch's other models (ModelEmbedding rows cascade away).
+    ids = [image.pk for image in images if image.pk is not None]
+    for store in switch_stores():
+        if ids:
+            store.delete(ids)
+            store.flush()
+
+
+def switch_stores() -> list[VectorStore]:
+    """The collections of the model being switched to and of the previous one, if known."""
+    row = ModelSwitch.objects.filter(pk=1).first()
+    if row is None:
+        return []
+    pairs = {(row.target, row.target_dim), (row.previous, row.previous_dim)}
+    return [embedding_store(model_id, dim) for model_id, dim in sorted(pairs) if model_id and dim]
 
 
 # ---------------------------------------------------------------------------- reconcile
@@ -224,6 +253,28 @@ def sync_collection(
 
 def embedding_rows(ids: list[int]) -> list[VectorRow]:
     return [image_row(i, i.embedding_vector()) for i in Image.objects.filter(pk__in=ids)]
+
+
+def model_rows(model_id: str) -> Callable[[list[int]], list[VectorRow]]:
+    """Rows of one model's collection for these image ids, from wherever the database keeps the
+    vector: `Image.embedding` when it is that model's, else its ModelEmbedding row."""
+
+    def rows_for(ids: list[int]) -> list[VectorRow]:
+        images = Image.objects.filter(pk__in=ids)
+        others = dict(
+            ModelEmbedding.objects.filter(model_id=model_id, image_id__in=ids).values_list(
+                "image_id", "vector"
+            )
+        )
+        rows = []
+        for image in images:
+            if image.embedding_model == model_id and image.embedding:
+                rows.append(image_row(image, image.embedding_vector()))
+            elif image.pk in others:
+                rows.append(image_row(image, np.frombuffer(bytes(others[image.pk]), dtype=np.float32)))
+        return rows
+
+    return rows_for
 
 
 def hash_rows(ids: list[int]) -> list[VectorRow]:
@@ -264,6 +315,10 @@ def embedding_models() -> dict[str, int]:
     for model_id in models:
         sample = Image.objects.filter(embedding_model=model_id).exclude(embedding=None).first()
         found[model_id] = len(sample.embedding_vector())
+    others = ModelEmbedding.objects.order_by().values_list("model_id", flat=True).distinct()
+    for model_id in others:
+        if model_id not in found:
+            found[model_id] = len(ModelEmbedding.objects.filter(model_id=model_id).first().as_array())
     return found
 
 

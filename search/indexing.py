@@ -9,7 +9,10 @@ Failure policy, stage by stage:
   alone: its row becomes `failed` with the reason, the rest of the batch goes on.
 - encode: ModelUnavailable propagates; every row stays `pending` (queued again when a worker has
   a usable model).
-- persist: thumbnail, hash and embedding go to the database first, the source of truth.
+- persist: thumbnail, hash and embedding go to the database first, the source of truth. During a
+  model switch (`search.switching`) the batch is also encoded by the target model, and that
+  vector is kept too (`ModelEmbedding`) and published to its collection: uploads are indexed by
+  both models.
 - screen: `search.signals.images_screening` lets the apps above withhold an image (a ban match)
   before it is published; a receiver's 503 propagates like publish's.
 - publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
@@ -26,7 +29,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
@@ -37,7 +40,7 @@ from ingestion.models import Image
 from ingestion.processing import Prepared, prepare
 from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 
-from . import index
+from . import index, switching
 from .encoder import get_encoder
 from .models import HashVariant
 from .signals import announce_indexed, screen
@@ -63,12 +66,15 @@ class Item:
     image: Image
     prepared: Prepared | None = None
     vector: np.ndarray | None = None
+    target_inputs: Any = None  # during a model switch: the target model's inputs and vector
+    target_vector: np.ndarray | None = None
 
 
 @dataclass
 class Batch:
     items: list[Item]
     report: IndexReport
+    target: Encoder | None = None  # a model switch's target, which indexes the batch too
 
     @property
     def ids(self) -> list[int]:
@@ -87,10 +93,17 @@ def select(ids: list[int], model_id: str, force: bool) -> Batch:
     return Batch(items, report)
 
 
-def _prepare_one(image: Image, encoder: Encoder) -> Prepared | str:
+def _model_inputs(encoder: Encoder, target: Encoder | None) -> Callable[[Any], Any]:
+    """One model's inputs, or during a switch both models' (their processors may differ)."""
+    if target is None:
+        return encoder.image_inputs
+    return lambda image: (encoder.image_inputs(image), target.image_inputs(image))
+
+
+def _prepare_one(image: Image, encoder: Encoder, target: Encoder | None = None) -> Prepared | str:
     """The prepared image, or the reason it cannot be indexed."""
     try:
-        return prepare(read_file(image.original.name), encoder.image_inputs)
+        return prepare(read_file(image.original.name), _model_inputs(encoder, target))
     except FileNotFoundError:
         return "The stored original is missing."
     except Exception as exc:  # any decode problem fails this image, not the batch
@@ -101,7 +114,7 @@ def _prepare_one(image: Image, encoder: Encoder) -> Prepared | str:
 def start_prepare(batch: Batch, encoder: Encoder, pool: Executor) -> list[Future]:
     """Submit every image of the batch to `pool`; `finish_prepare` collects them. The pool's threads
     touch files only, never the database, so they can run beside another batch's stages."""
-    return [pool.submit(_prepare_one, item.image, encoder) for item in batch.items]
+    return [pool.submit(_prepare_one, item.image, encoder, batch.target) for item in batch.items]
 
 
 def prepare_all(batch: Batch, encoder: Encoder) -> None:
@@ -117,6 +130,8 @@ def finish_prepare(batch: Batch, futures: list[Future]) -> None:
     kept = []
     for item, outcome in zip(batch.items, outcomes, strict=True):
         if isinstance(outcome, Prepared):
+            if batch.target is not None:
+                outcome.model_inputs, item.target_inputs = outcome.model_inputs
             item.prepared = outcome
             kept.append(item)
             continue
@@ -131,6 +146,10 @@ def encode(batch: Batch, encoder: Encoder) -> None:
     vectors = encoder.encode_image_inputs([item.prepared.model_inputs for item in batch.items])
     for item, vector in zip(batch.items, vectors, strict=True):
         item.vector = vector
+    if batch.target is not None:
+        vectors = batch.target.encode_image_inputs([item.target_inputs for item in batch.items])
+        for item, vector in zip(batch.items, vectors, strict=True):
+            item.target_vector, item.target_inputs = vector, None
 
 
 def persist(batch: Batch, encoder: Encoder) -> None:
@@ -152,6 +171,14 @@ def persist(batch: Batch, encoder: Encoder) -> None:
         # The owner may have changed visibility while we encoded; publish what is stored now.
         with contextlib.suppress(Image.DoesNotExist):
             image.refresh_from_db(fields=["visibility", "owner"])
+
+
+def persist_target(batch: Batch) -> None:
+    """During a switch, the target model's vectors too; `index.publish` (placements) then sends
+    them to the target's collection."""
+    if batch.target is not None and batch.items:
+        vectors = {item.image.pk: item.target_vector for item in batch.items}
+        switching.store_vectors(batch.target.model_id, vectors)
 
 
 def save_variants(image_id: int, prepared: Prepared) -> None:
@@ -197,8 +224,9 @@ def drop_deleted(batch: Batch) -> set[int]:
 
 def index_images(ids: list[int], *, force: bool = False, encoder: Encoder | None = None) -> IndexReport:
     """Index a batch. Raises ModelUnavailable / VectorStoreError with rows left pending."""
-    encoder = encoder or get_encoder()
+    encoder = encoder or get_encoder(switching.active_model_or_current())
     batch = select(ids, encoder.model_id, force)
+    batch.target = switching.dual_encoder(encoder.model_id)
     prepare_all(batch, encoder)
     return index_prepared(batch, encoder)
 
@@ -209,6 +237,7 @@ def index_prepared(batch: Batch, encoder: Encoder) -> IndexReport:
         return batch.report
     encode(batch, encoder)
     persist(batch, encoder)
+    persist_target(batch)
     screen_batch(batch)
     index.publish([item.image for item in batch.items])
     mark_indexed(batch)
@@ -232,13 +261,14 @@ def index_stream(
     two batches of model inputs and WebP sizes. `on_batch(ids, report)` follows each batch (its
     leases can go, its OCR can be queued). An exception leaves the rows of this batch and of the
     one prepared ahead pending (the caller knows them: it handed them out)."""
-    encoder = encoder or get_encoder()
+    encoder = encoder or get_encoder(switching.active_model_or_current())
     total = IndexReport()
     threads = max(1, settings.PREPARE_THREADS)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prepare") as pool:
 
         def start(ids: list[int]) -> tuple[list[int], Batch, list[Future]]:
             batch = select(ids, encoder.model_id, force)
+            batch.target = switching.dual_encoder(encoder.model_id)
             return ids, batch, start_prepare(batch, encoder, pool)
 
         current = start(first) if first else None

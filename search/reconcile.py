@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from ingestion.models import Image
 
-from . import index
+from . import index, switching
+from .models import ModelEmbedding
 from .queueing import enqueue_indexing
 from .text_reading import enqueue_ocr, unread_ids
 
@@ -29,6 +30,7 @@ class ReconcileReport:
     variants_restored: int = 0  # PDQ hashes of turned, trimmed and cropped copies
     variant_orphans_deleted: int = 0
     ocr_queued: int = 0  # indexed images whose words were never read
+    model_switch: dict | None = None  # what search.switching.heal mended
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,14 +53,18 @@ def requeue_pending(older_than: timedelta | None = None, model_id: str | None = 
 
 
 def sync_embeddings(report: ReconcileReport) -> None:
-    """Every model's collection holds exactly its indexed images. Pending rows that already have
-    an embedding only lacked the Milvus write: they are restored and marked indexed."""
+    """Every model's collection holds exactly its indexed images: those whose `Image.embedding` is
+    that model's, and, for a model being switched to or from, those with its ModelEmbedding row.
+    Pending rows that already have an embedding only lacked the Milvus write: they are restored
+    and marked indexed."""
     for model_id, dim in index.embedding_models().items():
         rows = Image.objects.filter(embedding_model=model_id).exclude(embedding=None)
         indexed = set(rows.filter(status=Image.Status.INDEXED).values_list("pk", flat=True))
         ready = set(rows.filter(status=Image.Status.PENDING).values_list("pk", flat=True))
+        kept = ModelEmbedding.objects.filter(model_id=model_id).exclude(image__status=Image.Status.FAILED)
+        others = set(kept.values_list("image_id", flat=True))
         result = index.sync_collection(
-            index.embedding_store(model_id, dim), indexed | ready, index.embedding_rows
+            index.embedding_store(model_id, dim), indexed | ready | others, index.model_rows(model_id)
         )
         report.collections += 1
         report.restored += result.restored
@@ -83,6 +89,7 @@ def sync_hashes(report: ReconcileReport) -> None:
 
 def reconcile(older_than: timedelta | None = None) -> ReconcileReport:
     report = ReconcileReport()
+    report.model_switch = switching.heal()  # first: it decides which vectors stay
     sync_embeddings(report)
     sync_hashes(report)
     report.requeued = requeue_pending(older_than)

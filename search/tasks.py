@@ -1,6 +1,7 @@
-"""Celery tasks. Ingest queue: indexing and reconcile. OCR queue (its own worker): reading the
-words inside indexed images. Query queue: query-time embeddings, kept
-apart so searches never wait behind an ingest backlog (routes in settings.CELERY_TASK_ROUTES)."""
+"""Celery tasks. Ingest queue: indexing, reconcile and building a model switch's collection.
+OCR queue (its own worker): reading the words inside indexed images. Query queue: query-time
+embeddings, kept apart so searches never wait behind an ingest backlog (routes in
+settings.CELERY_TASK_ROUTES; the build task names its queue when it is sent)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.conf import settings
 
 from ingestion.processing import decode
 
-from . import draining, indexing, queueing, text_reading, worker_status
+from . import draining, indexing, queueing, switching, text_reading, worker_status
 from .claims import Claims
 from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder, wait_for_encoder
 from .reconcile import reconcile
@@ -28,9 +29,10 @@ log = logging.getLogger(__name__)
 
 @shared_task(bind=True, name="search.tasks.index_images", acks_late=True, ignore_result=True, max_retries=6)
 def index_images(self, ids: list[int], force: bool = False) -> dict:
-    """Index `ids` and whatever else is pending beside them, in batches (search.draining)."""
+    """Index `ids` and whatever else is pending beside them, in batches (search.draining), with the
+    active model (search.switching; during a switch, with the target model too)."""
     try:
-        encoder = get_encoder()
+        encoder = get_encoder(switching.active_model_or_current())
     except ModelUnavailable as exc:
         # Retrying cannot help until the model is fixed; rows stay pending and are
         # re-queued when a worker starts with a usable model.
@@ -109,6 +111,24 @@ def reconcile_task() -> dict:
     return reconcile().as_dict()
 
 
+@shared_task(bind=True, name=switching.BUILD_TASK, acks_late=True, ignore_result=True, max_retries=None)
+def build_model(self, model_id: str) -> dict:
+    """A few batches of a model switch's build, then the next task (uploads queued meanwhile go
+    first), or the switch itself once every image has a vector of `model_id`."""
+    try:
+        report = switching.build(model_id, owner=self.request.hostname or "builder")
+    except ModelUnavailable as exc:
+        # Recorded in the switch row (status page); reconcile queues the build again.
+        log.error("Building %s postponed: %s", model_id, exc)
+        return {"model": model_id, "error": str(exc)}
+    except VectorStoreError as exc:
+        countdown = get_exponential_backoff_interval(5, self.request.retries, 300, full_jitter=True)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    if not report.stale and not report.switched and report.remaining:
+        switching.queue_build(model_id)
+    return report.as_dict()
+
+
 # Answer this long before the caller gives up, so it hears "still loading" rather than a timeout.
 ANSWER_MARGIN_S = 0.5
 
@@ -127,10 +147,12 @@ def _time_left() -> float:
 
 
 def _query_encoder():
-    """The model, waiting for it while the worker is still loading it (within the caller's time)."""
-    if encoder_state()[0] == EncoderState.LOADING:
-        return wait_for_encoder(_time_left())
-    return get_encoder()
+    """The active model (read for each query: a switch takes effect at once), waiting for it while
+    the worker is still loading it (within the caller's time)."""
+    model_id = switching.active_model_or_current()
+    if encoder_state(model_id)[0] == EncoderState.LOADING:
+        return wait_for_encoder(_time_left(), model_id)
+    return get_encoder(model_id)
 
 
 def _embed(vectors: Callable) -> dict:

@@ -417,6 +417,15 @@ class VectorStore:
         if pks:
             self._call("delete", lambda c: c.delete(self.name, ids=pks, timeout=_OP_TIMEOUT))
 
+    def drop(self) -> None:
+        """Remove the collection and its data (a model switched away from). No error if absent."""
+
+        def run(client: Any) -> None:
+            if client.has_collection(self.name, timeout=_OP_TIMEOUT):
+                client.drop_collection(self.name, timeout=_OP_TIMEOUT)
+
+        self._call("drop", run, reload=False)
+
     def flush(self) -> None:
         """Make the writes so far durable where the engine needs to be told (`Engine.flushes_writes`)."""
         if engine(self._uri, self._token).flushes_writes:

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from . import claims, text_reading
-from .encoder import get_encoder, start_loading_in_background
+from . import claims, switching, text_reading
+from .encoder import get_encoder, start_loading_in_background, use_model
 from .reconcile import requeue_pending
 from .worker_status import Heartbeat
 
@@ -36,6 +36,9 @@ def sweep_pending(hostname: str = "") -> None:
         count = requeue_pending(timedelta(0), model_id=get_encoder().model_id)
         if count:
             log.info("Queued %d pending or out-of-date image(s) for indexing", count)
+        mended = switching.heal()  # a model switch under way goes on (its build is queued again)
+        if any(mended.values()):
+            log.info("Model switch: %s", mended)
     except Exception:
         log.exception("Sweeping pending images failed; `manage.py reconcile` can redo it")
 
@@ -56,12 +59,26 @@ def on_worker_ready(sender, **kwargs) -> None:
         text_reading.start_warming_up()
         _heartbeat.start()
         return
+    use_model(switching.active_model_or_current())  # the model the switch row names, else CLIP_MODEL
     start_loading_in_background(torch_threads(queues))
     ingest = settings.INGEST_QUEUE in queues
     hostname = sender.hostname
     on_ready = (lambda: sweep_pending(hostname)) if ingest else None
-    _heartbeat = Heartbeat(hostname, queues, on_ready=on_ready, on_beat=claims.renew_all if ingest else None)
+    _heartbeat = Heartbeat(hostname, queues, on_ready=on_ready, on_beat=_on_beat(ingest))
     _heartbeat.start()
+
+
+def _on_beat(ingest: bool):
+    """Every heartbeat: follow the active model (a switch reaches every worker within one beat;
+    the query worker loads a switch's target ahead, so the switch finds it ready) and, on the
+    ingest worker, renew the leases on images."""
+
+    def beat() -> None:
+        switching.follow(preload_target=not ingest)
+        if ingest:
+            claims.renew_all()
+
+    return beat
 
 
 def on_worker_shutdown(sender=None, **kwargs) -> None:

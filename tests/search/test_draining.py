@@ -184,8 +184,8 @@ def test_the_next_batch_is_prepared_while_this_one_is_encoded(settings) -> None:
     real_prepare = indexing._prepare_one
     events: list[str] = []
 
-    def prepare(image, encoder):
-        outcome = real_prepare(image, encoder)
+    def prepare(image, encoder, target=None):
+        outcome = real_prepare(image, encoder, target)
         if image.pk == second:
             second_prepared.set()
         return outcome

@@ -44,12 +44,27 @@ def test_the_query_worker_runs_torch_on_its_own_thread_count(started, settings) 
     assert started["heartbeat"].on_ready is None  # only the ingest worker sweeps pending images
 
 
-def test_the_ingest_worker_sweeps_and_renews_its_leases(started, settings) -> None:
+def test_the_ingest_worker_sweeps_and_renews_its_leases(started, settings, monkeypatch) -> None:
     settings.QUERY_TORCH_THREADS, settings.TORCH_NUM_THREADS = 1, 3
     ready(["ingest"])
     assert started["model_threads"] == 3
     heartbeat = started["heartbeat"]
-    assert heartbeat.on_ready is not None and heartbeat.on_beat is worker.claims.renew_all
+    assert heartbeat.on_ready is not None
+    calls: list = []
+    monkeypatch.setattr(worker.claims, "renew_all", lambda: calls.append("renew"))
+    monkeypatch.setattr(worker.switching, "follow", lambda preload_target: calls.append(preload_target))
+    heartbeat.on_beat()
+    # Follows the switch row without loading a switch's target ahead (the build loads it lazily).
+    assert calls == [False, "renew"]
+
+
+def test_the_query_worker_follows_the_switch_row_and_loads_its_target_ahead(started, monkeypatch) -> None:
+    ready(["query"])
+    calls: list = []
+    monkeypatch.setattr(worker.switching, "follow", lambda preload_target: calls.append(preload_target))
+    monkeypatch.setattr(worker.claims, "renew_all", lambda: calls.append("renew"))
+    started["heartbeat"].on_beat()
+    assert calls == [True]
 
 
 def test_the_ocr_worker_reports_ready_once_its_engine_loaded(settings, monkeypatch) -> None:
