@@ -284,7 +284,7 @@ def test_an_edit_does_not_undo_concurrent_indexing(alice, clean_index) -> None:
 # ---------------------------------------------------------------------------- delete
 
 
-def test_owner_deletes_row_files_and_vector(
+def test_owner_deletes_to_the_trash_then_for_good(
     api, alice, clean_index, django_capture_on_commit_callbacks
 ) -> None:
     image = make_image(alice, "triangle", color=(10, 120, 240))
@@ -297,10 +297,17 @@ def test_owner_deletes_row_files_and_vector(
     with django_capture_on_commit_callbacks(execute=True):
         response = api.delete(f"/api/images/{image.pk}/")
 
+    # The trash: gone from every door and the index, its row and files kept for a restore.
     assert response.status_code == 204
     assert not Image.objects.filter(pk=image.pk).exists()
-    assert not any(default_storage.exists(name) for name in files)
+    assert Image.all_objects.get(pk=image.pk).trashed_at is not None
+    assert all(default_storage.exists(name) for name in files)
     assert store.ids() == set()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(f"/api/trash/{image.pk}/").status_code == 204
+    assert not Image.all_objects.filter(pk=image.pk).exists()
+    assert not any(default_storage.exists(name) for name in files)
 
 
 def test_identical_uploads_share_the_stored_file_until_the_last_is_deleted(
@@ -312,6 +319,7 @@ def test_identical_uploads_share_the_stored_file_until_the_last_is_deleted(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert api.delete(f"/api/images/{first.pk}/").status_code == 204
+        assert api.delete(f"/api/trash/{first.pk}/").status_code == 204
     assert default_storage.exists(second.original.name)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from ingestion import trash
+from ingestion.models import Image
 from ingestion.renditions import NAMES
 from moderation import withholding
 from moderation.bench_images import encode, photo
@@ -49,6 +51,13 @@ REVIEW = {"moderation-thumbnail", "moderation-original"}  # moderators, while th
 # Moderators only (403 for everyone else, whatever the id); a moderator who may not see the image
 # gets the same 404 as a missing id.
 MODERATOR_WRITE = {"moderation-ban": "post"}
+# The trash's doors (issue 17, undo), tried on trashed images: the owner's always; moderators' for
+# what a moderation resolve trashed (the picture only of public ones); nobody else's.
+TRASH_READ = {"api-trash-item", "trash-thumbnail"}
+TRASH_WRITE = {"api-image-restore": "post", "trash-restore": "post", "trash-delete": "post"}
+
+
+ID_DOORS = ("images", "trash")
 
 
 def image_routes() -> dict[str, str]:
@@ -60,7 +69,7 @@ def image_routes() -> dict[str, str]:
             route = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, route)
-            elif isinstance(pattern, URLPattern) and "images/<int:pk>" in route:
+            elif isinstance(pattern, URLPattern) and any(f"{d}/<int:pk>" in route for d in ID_DOORS):
                 found[pattern.name] = route
 
     walk(get_resolver().url_patterns, "")
@@ -68,7 +77,8 @@ def image_routes() -> dict[str, str]:
 
 
 def test_every_image_url_is_classified():
-    assert set(image_routes()) == READ | set(WRITE) | REVIEW | set(MODERATOR_WRITE)
+    classified = READ | set(WRITE) | REVIEW | set(MODERATOR_WRITE) | TRASH_READ | set(TRASH_WRITE)
+    assert set(image_routes()) == classified
 
 
 @pytest.fixture
@@ -190,3 +200,31 @@ def test_search_among_withheld_images_is_theirs_and_moderators_only(workers, wor
     }.get(role, set())
     # The vector side ranks every candidate it may (no min score): exactly the withheld ones.
     assert ids == expected, (role, mode)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("origin", ["delete", "moderation"])
+def test_the_trash_doors(world, role, origin):
+    """Every image door is a 404 for a trashed image, to its owner too; the trash's doors open to
+    the owner, and to moderators for what moderation trashed (never a private picture)."""
+    images, clients = world
+    client = clients[role]
+    moderator = role in ("moderator", "superuser")
+    for image in images.values():
+        trash.move_to_trash([image], None, origin)
+    for state, image in images.items():
+        for name in READ:
+            assert get(client, name, image.pk).status_code == 404, (role, state, name)
+        acts = role == "owner" or (moderator and origin == "moderation")
+        item = get(client, "api-trash-item", image.pk).status_code
+        assert item == (200 if acts else 401 if role == "anonymous" else 404), (role, state, item)
+        pictured = role == "owner" or (acts and state.endswith("public"))
+        thumb = get(client, "trash-thumbnail", image.pk).status_code
+        assert thumb == (200 if pictured else 404), (role, state, thumb)
+        if acts:
+            continue  # restore, delete forever: tests/ingestion/test_trash.py, tests/moderation/test_trash.py
+        for name, method in TRASH_WRITE.items():
+            status = getattr(client, method)(reverse(name, args=[image.pk])).status_code
+            expected = {302, 401, 403} if role == "anonymous" else {404}
+            assert status in expected, (role, state, name, status)
+        assert Image.all_objects.get(pk=image.pk).trashed_at is not None
