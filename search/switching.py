@@ -139,9 +139,12 @@ def _missing(model_id: str):
 
 
 def progress() -> Progress:
+    """Where the switch stands; the counts only while one is under way (each is a scan)."""
     row = _row() or ModelSwitch()
-    total = Image.objects.filter(status=Image.Status.INDEXED).count()
-    done = total - _missing(row.target).count() if row.target else 0
+    total = done = 0
+    if row.target:
+        total = Image.objects.filter(status=Image.Status.INDEXED).count()
+        done = total - _missing(row.target).count()
     return Progress(
         active=active_model_id(row),
         target=row.target,

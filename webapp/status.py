@@ -1,6 +1,7 @@
 """The indexing status page and its JSON (the header indicator polls it): what waits, what is being
 indexed right now (the workers' marks in Redis, search/worker_status.py), how fast images are
-being indexed, what failed and why, with a retry that queues failed images again.
+being indexed, what failed and why, with a retry that queues failed images again; the active
+model and a model switch's progress (staff), started, cancelled and finished by superusers.
 
 It lives in webapp because it reads both ingestion (the rows) and search (workers, the queue)."""
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -21,6 +24,7 @@ from django.views.decorators.http import require_POST
 from core.errors import BadInput
 from core.forms import IdListField, InputForm
 from ingestion.models import Image
+from search import switching
 from search.queueing import enqueue_indexing
 from search.worker_status import SummaryState, encoder_summary, read_all, read_indexing, redis_client
 
@@ -77,7 +81,21 @@ def _summary(user) -> tuple[dict, set[int]]:
         "ingest_state": str(ingest_state),
         "ingest_detail": ingest_detail,
         "scope": "all" if user.is_staff else "mine",
+        "model": switching.active_model_id(),
+        **(_switch_fields() if user.is_staff else {}),
     }, indexing
+
+
+def _switch_fields() -> dict:
+    """A model switch's progress, for staff: site-wide counts (flat keys: status.js fills the
+    page's `data-field`s from them)."""
+    progress = switching.progress()
+    return {
+        "model_switch": progress.as_dict(),
+        "switch_done": progress.done,
+        "switch_total": progress.total,
+        "switch_percent": progress.percent,
+    }
 
 
 def _per_minute(recent: int, first, now) -> float:
@@ -100,12 +118,21 @@ def status_page(request):
     counts, indexing = _summary(request.user)
     # What is being indexed first, then what waits longest.
     waiting = list(_scope(request.user).filter(pk__in=indexing).order_by("created_at")[:12])
-    waiting += _scope(request.user).filter(status=Image.Status.PENDING).exclude(pk__in=indexing).order_by(
-        "created_at"
-    )[: 12 - len(waiting)]
+    waiting += (
+        _scope(request.user)
+        .filter(status=Image.Status.PENDING)
+        .exclude(pk__in=indexing)
+        .order_by("created_at")[: 12 - len(waiting)]
+    )
     for image in waiting:
         image.being_indexed = image.pk in indexing
-    context = {"summary": counts, "failed": failed, "waiting": waiting}
+    context = {
+        "summary": counts,
+        "failed": failed,
+        "waiting": waiting,
+        "switch": counts.get("model_switch"),
+        "can_switch": request.user.is_superuser,
+    }
     return render(request, "webapp/status.html", context)
 
 
@@ -138,4 +165,58 @@ def retry(request):
         messages.warning(request, "The task queue is unreachable; they stay pending and are queued later.")
     plural = "s" if len(chosen) != 1 else ""
     messages.success(request, f"Queued {len(chosen)} image{plural} for indexing again.")
+    return redirect("status")
+
+
+class ModelSwitchForm(InputForm):
+    model = forms.CharField(max_length=switching.MAX_MODEL_ID)
+
+
+def _superuser_post(view):
+    """Superusers only (others: 403), POST only, signed in; CSRF as every form."""
+
+    @login_required
+    @require_POST
+    def guarded(request):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser can switch the model.")
+        return view(request)
+
+    guarded.__name__ = view.__name__
+    return guarded
+
+
+@_superuser_post
+def model_switch_start(request):
+    """Build another model's collection in the background; the switch follows by itself."""
+    try:
+        model_id = ModelSwitchForm(request.POST).cleaned()["model"]
+        progress = switching.start(model_id)
+    except BadInput as exc:
+        messages.error(request, str(exc))
+        return redirect("status")
+    messages.success(
+        request,
+        f"Building {progress.target} in the background; searches keep {progress.active} until it is done.",
+    )
+    return redirect("status")
+
+
+@_superuser_post
+def model_switch_cancel(request):
+    try:
+        messages.success(request, f"Cancelled the switch to {switching.cancel()}.")
+    except BadInput as exc:
+        messages.error(request, str(exc))
+    return redirect("status")
+
+
+@_superuser_post
+def model_switch_drop(request):
+    try:
+        messages.success(
+            request, f"Dropped {switching.drop_previous()}: its vectors and collection are gone."
+        )
+    except BadInput as exc:
+        messages.error(request, str(exc))
     return redirect("status")

@@ -21,6 +21,9 @@ urlpatterns = [
     path("status/", status.status_page, name="status"),
     path("status/summary.json", status.status_json, name="status-json"),
     path("status/retry/", status.retry, name="status-retry"),
+    path("status/model/", status.model_switch_start, name="status-model-switch"),
+    path("status/model/cancel/", status.model_switch_cancel, name="status-model-cancel"),
+    path("status/model/drop/", status.model_switch_drop, name="status-model-drop"),
     path("api/auth/token/", lockout.obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Split: the start-up script is a file of its own (?script), so the page needs no inline script.
