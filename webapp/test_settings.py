@@ -18,7 +18,8 @@ os.environ.setdefault("MODEL_CACHE_DIR", str(_root / ".test-data" / "models"))
 os.environ["CLIP_MODEL"] = "demo"
 for _name in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL"):
     os.environ.pop(_name, None)
-# TEST_DATABASE_URL runs the suite on another database, e.g. postgres://postgres@127.0.0.1/postgres.
+# TEST_DATABASE_URL runs the suite on another database, e.g. postgres://postgres@127.0.0.1/postgres;
+# `make test`'s PostgreSQL pass sets it to its throwaway server (tests/postgres_server.py).
 if os.environ.get("TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is used beside it.
