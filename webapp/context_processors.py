@@ -1,6 +1,8 @@
 import redis
 from django.conf import settings
 
+from search import switching
+from search.encoder import DEMO_MODELS
 from search.worker_status import SummaryState, encoder_summary, read_all
 
 
@@ -10,10 +12,11 @@ def site(request) -> dict:
         state, detail = encoder_summary(read_all())
     except redis.RedisError as exc:
         state, detail = SummaryState.ERROR, f"the task queue (Redis) is unreachable: {exc}"
+    model = switching.active_model_or_current()  # the switch row's, else CLIP_MODEL
     return {
-        "clip_model": settings.CLIP_MODEL,
+        "clip_model": model,
         "trash_days": settings.TRASH_DAYS,
-        "is_demo_model": settings.CLIP_MODEL == "demo",
+        "is_demo_model": model in DEMO_MODELS,
         "encoder_state": state,
         "encoder_detail": detail,
     }

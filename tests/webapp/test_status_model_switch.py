@@ -88,6 +88,7 @@ def test_the_previous_model_can_be_dropped_from_the_page(root) -> None:
     client = signed_in(root)
     page = client.get("/status/").content.decode()
     assert 'id="active-model">demo-64<' in page and 'id="drop-old"' in page
+    assert "Model: <code>demo-64</code>" in page  # the footer of every page names the active model
     page = client.post("/status/model/drop/", follow=True).content.decode()
     assert "Dropped demo" in page
     assert ModelSwitch.objects.get(pk=1).previous == ""
