@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
-from core.errors import UserFacingError
+from core.errors import BadInput, Forbidden, UserFacingError
 from core.forms import MAX_ID
 
 from .access import is_moderator
@@ -64,6 +64,19 @@ def _may_act(user) -> Q:
         return Q(pk__in=[])
     mine = Q(owner_id=user.pk)
     return mine | Q(trash_origin=Image.TrashOrigin.MODERATION) if is_moderator(user) else mine
+
+
+SCOPES = ("mine", "moderation")
+
+
+def parse_scope(value: str | None, user) -> bool:
+    """`scope` of the trash's listings (page and API alike): whether it is moderation's trash."""
+    scope = value or "mine"
+    if scope not in SCOPES:
+        raise BadInput(f"scope must be one of {', '.join(SCOPES)}.")
+    if scope == "moderation" and not is_moderator(user):
+        raise Forbidden("Only moderators can list what moderation moved to the trash.")
+    return scope == "moderation"
 
 
 def trash_of(user, *, moderation: bool = False):

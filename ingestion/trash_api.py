@@ -13,14 +13,10 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from core.errors import BadInput, Forbidden
 from core.pagination import Pagination
 
 from . import trash
-from .access import is_moderator
 from .models import Image
-
-SCOPES = ("mine", "moderation")
 
 
 def trash_json(image: Image, viewer, refusal: str | None = None) -> dict:
@@ -51,17 +47,10 @@ def trash_json(image: Image, viewer, refusal: str | None = None) -> dict:
     return data
 
 
-def _scope(request) -> str:
-    scope = request.query_params.get("scope", "mine")
-    if scope not in SCOPES:
-        raise BadInput(f"scope must be one of {', '.join(SCOPES)}.")
-    if scope == "moderation" and not is_moderator(request.user):
-        raise Forbidden("Only moderators can list what moderation moved to the trash.")
-    return scope
-
-
 @extend_schema(
-    parameters=[OpenApiParameter("scope", str, enum=list(SCOPES), description="moderation: moderators only")],
+    parameters=[
+        OpenApiParameter("scope", str, enum=list(trash.SCOPES), description="moderation: moderators only")
+    ],
     responses=OpenApiTypes.OBJECT,
 )
 @api_view(["GET", "DELETE"])
@@ -70,7 +59,8 @@ def trash_list(request):
     """GET: the trash, newest first (paginated). DELETE: empty your own trash for good."""
     if request.method == "DELETE":
         return Response({"deleted": trash.empty(request.user)})
-    queryset = trash.trash_of(request.user, moderation=_scope(request) == "moderation")
+    moderation = trash.parse_scope(request.query_params.get("scope"), request.user)
+    queryset = trash.trash_of(request.user, moderation=moderation)
     paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request)
     body = paginator.get_paginated_response([trash_json(i, request.user) for i in page])

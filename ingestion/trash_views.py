@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import Forbidden, UserFacingError
+from core.errors import UserFacingError
 
 from . import trash
 from .access import is_moderator
@@ -21,20 +21,12 @@ from .media import _viewer
 TRASH_PAGE_SIZE = 48
 
 
-def _scope(request) -> str:
-    scope = request.GET.get("scope", "mine")
-    if scope not in ("mine", "moderation"):
-        scope = "mine"
-    if scope == "moderation" and not is_moderator(request.user):
-        raise Forbidden("Only moderators can list what moderation moved to the trash.")
-    return scope
-
-
 @login_required
 @require_GET
 def trash_page(request):
-    scope = _scope(request)
-    queryset = trash.trash_of(request.user, moderation=scope == "moderation")
+    moderation = trash.parse_scope(request.GET.get("scope"), request.user)
+    scope = "moderation" if moderation else "mine"
+    queryset = trash.trash_of(request.user, moderation=moderation)
     page = Paginator(queryset, TRASH_PAGE_SIZE).get_page(request.GET.get("page"))
     items = [
         {
@@ -97,5 +89,3 @@ def thumbnail(request, pk: int):
     response["Cache-Control"] = "private, no-store"  # gone from here once restored or purged
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-

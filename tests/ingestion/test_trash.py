@@ -204,9 +204,13 @@ def test_moderators_see_what_moderation_trashed_without_others_private_content(p
     assert {i["id"]: i["trashed_by"] for i in mine}[public.pk] == "moderation"
 
 
-def test_bad_scope_is_a_clear_400(alice):
+def test_bad_scope_is_the_same_clear_400_on_the_page_and_the_api(alice):
     response = api_client(alice).get("/api/trash/", {"scope": "everyone"})
-    assert response.status_code == 400 and "scope" in response.json()["error"]
+    assert response.status_code == 400
+    message = response.json()["error"]
+    assert message == "scope must be one of mine, moderation."
+    page = signed_in(alice).get("/trash/", {"scope": "everyone"})
+    assert page.status_code == 400 and message in page.content.decode()
 
 
 # ---------------------------------------------------------------------------- purge
