@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from ingestion import trash
 from ingestion.models import Image
 from search import index
 from search.vector_store import get_client
@@ -73,3 +74,22 @@ def test_restore_refuses_an_archive_that_writes_outside_itself(tmp_path):
     with pytest.raises(CommandError, match="outside itself"):
         call_command("restore", str(archive))
     assert not (tmp_path.parent.parent / "escaped.txt").exists()
+
+
+def test_the_trash_travels_with_a_backup(clean_index, settings, tmp_path):
+    alice = make_user("alice")
+    kept, trashed = make_image(alice, title="kept"), make_image(alice, "square", title="in the trash")
+    index_images(kept, trashed)
+    trash.move_to_trash([trashed], alice)
+    archive = tmp_path / "site.tar.gz"
+    call_command("backup", str(archive), stdout=io.StringIO())
+
+    empty_the_site(settings, tmp_path)
+    call_command("restore", str(archive), stdout=io.StringIO())
+    back = Image.all_objects.get(pk=trashed.pk)
+    assert back.trashed_at is not None and back.title == "in the trash"
+    assert list(Image.objects.values_list("pk", flat=True)) == [kept.pk]
+    vector = back.embedding_vector()
+    store = index.embedding_store(back.embedding_model, len(vector))
+    assert store.ids() == {kept.pk}  # the trash is not published by the restore's reconcile
+    assert (tmp_path / "fresh-media" / back.original.name).is_file()  # restorable: its files came too
