@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 BUILD_TASK = "search.tasks.build_model"
 BATCHES_PER_TASK = 8  # then the task queues its successor: uploads in the queue go in between
 LOCK_KEY = "imagesearch:model-build"
+QUEUED_KEY = "imagesearch:model-build-queued"  # a build task waits in the queue
 LOCK_SECONDS = 600  # a dead builder's lock lapses; a live one renews it every batch
 _SWAP_CHUNK = 500
 MAX_MODEL_ID = 255
@@ -189,10 +190,15 @@ def start(model_id: str) -> Progress:
     return progress()
 
 
-def queue_build(model_id: str) -> bool:
+def queue_build(model_id: str, *, unless_busy: bool = False) -> bool:
     """Send the build task by name (the task module imports this one). False if Redis is down:
-    the worker's start-up sweep and reconcile queue it again."""
+    the worker's start-up sweep and reconcile queue it again. `unless_busy` (those sweeps): not if
+    a build task already waits or runs, so sweeps never start a second chain of tasks."""
     try:
+        client = redis_client()
+        if unless_busy and client.exists(LOCK_KEY, QUEUED_KEY):
+            return False
+        client.set(QUEUED_KEY, model_id, ex=LOCK_SECONDS)
         current_app.send_task(BUILD_TASK, args=[model_id], queue=settings.INGEST_QUEUE, retry=False)
     except Exception as exc:
         log.warning("Could not queue the build of %s (queued again by reconcile): %s", model_id, exc)
@@ -339,6 +345,7 @@ def build(
     if lock:
         try:
             client = redis_client()
+            client.delete(QUEUED_KEY)  # this task is no longer waiting
             if not _take_lock(client, owner):
                 report.stale = True  # another worker builds it now
                 return report
@@ -484,7 +491,7 @@ def heal() -> dict:
     stray = ModelEmbedding.objects.exclude(model_id__in=keep).delete()[0]
     with transaction.atomic():
         swapped = swap_in(active) if ModelEmbedding.objects.filter(model_id=active).exists() else 0
-    queued = bool(row.target) and queue_build(row.target)
+    queued = bool(row.target) and queue_build(row.target, unless_busy=True)
     return {"stray_vectors_deleted": stray, "swapped_in": swapped, "build_queued": queued}
 
 

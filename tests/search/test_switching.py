@@ -187,3 +187,24 @@ def test_reconcile_rebuilds_a_switch_collection_from_the_database_and_mends_stra
     assert search_index.embedding_store("demo-64", 64).ids() == {i.pk for i in images}
     assert search_index.embedding_store("demo", 128).ids() == {i.pk for i in images}
     assert all(finds_itself(image, "demo-64") for image in images)
+
+
+def test_sweeps_queue_a_build_only_when_none_waits_or_runs(monkeypatch) -> None:
+    from search.worker_status import redis_client
+
+    sent: list = []
+    monkeypatch.setattr(switching.current_app, "send_task", lambda *args, **kwargs: sent.append(args))
+    client = redis_client()
+    client.delete(switching.LOCK_KEY, switching.QUEUED_KEY)
+    ModelSwitch.objects.create(pk=1, target="demo-64")
+    try:
+        assert switching.heal()["build_queued"] is True
+        assert switching.heal()["build_queued"] is False  # one waits in the queue already
+        client.delete(switching.QUEUED_KEY)
+        client.set(switching.LOCK_KEY, "ingest@box", ex=60)
+        assert switching.heal()["build_queued"] is False  # one runs
+        client.delete(switching.LOCK_KEY)
+        assert switching.heal()["build_queued"] is True
+        assert sent == [(switching.BUILD_TASK,), (switching.BUILD_TASK,)]
+    finally:
+        client.delete(switching.LOCK_KEY, switching.QUEUED_KEY)
