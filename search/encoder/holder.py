@@ -137,6 +137,7 @@ _holder = EncoderHolder()  # settings.CLIP_MODEL's
 _others: dict[str, EncoderHolder] = {}  # any other model this process was asked for
 _registry_lock = threading.Lock()
 _current: str | None = None  # the model `get_encoder()` means; None: settings.CLIP_MODEL
+_threads: int | None = None  # torch threads of this process's role, for every model it loads
 
 
 def holder_for(model_id: str | None = None) -> EncoderHolder:
@@ -148,7 +149,7 @@ def holder_for(model_id: str | None = None) -> EncoderHolder:
         holder = _others.get(model_id)
         if holder is None:
             holder = _others[model_id] = EncoderHolder(model_id=model_id)
-            holder.threads = _holder.threads  # the same torch threads as this process's role
+            holder.threads = _threads  # the same torch threads as this process's role
         return holder
 
 
@@ -200,10 +201,12 @@ def encoder_state(model_id: str | None = None) -> tuple[EncoderState, str]:
 
 
 def start_loading_in_background(threads: int | None = None, model_id: str | None = None) -> None:
-    holder = holder_for(model_id)
-    if holder is not _holder and threads is None:
-        threads = _holder.threads
-    holder.start_loading_in_background(threads)
+    """Load `model_id` (default: current) in the background. `threads`, given once by the worker's
+    start-up, holds for every model this process loads later (a switch's target)."""
+    global _threads
+    if threads is not None:
+        _threads = threads
+    holder_for(model_id).start_loading_in_background(_threads if threads is None else threads)
 
 
 def wait_for_encoder(timeout: float, model_id: str | None = None) -> Encoder:

@@ -478,3 +478,26 @@ def test_a_process_holds_each_model_once_and_lets_the_old_one_go(monkeypatch, en
     holder_module.use_model(settings.CLIP_MODEL)
     assert holder_module.release_models({settings.CLIP_MODEL}) == ["demo-64"]
     assert holder_module._others == {}
+
+
+def test_every_model_a_worker_loads_gets_its_roles_torch_threads(monkeypatch, encoder: Encoder) -> None:
+    from search.encoder import holder as holder_module
+
+    seen: dict = {}
+
+    def fake_load(threads=None, model_id=None):
+        seen[model_id] = threads
+        return encoder
+
+    monkeypatch.setattr(holder_module, "_load_configured", fake_load)
+    monkeypatch.setattr(holder_module, "_holder", EncoderHolder())
+    monkeypatch.setattr(holder_module, "_others", {})
+    monkeypatch.setattr(holder_module, "_current", None)
+    monkeypatch.setattr(holder_module, "_threads", None)
+    holder_module.use_model("demo-64")  # the switch row names another model than CLIP_MODEL
+    holder_module.start_loading_in_background(1)  # the query worker's start-up
+    holder_module.wait_for_encoder(30)
+    holder_module.start_loading_in_background(model_id="demo-32")  # a switch's target, later
+    holder_module.wait_for_encoder(30, "demo-32")
+    assert seen == {"demo-64": 1, "demo-32": 1}
+    holder_module.use_model(None)
