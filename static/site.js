@@ -29,13 +29,34 @@
   }
 
   // --- Header indicator: waiting / failed counts from the status JSON. ---
+  // It polls on its own (5 s idle, 2 s while images wait) and, so it never trails the page, at
+  // once when the page learns of a change: an image shown as pending appears (an upload) or
+  // stops being pending (app.js's poll). The status page fills its numbers from these polls.
   const QUEUE_POLL_MS = 5000;
 
   function setupQueueIndicator() {
     const link = document.getElementById("queue-indicator");
     if (!link || !link.dataset.url) return;
     const text = link.querySelector(".queue-text");
+    let timer = null;
+    let inFlight = false;
+    let again = false; // a change came while a poll was on its way: poll once more after it
+    function next(ms) {
+      clearTimeout(timer);
+      if (again) {
+        again = false;
+        poll();
+      } else {
+        timer = setTimeout(poll, ms);
+      }
+    }
     async function poll() {
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      clearTimeout(timer);
       try {
         const response = await fetch(link.dataset.url, { credentials: "same-origin" });
         if (response.ok) {
@@ -55,15 +76,33 @@
           text.textContent = words;
           link.setAttribute("aria-label", "Indexing status: " + words);
           document.dispatchEvent(new CustomEvent("queue-status", { detail: s }));
-          setTimeout(poll, s.pending > 0 ? 2000 : QUEUE_POLL_MS);
+          inFlight = false;
+          next(s.pending > 0 ? 2000 : QUEUE_POLL_MS);
           return;
         }
       } catch (err) {
         // The server may be restarting; try again later.
       }
-      setTimeout(poll, QUEUE_POLL_MS * 2);
+      inFlight = false;
+      next(QUEUE_POLL_MS * 2);
     }
     poll();
+    const pending = (node) =>
+      node.nodeType === 1 && (node.dataset.status === "pending" || node.querySelector('[data-status="pending"]'));
+    new MutationObserver((records) => {
+      const changed = records.some((r) =>
+        r.type === "attributes"
+          ? r.oldValue === "pending" || r.target.dataset.status === "pending"
+          : Array.from(r.addedNodes).some(pending)
+      );
+      if (changed) poll();
+    }).observe(document.body, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ["data-status"],
+      attributeOldValue: true,
+    });
   }
 
   // --- The list an image page was opened from. ---
