@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -153,6 +154,60 @@ def port_from(env: Mapping[str, str]) -> int:
     return int(value)
 
 
+class Stopped(Exception):
+    """A SIGINT or SIGTERM arrived while starting: stop waiting, stop what started."""
+
+
+FATAL_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM})
+MAKE_NAMES = ("make", "gmake")
+
+
+def caught_signals(pid: int) -> frozenset[int] | None:
+    """The signals process `pid` handles itself (its SigCgt mask in /proc); None if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                mask = int(line.split()[1], 16)
+                return frozenset(n for n in range(1, 65) if mask >> (n - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def parent_gave_up(parent: int, handled: frozenset[int]) -> bool:
+    """Our parent died, or (a make) stopped handling a fatal signal it handled when we started."""
+    if os.getppid() != parent:
+        return True
+    now = caught_signals(parent)
+    return now is not None and bool(handled - now)
+
+
+def watch_parent(interval: float = 0.2) -> threading.Thread | None:
+    """Stop (a SIGTERM to ourselves) when the `make` that started us is told to stop.
+
+    make forwards a SIGTERM to its child, but not a SIGINT (or SIGHUP, SIGQUIT): it expects the
+    terminal to have sent it to the whole process group, so a `kill -INT <pid of make>` would
+    leave everything running while make waited for us forever. make resets a fatal signal's
+    handler to the default while it waits for its children, which its /proc status shows."""
+    parent = os.getppid()
+    try:
+        name = Path(f"/proc/{parent}/comm").read_text().strip()
+    except OSError:
+        return None
+    handled = (caught_signals(parent) or frozenset()) & FATAL_SIGNALS
+    if name not in MAKE_NAMES or not handled:
+        return None
+
+    def watch() -> None:
+        while not parent_gave_up(parent, handled):
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> int:
     # Prepared once here, then handed to every child through Stack.env: the secret key, DATA_DIR and
     # the service addresses reach gunicorn, the workers and manage.py explicitly.
@@ -175,14 +230,19 @@ def main() -> int:
     port = port_from(env)
     workers = plan(env)  # before anything starts: a bad QUERY_CONCURRENCY or OCR_WORKERS stops here
     stack = Stack(data_dir, env=env, log_dir=data_dir / "logs")
-    stopping = False
+    stopping, starting = False, True
 
     def stop(signum, frame):
         nonlocal stopping
+        if stopping:
+            return  # already stopping: let stack.stop() finish
         stopping = True
+        if starting:  # interrupt whatever start-up waits for (migrate, a port, the encoder)
+            raise Stopped
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    watch_parent()
     try:
         if not env.get("REDIS_URL", "").strip():
             stack.start_redis()
@@ -213,6 +273,7 @@ def main() -> int:
                 flush=True,
             )
         last_check = time.monotonic()
+        starting = False
         while not stopping:
             if not state.settled and time.monotonic() - last_check > 5:
                 last_check = time.monotonic()
@@ -233,10 +294,13 @@ def main() -> int:
                 return 1
             time.sleep(0.5)
         return 0
+    except Stopped:
+        return 0
     except Exception as exc:
         print(f"Start-up failed: {exc}", file=sys.stderr)
         return 1
     finally:
+        stopping, starting = True, False  # a second signal no longer interrupts the clean-up
         print("Stopping ...", flush=True)
         forget_services(data_dir)
         stack.stop()

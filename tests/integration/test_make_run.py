@@ -163,3 +163,39 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         str(p): oct(p.stat().st_mode & 0o777) for p in [data, *data.rglob("*")] if p.stat().st_mode & 0o077
     }
     assert readable == {}
+
+
+@pytest.mark.parametrize(
+    ("sig", "moment"),
+    [
+        (signal.SIGINT, "Starting Milvus Lite server"),  # start-up: migrate comes next
+        (signal.SIGINT, "Waiting for the workers"),  # the wait for the encoder (up to minutes)
+        (signal.SIGTERM, "Press Ctrl-C to stop"),  # running
+    ],
+)
+def test_a_signal_to_make_stops_everything_at_any_moment(tmp_path: Path, sig: int, moment: str) -> None:
+    # Issue 20: `kill -INT <pid of make>` left everything running (make forwards no SIGINT and
+    # waits for its child), and the launcher ignored signals while it waited for the encoder.
+    unset = ("REDIS_URL", "MILVUS_URI", "DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    data = tmp_path / "data"
+    env.update(DATA_DIR=str(data), PORT=str(free_port()), CLIP_MODEL="demo")
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        make = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(moment, log, timeout=300)  # three workers start on 2 busy cores
+        assert make.poll() is None, log.read_text()
+        (launcher,) = children(make.pid)
+        assert processes_of(data).keys() - {make.pid, launcher}, "no service started yet"
+        make.send_signal(sig)
+        make.wait(120)  # the services get 15 s to stop before they are killed
+    finally:
+        if make.poll() is None:  # failed: leave nothing behind (the services die with the launcher)
+            for pid in [*children(make.pid), make.pid]:
+                os.kill(pid, signal.SIGKILL)
+            make.wait()
+    assert "Stopping ..." in log.read_text()
+    assert "Start-up failed" not in log.read_text()
+    assert processes_of(data) == {}
+    assert not (data / "services.json").exists()
