@@ -4,6 +4,7 @@ the API answers JSON only, and no response carries a secret."""
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import secrets
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from launcher.stack import free_port
 from tests.factories import api_client, make_image, make_user
@@ -25,15 +27,17 @@ def deploy_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     # As a deployment starts: nothing of this test session's environment (its settings module,
     # DJANGO_ALLOW_ASYNC_UNSAFE, its services) leaks in.
     clean = {k: v for k, v in os.environ.items() if not k.startswith((*SHELL_VARIABLES, "DJANGO_"))}
-    clean.update(
-        DJANGO_SETTINGS_MODULE="webapp.settings",
-        DATA_DIR=str(tmp_path),
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DEBUG="0",
-        **env,
-    )
     for name in ("REDIS_URL", "MILVUS_URI", "DATABASE_URL"):
         clean.pop(name, None)
+    clean.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "DATA_DIR": str(tmp_path),
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DEBUG": "0",
+            **env,
+        }
+    )
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -46,6 +50,36 @@ def deploy_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
 
 def test_check_deploy_is_clean_for_an_https_deployment(tmp_path: Path) -> None:
     result = deploy_check(tmp_path, HTTPS="1", ALLOWED_HOSTS="images.example.com")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def documented_production_env(data_dir: Path) -> dict[str, str]:
+    """The web service's environment as `docker compose up` builds it from the README's steps: copy
+    .env.example to .env and replace its placeholders (the required lines it leaves uncommented)."""
+    dotenv = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            dotenv[name.strip()] = secrets.token_urlsafe(50) if value.startswith("change-me") else value
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = {}
+    for name, value in compose["services"]["web"]["environment"].items():
+        # ${NAME}, ${NAME:-default} and ${NAME:?error}, as compose substitutes them.
+        env[name] = re.sub(
+            r"\$\{(\w+)(?::([-?])([^}]*))?\}",
+            lambda m: dotenv.get(m[1]) or (m[3] if m[2] == "-" else ""),
+            str(value),
+        )
+    env["DATA_DIR"] = str(data_dir)  # the container's volume, here a temporary folder
+    return env
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment(tmp_path: Path) -> None:
+    # Issue 19: what a person following the README deploys must pass Django's deployment check.
+    env = documented_production_env(tmp_path)
+    assert env["HTTPS"] == "1" and env["ALLOWED_HOSTS"] and env["DJANGO_SECRET_KEY"]
+    result = deploy_check(tmp_path, **env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
