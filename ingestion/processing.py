@@ -243,8 +243,8 @@ DIHEDRAL_KINDS = ("plain", "rot90", "rot180", "rot270", "flip", "mirror", "trans
 # Central crops re-uploaders make; PDQ moves about 45 bits per 5% of crop, so each level
 # catches crops within a couple of percent of it.
 CROP_FRACTIONS = {"crop90": 0.90, "crop80": 0.80, "crop75": 0.75}
-# Off-centre crops, for the same reason: the four corners at 90%, and 10% cut off one side (a
-# caption strip, a watermark). kind -> (kept width, kept height, horizontal and vertical anchor).
+# Off-centre crops, for the same reason: the four corners at 90%, and 10, 15 or 20% cut off one
+# side (a caption strip, a watermark). kind -> (kept width, kept height, horizontal and vertical anchor).
 OFF_CENTRE_CROPS = {
     "crop90-tl": (0.9, 0.9, 0.0, 0.0),
     "crop90-tr": (0.9, 0.9, 1.0, 0.0),
@@ -254,6 +254,14 @@ OFF_CENTRE_CROPS = {
     "cut10-bottom": (1.0, 0.9, 0.5, 0.0),
     "cut10-left": (0.9, 1.0, 1.0, 0.5),
     "cut10-right": (0.9, 1.0, 0.0, 0.5),
+    "cut15-top": (1.0, 0.85, 0.5, 1.0),
+    "cut15-bottom": (1.0, 0.85, 0.5, 0.0),
+    "cut15-left": (0.85, 1.0, 1.0, 0.5),
+    "cut15-right": (0.85, 1.0, 0.0, 0.5),
+    "cut20-top": (1.0, 0.8, 0.5, 1.0),
+    "cut20-bottom": (1.0, 0.8, 0.5, 0.0),
+    "cut20-left": (0.8, 1.0, 1.0, 0.5),
+    "cut20-right": (0.8, 1.0, 0.0, 0.5),
 }
 # A border row or column: every pixel within this many grey levels of the border's colour
 # (JPEG smears edges by a few levels).
@@ -308,7 +316,7 @@ def anchored_crop(
 def pdq_variants(image: PILImage.Image) -> list[HashVariant]:
     """PDQ hashes of what re-uploaders do to an image: the eight dihedral transforms (mirror,
     quarter turns; "plain" is the image as is), the image with its borders trimmed, a few
-    central crops, the corners and one side cut off (of the trimmed image when it had borders)."""
+    central crops, the corners and one side cut off."""
     arr = np.ascontiguousarray(np.asarray(image.convert("RGB")))
     hashes, quality = pdqhash.compute_dihedral(arr)
     found = [
@@ -317,11 +325,13 @@ def pdq_variants(image: PILImage.Image) -> list[HashVariant]:
     trimmed = trim_borders(image)
     if trimmed is not None:
         found.append(HashVariant("trim", *compute_pdq(trimmed)))
-    base = trimmed or image
+    # The crops are of the picture as it is: a smooth sky or wall along one edge looks like a
+    # border to `trim_borders`, and crops of a wrongly trimmed picture meet no copy. A bordered
+    # copy still meets the original through its own "trim" hash.
     for kind, fraction in CROP_FRACTIONS.items():
-        found.append(HashVariant(kind, *compute_pdq(central_crop(base, fraction))))
+        found.append(HashVariant(kind, *compute_pdq(central_crop(image, fraction))))
     for kind, placement in OFF_CENTRE_CROPS.items():
-        found.append(HashVariant(kind, *compute_pdq(anchored_crop(base, *placement))))
+        found.append(HashVariant(kind, *compute_pdq(anchored_crop(image, *placement))))
     return found
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.errors import BadInput, PayloadTooLarge
 from ingestion.models import Image
-from search import index
+from search import index, variants
 from search.vector_store import VectorRow
 
 from . import audit, withholding
@@ -66,11 +66,11 @@ def publish_entries(entries: list[BanEntry]) -> None:
     rows = []
     for entry in entries:
         for h in entry.hashes.all():
-            if h.kind in index.STORED_KINDS and h.quality >= settings.PDQ_MIN_QUALITY:
+            if variants.is_stored(h.kind) and variants.strong(h.quality):
                 rows.append(
                     VectorRow(
-                        id=index.variant_row_id(entry.pk, h.kind),
-                        vector=index.pdq_vector(h.pdq_hash),
+                        id=variants.row_id(entry.pk, h.kind),
+                        vector=variants.pdq_vector(h.pdq_hash),
                         owner_id=entry.bank_id,
                         is_public=True,
                         created_at=int(entry.created_at.timestamp()),
@@ -111,7 +111,7 @@ def ban_image(
             [
                 BanHash(entry=entry, kind=v.kind, pdq_hash=v.pdq_hash, quality=v.quality)
                 for v in image.hash_variants.all()
-                if v.kind in index.STORED_KINDS
+                if variants.is_stored(v.kind)
             ]
         )
         audit.record(moderator, "ban", f"image {image.pk}", f"bank {bank.name}, {entry.category}: {reason}")
@@ -162,7 +162,7 @@ def delete_entry(moderator, entry: BanEntry, note: str = "") -> None:
             f"ban {entry_id}",
             _join(note or f"removed from bank {bank}", f"shown again: {released}" if released else ""),
         )
-    index.ban_store().delete(index.all_variant_ids(entry_id))
+    index.ban_store().delete(variants.all_row_ids(entry_id))
     index.ban_store().flush()
     forget_thumbnail(thumbnail)
 

@@ -86,5 +86,29 @@ TRANSFORMS: dict[str, Callable[[Image.Image], bytes]] = {
     "5% border": lambda im: encode(border(im)),
 }
 
-# Not in issue 6's list: reported beside it, left out of its "recall, all" figure.
+
+
+def cut(image: Image.Image, share: float, side: str) -> Image.Image:
+    """`share` of the picture cut off one side (a caption strip, a watermark, a cropped-out face)."""
+    width, height = image.size
+    box = {
+        "top": (0, round(height * share), width, height),
+        "bottom": (0, 0, width, round(height * (1 - share))),
+        "left": (round(width * share), 0, width, height),
+        "right": (0, 0, round(width * (1 - share)), height),
+    }[side]
+    return image.crop(box)
+
+
+# Issue 17's additions: 15% and 20% cut off each side.
+CUT_TRANSFORMS: dict[str, Callable[[Image.Image], bytes]] = {
+    f"cut {round(share * 100)}% {side}": (lambda im, share=share, side=side: encode(cut(im, share, side)))
+    for share in (0.15, 0.20)
+    for side in ("top", "bottom", "left", "right")
+}
+TRANSFORMS.update(CUT_TRANSFORMS)
+
+# Not in issue 6's list: reported beside it, left out of the headline recall.
 EXTRA_TRANSFORMS = ("crop 10% corner", "cut 10% bottom", "crop 10% off-grid")
+# The headline recall: issue 6's ten transforms and the cuts of issue 17.
+HEADLINE_TRANSFORMS = tuple(name for name in TRANSFORMS if name not in EXTRA_TRANSFORMS)

@@ -1,13 +1,7 @@
-"""Finding near-duplicates and ban matches, three tiers, thresholds in settings:
-
-- exact: the same sha256;
-- perceptual: PDQ hashes of each image's variants (turns and flips, trimmed borders, central
-  crops; `ingestion.processing.pdq_variants`) searched in Milvus in batches, within
-  MODERATION_PDQ_DISTANCE; hashes weaker than PDQ_MIN_QUALITY never link;
-- semantic: CLIP cosine >= NEAR_DUPLICATE_SCORE, off with the random-weight demo model.
-
-New links join the groups of their images (connected components, kept incrementally); links
-moderators dismissed or resolved never come back.
+"""Near-duplicate links and groups for the moderation queue. Whether two images are copies is
+`search.copies`' judgement (the one the duplicates endpoint uses); this module turns its matches
+into links, and links into groups (connected components, kept incrementally). Links moderators
+dismissed or resolved never come back. Ban enforcement lives with the bans (`ban_matching`).
 """
 
 from __future__ import annotations
@@ -16,39 +10,18 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import numpy as np
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from ingestion.models import Image
-from search import index
+from search import copies
 
-from . import audit, withholding
-from .models import BanEntry, Bank, Group, GroupMember, Hold, Link
+from . import ban_matching
+from .models import BanEntry, Group, GroupMember, Link
 
 log = logging.getLogger(__name__)
 
-DEMO_MODEL = "demo"
 _RANK = {Link.Kind.EXACT: 0, Link.Kind.PDQ: 1, Link.Kind.CLIP: 2}
-_NEIGHBOURS = 20  # matches kept per query hash; groups are transitive, so a big cluster still joins
-
-
-def semantic_enabled() -> bool:
-    """A random-weight model cannot judge near-duplicates: its links would be noise."""
-    return settings.MODERATION_SEMANTIC and settings.CLIP_MODEL != DEMO_MODEL
-
-
-def semantic_off_reason() -> str:
-    if not settings.MODERATION_SEMANTIC:
-        return "The semantic (CLIP) tier is turned off (MODERATION_SEMANTIC=0)."
-    if settings.CLIP_MODEL == DEMO_MODEL:
-        return (
-            "The semantic (CLIP) tier is off: the demo model has random weights and cannot judge "
-            "near-duplicates. Exact and PDQ matches still work."
-        )
-    return ""
 
 
 @dataclass(frozen=True)
@@ -68,79 +41,21 @@ def _pair(x: int, y: int) -> tuple[int, int]:
     return (x, y) if x < y else (y, x)
 
 
-def query_hashes(image: Image) -> list[tuple[str, str]]:
-    """Every strong variant of `image`, as (kind, hex) queries."""
-    return [(v.kind, v.pdq_hash) for v in image.hash_variants.all() if v.quality >= settings.PDQ_MIN_QUALITY]
+def as_candidate(match: copies.Match) -> Candidate:
+    a, b = _pair(match.query_id, match.other_id)
+    return Candidate(a, b, match.tier, match.distance, match.score, match.variant)
 
 
 def find_candidates(images: list[Image]) -> list[Candidate]:
     """Links from these images to any other indexed image (all users), in a few batched queries."""
     found: dict[tuple[int, int], Candidate] = {}
-
-    def offer(candidate: Candidate) -> None:
-        key = (candidate.a, candidate.b)
-        if key not in found or candidate.better_than(found[key]):
-            found[key] = candidate
-
-    ids = {i.pk for i in images}
-    by_sha: dict[str, list[int]] = {}
-    for image in images:
-        by_sha.setdefault(image.sha256, []).append(image.pk)
-    twins = Image.objects.filter(sha256__in=list(by_sha), status=Image.Status.INDEXED)
-    for other_id, sha in twins.values_list("pk", "sha256"):
-        for image_id in by_sha[sha]:
-            if image_id != other_id:
-                offer(Candidate(*_pair(image_id, other_id), Link.Kind.EXACT, 0, 1.0, "sha256"))
-
-    queries = {i.pk: query_hashes(i) for i in images}
-    matches = index.variant_matches(
-        index.variant_store(),
-        {k: q for k, q in queries.items() if q},
-        settings.MODERATION_PDQ_DISTANCE,
-        limit=_NEIGHBOURS,
-    )
-    for image_id, hits in matches.items():
-        for m in hits:
-            if m.owner_id != image_id:
-                offer(
-                    Candidate(
-                        *_pair(image_id, m.owner_id),
-                        Link.Kind.PDQ,
-                        m.distance,
-                        None,
-                        f"{m.query_kind}~{m.stored_kind}",
-                    )
-                )
-
-    if semantic_enabled():
-        for candidate in _semantic_candidates(images):
-            offer(candidate)
-
-    # Only images that still exist and are indexed (a hit may be a row deleted a moment ago).
-    others = {c.a for c in found.values()} | {c.b for c in found.values()}
-    alive = set(
-        Image.objects.filter(pk__in=others | ids, status=Image.Status.INDEXED).values_list("pk", flat=True)
-    )
-    return [c for c in found.values() if c.a in alive and c.b in alive]
-
-
-def _semantic_candidates(images: list[Image]) -> Iterable[Candidate]:
-    by_model: dict[tuple[str, int], list[tuple[int, np.ndarray]]] = {}
-    for image in images:
-        vector = image.embedding_vector()
-        if vector is not None and image.embedding_model:
-            by_model.setdefault((image.embedding_model, len(vector)), []).append((image.pk, vector))
-    for (model_id, dim), rows in by_model.items():
-        store = index.embedding_store(model_id, dim)
-        results = store.search_many(
-            np.stack([v for _, v in rows]), limit=_NEIGHBOURS, min_score=settings.NEAR_DUPLICATE_SCORE
-        )
-        for (image_id, _), hits in zip(rows, results, strict=True):
-            for hit in hits:
-                if hit.id != image_id:
-                    yield Candidate(
-                        *_pair(image_id, hit.id), Link.Kind.CLIP, None, round(hit.score, 4), "clip"
-                    )
+    for matches in copies.copies_of(images).values():
+        for match in matches.values():
+            candidate = as_candidate(match)
+            key = (candidate.a, candidate.b)
+            if key not in found or candidate.better_than(found[key]):
+                found[key] = candidate
+    return list(found.values())
 
 
 # ---------------------------------------------------------------------------- links and groups
@@ -249,134 +164,6 @@ def group_links(links: list[Link]) -> None:
             join(link.a_id, link.b_id)
 
 
-# ---------------------------------------------------------------------------- bans
-
-
-@dataclass(frozen=True)
-class BanHit:
-    entry: BanEntry
-    kind: str
-    distance: int | None
-    score: float | None
-    variant: str = ""  # which hashes met: "sha256", "mirror~plain", "clip"
-
-
-def ban_hits(images: list[Image]) -> dict[int, BanHit]:
-    """The best match of each image against the enabled banks, if any."""
-    best: dict[int, BanHit] = {}
-
-    def offer(image_id: int, hit: BanHit) -> None:
-        current = best.get(image_id)
-        if current is None or (_RANK[hit.kind], hit.distance or 0) < (
-            _RANK[current.kind],
-            current.distance or 0,
-        ):
-            best[image_id] = hit
-
-    enabled = BanEntry.objects.filter(bank__enabled=True).select_related("bank")
-    by_sha: dict[str, list[int]] = {}
-    for image in images:
-        by_sha.setdefault(image.sha256, []).append(image.pk)
-    for entry in enabled.filter(sha256__in=list(by_sha)):
-        for image_id in by_sha[entry.sha256]:
-            offer(image_id, BanHit(entry, Link.Kind.EXACT, 0, 1.0, "sha256"))
-
-    queries = {i.pk: q for i in images if (q := query_hashes(i))}
-    # One search out to the widest bank's distance; each hit then meets its own bank's.
-    radius = max((b.match_distance() for b in Bank.objects.filter(enabled=True)), default=None)
-    matches = (
-        index.variant_matches(index.ban_store(), queries, radius, limit=_NEIGHBOURS)
-        if radius is not None and queries
-        else {}
-    )
-    entry_ids = {m.owner_id for hits in matches.values() for m in hits}
-    entries = {e.pk: e for e in enabled.filter(pk__in=entry_ids)}  # drops disabled banks
-    for image_id, hits in matches.items():
-        for m in hits:
-            if m.owner_id in entries and m.distance <= entries[m.owner_id].bank.match_distance():
-                variant = f"{m.query_kind}~{m.stored_kind}"
-                offer(image_id, BanHit(entries[m.owner_id], Link.Kind.PDQ, m.distance, None, variant))
-
-    if semantic_enabled():
-        _semantic_ban_hits(images, enabled, offer)
-    # An image a moderator banned is not a match of its own ban.
-    return {i: h for i, h in best.items() if h.entry.image_id != i}
-
-
-_BAN_CHUNK = 2000
-
-
-def _semantic_ban_hits(images: list[Image], enabled, offer) -> None:
-    for image in images:
-        vector = image.embedding_vector()
-        if vector is None:
-            continue
-        entries = enabled.filter(embedding_model=image.embedding_model).exclude(embedding=None)
-        for start in range(0, entries.count(), _BAN_CHUNK):
-            chunk = list(entries.order_by("pk")[start : start + _BAN_CHUNK])
-            matrix = np.stack([e.embedding_vector() for e in chunk])
-            scores = matrix @ vector  # both unit length: cosine
-            best = int(np.argmax(scores))
-            if scores[best] >= settings.NEAR_DUPLICATE_SCORE:
-                score = round(float(scores[best]), 4)
-                offer(image.pk, BanHit(chunk[best], Link.Kind.CLIP, None, score, "clip"))
-
-
-def already_judged(entry: BanEntry, image_id: int) -> bool:
-    return Group.objects.filter(kind=Group.Kind.BANNED, ban=entry, members__image_id=image_id).exists()
-
-
-def withhold(image: Image, hit: BanHit) -> Group:
-    """Hide a ban match and queue it as a `banned` group for moderators. The owner reads the
-    entry's public category, never its internal note."""
-    with transaction.atomic():
-        group = Group.objects.create(
-            kind=Group.Kind.BANNED,
-            ban=hit.entry,
-            ban_kind=hit.kind,
-            ban_distance=hit.distance,
-            ban_score=hit.score,
-            ban_variant=hit.variant,
-            size=1,
-        )
-        GroupMember.objects.create(group=group, image_id=image.pk)
-        withholding.hold(
-            image, Hold.Cause.BAN, withholding.match_reason(hit.entry), ban=hit.entry, group=group
-        )
-        audit.record(
-            None,
-            "auto_hide",
-            f"image {image.pk}",
-            f"matched ban {hit.entry.pk} in {hit.entry.bank.name} "
-            f"({hit.kind}, distance {hit.distance}, {hit.variant or 'no variant'})",
-        )
-    return group
-
-
-def apply_bans(images: list[Image]) -> list[Group]:
-    """Hide every image that matches an enabled ban and queue it as a `banned` group."""
-    by_id = {image.pk: image for image in images}
-    return [
-        withhold(by_id[image_id], hit)
-        for image_id, hit in ban_hits(images).items()
-        if not already_judged(hit.entry, image_id)
-    ]
-
-
-def withhold_exact_copy(image: Image) -> Group | None:
-    """The moment an upload is stored: the very bytes of banned content are withheld before the
-    upload's transaction commits, so nobody else ever sees them (near copies wait for indexing)."""
-    entry = (
-        BanEntry.objects.filter(bank__enabled=True, sha256=image.sha256)
-        .exclude(image_id=image.pk)
-        .select_related("bank")
-        .first()
-    )
-    if entry is None or not image.sha256:
-        return None
-    return withhold(image, BanHit(entry, Link.Kind.EXACT, 0, 1.0, "sha256"))
-
-
 # ---------------------------------------------------------------------------- whole collection
 
 
@@ -387,49 +174,15 @@ def _indexed_ids() -> list[int]:
     return list(Image.objects.filter(status=Image.Status.INDEXED).order_by("pk").values_list("pk", flat=True))
 
 
-def _exact_twins() -> list[Candidate]:
-    """Indexed images sharing their bytes, each linked to the first of its kind (groups are
-    transitive, so a thousand copies make a thousand links, not half a million)."""
-    indexed = Image.objects.filter(status=Image.Status.INDEXED)
-    shared = indexed.values("sha256").annotate(n=Count("pk")).filter(n__gt=1).values_list("sha256", flat=True)
-    first: dict[str, int] = {}
-    found = []
-    for pk, sha in indexed.filter(sha256__in=shared).order_by("sha256", "pk").values_list("pk", "sha256"):
-        if sha in first:
-            found.append(Candidate(first[sha], pk, Link.Kind.EXACT, 0, 1.0, "sha256"))
-        else:
-            first[sha] = pk
-    return found
-
-
 def rescan_candidates(progress: Callable[[int], None] | None = None) -> list[Candidate]:
-    """Every link of the whole collection: exact twins, every pair of images whose variant hashes
-    are within MODERATION_PDQ_DISTANCE (an exact in-memory join, `search.variant_join`), and the
-    semantic tier when it is on. `progress(n)`: n more images scanned."""
-    from search.variant_join import near_pairs  # faiss is only loaded by the rescan
-
+    """Every link of the whole collection (`search.copies.all_copies`). `progress(n)`: n more
+    images scanned."""
     found: dict[tuple[int, int], Candidate] = {}
-
-    def offer(candidate: Candidate) -> None:
+    for match in copies.all_copies(progress):
+        candidate = as_candidate(match)
         key = (candidate.a, candidate.b)
         if key not in found or candidate.better_than(found[key]):
             found[key] = candidate
-
-    for candidate in _exact_twins():
-        offer(candidate)
-    pairs = near_pairs(
-        settings.MODERATION_PDQ_DISTANCE,
-        min_quality=settings.PDQ_MIN_QUALITY,
-        limit=_NEIGHBOURS,
-        progress=progress,
-    )
-    for pair in pairs.values():
-        offer(Candidate(pair.a, pair.b, Link.Kind.PDQ, pair.distance, None, pair.variant))
-    if semantic_enabled():
-        ids = _indexed_ids()
-        for start in range(0, len(ids), _RESCAN_BATCH):
-            for candidate in _semantic_candidates(load(ids[start : start + _RESCAN_BATCH])):
-                offer(candidate)
     return list(found.values())
 
 
@@ -448,7 +201,7 @@ def rescan(*, bans: bool = False, progress: Callable[[int], None] | None = None)
     banned = 0
     if bans:
         for start in range(0, len(ids), _RESCAN_BATCH):
-            banned += len(apply_bans(load(ids[start : start + _RESCAN_BATCH])))
+            banned += len(ban_matching.apply_bans(load(ids[start : start + _RESCAN_BATCH])))
     candidates = rescan_candidates(progress)
     touched = 0
     for start in range(0, len(candidates), _RESCAN_BATCH):
@@ -468,7 +221,7 @@ def load(ids: Iterable[int], *, indexed_only: bool = True) -> list[Image]:
 
 def screen_images(ids: Iterable[int]) -> list[Group]:
     """While images are indexed, before they are published: withhold ban matches."""
-    return apply_bans(load(ids, indexed_only=False))
+    return ban_matching.apply_bans(load(ids, indexed_only=False))
 
 
 def check_images(ids: Iterable[int], *, bans: bool = True) -> int:
@@ -478,7 +231,7 @@ def check_images(ids: Iterable[int], *, bans: bool = True) -> int:
     if not images:
         return 0
     if bans:
-        apply_bans(images)
+        ban_matching.apply_bans(images)
     links = save_links(without_ban_incidents(find_candidates(images)))
     group_links(links)
     return len(links)

@@ -10,7 +10,8 @@ from ingestion.access import is_moderator
 from ingestion.models import Image
 
 from . import audit, withholding
-from .detection import check_images, screen_images, withhold_exact_copy
+from .ban_matching import withhold_exact_copy
+from .detection import check_images, screen_images
 from .models import Group, GroupMember, Hold
 
 BANNED_RESTORE = "This image is withheld under a ban: only a moderator can restore it."

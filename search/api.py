@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from ingestion.access import get_image_for_user
 
+from . import copies
 from .duplicates import find_duplicates
 from .forms import MAX_OFFSET, SearchForm, example_image
 from .query_language import Query
@@ -135,7 +136,13 @@ def similar(request, pk: int):
 @extend_schema(
     parameters=[MIN_SCORE, LIMIT],
     responses=inline_serializer(
-        "Duplicates", {"duplicates": DuplicateSerializer(many=True), "count": serializers.IntegerField()}
+        "Duplicates",
+        {
+            "duplicates": DuplicateSerializer(many=True),
+            "count": serializers.IntegerField(),
+            "semantic_tier": serializers.BooleanField(),
+            "semantic_off_reason": serializers.CharField(),
+        },
     ),
 )
 @api_view(["GET"])
@@ -144,4 +151,11 @@ def duplicates(request, pk: int):
     image = get_image_for_user(request.user, pk)
     params = SearchForm(request.query_params, user=request.user).params()
     found = find_duplicates(image, request.user, params.min_score, params.limit)
-    return Response({"duplicates": duplicates_json(found, request), "count": len(found)})
+    return Response(
+        {
+            "duplicates": duplicates_json(found, request),
+            "count": len(found),
+            "semantic_tier": copies.semantic_enabled(),
+            "semantic_off_reason": copies.semantic_off_reason(),
+        }
+    )

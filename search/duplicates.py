@@ -1,4 +1,6 @@
-"""Duplicates of one image: exact copies (same bytes), near-duplicates and merely similar images."""
+"""Duplicates of one image, as its page and `GET /api/images/{id}/duplicates/` show them: the
+judgement is `search.copies` (the one the moderation queue uses), limited to what the viewer may
+see, plus the weaker `similar` tier where the model can judge."""
 
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ from django.conf import settings
 from ingestion.access import listed_images
 from ingestion.models import Image
 
-from .index import embedding_store, pdq_matches
-from .service import hydrate
+from . import copies
 from .vector_store import SearchFilter
 
-EXACT, NEAR, SIMILAR = "exact", "near", "similar"
+EXACT, NEAR, SIMILAR = copies.EXACT, copies.NEAR, copies.SIMILAR
 _RANK = {EXACT: 0, NEAR: 1, SIMILAR: 2}
 
 
@@ -24,16 +25,7 @@ class Duplicate:
     score: float
     pdq_distance: int | None
     kind: str
-
-
-def pdq_distance(a: Image, b: Image) -> int | None:
-    """Hamming distance of two PDQ hashes, or None when either is missing or too low in quality
-    to be trusted (PDQ's quality score; HMA ignores weak hashes too)."""
-    if not (a.pdq_hash and b.pdq_hash):
-        return None
-    if min(a.pdq_quality or 0, b.pdq_quality or 0) < settings.PDQ_MIN_QUALITY:
-        return None
-    return (int(a.pdq_hash, 16) ^ int(b.pdq_hash, 16)).bit_count()
+    variant: str = ""  # which hashes met ("mirror~plain"), "sha256" or "clip"
 
 
 def _cosine(a: Image, b: Image) -> float:
@@ -44,43 +36,27 @@ def _cosine(a: Image, b: Image) -> float:
     return float(np.dot(va, vb))
 
 
-def classify(source: Image, other: Image, score: float) -> tuple[str, int | None]:
-    distance = pdq_distance(source, other)
-    if other.sha256 == source.sha256:
-        return EXACT, distance
-    if (distance is not None and distance <= settings.PDQ_MATCH_DISTANCE) or (
-        score >= settings.NEAR_DUPLICATE_SCORE
-    ):
-        return NEAR, distance
-    return SIMILAR, distance
-
-
 def find_duplicates(image: Image, user, min_score: float | None = None, limit: int = 100) -> list[Duplicate]:
-    """Images the viewer may see that duplicate `image`, exact copies first, then by score."""
+    """Images the viewer may see that duplicate `image`: exact copies first, then near copies by
+    PDQ distance, then (where the model can judge) similar images by score."""
     floor = settings.DUPLICATE_MIN_SCORE if min_score is None else min_score
-    exact = list(listed_images(user).filter(sha256=image.sha256).exclude(pk=image.pk)[:limit])
-    found = {other.pk: Duplicate(other, 1.0, pdq_distance(image, other), EXACT) for other in exact}
-    viewer_id = user.pk if user.is_authenticated else None
-    # PDQ catches re-encodes and resizes wherever CLIP ranks them; CLIP catches edits PDQ misses.
-    if image.pdq_hash and (image.pdq_quality or 0) >= settings.PDQ_MIN_QUALITY:
-        matches = pdq_matches(
-            image.pdq_hash,
-            settings.PDQ_MATCH_DISTANCE,
-            limit,
-            SearchFilter(viewer_id=viewer_id, exclude_ids=(image.pk, *found)),
-        )
-        rows = listed_images(user).filter(pk__in=[pk for pk, _ in matches], status=Image.Status.INDEXED)
-        for other in rows:
-            score = _cosine(image, other)
-            kind, distance = classify(image, other, score)
-            found[other.pk] = Duplicate(other, score, distance, kind)
-    vector = image.embedding_vector()
-    if vector is not None:
-        viewer = SearchFilter(viewer_id=viewer_id, exclude_ids=(image.pk, *found))
-        hits = embedding_store(image.embedding_model, len(vector)).range_search(
-            vector, min_score=floor, limit=limit, filter=viewer
-        )
-        for result in hydrate(hits, user):
-            kind, distance = classify(image, result.image, result.score)
-            found[result.image.pk] = Duplicate(result.image, result.score, distance, kind)
-    return sorted(found.values(), key=lambda d: (_RANK[d.kind], -d.score, d.image.pk))[:limit]
+    pool = listed_images(user).filter(status=Image.Status.INDEXED).exclude(pk=image.pk)
+    viewer = SearchFilter(viewer_id=user.pk if user.is_authenticated else None)
+    source = Image.objects.prefetch_related("hash_variants").get(pk=image.pk)
+    matches = copies.copies_of(
+        [source], among=pool, search_filter=viewer, neighbours=max(limit, copies.NEIGHBOURS)
+    )[image.pk]
+    scores = {m.other_id: m.score for m in matches.values() if m.score is not None}
+    for other_id, score in copies.similar_neighbours(source, limit, floor, viewer):
+        scores.setdefault(other_id, score)
+    shown = {i.pk: i for i in pool.filter(pk__in=set(matches) | set(scores)).select_related("owner")}
+    found = []
+    for other_id, other in shown.items():
+        match = matches.get(other_id)
+        if match is None:
+            found.append(Duplicate(other, scores[other_id], None, SIMILAR, "clip"))
+            continue
+        score = 1.0 if match.tier == copies.EXACT else scores.get(other_id, _cosine(source, other))
+        found.append(Duplicate(other, score, match.distance, copies.classify(match), match.variant))
+    order = lambda d: (_RANK[d.kind], d.pdq_distance or 0, -d.score, d.image.pk)  # noqa: E731
+    return sorted(found, key=order)[:limit]

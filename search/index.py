@@ -10,7 +10,7 @@ Two kinds of collection, both rebuilt from the database alone:
 - one for the hashes of an image's transforms (`search.models.HashVariant`: the plain image,
   its border-trimmed copy, central crops, corners and one side cut off; the turns and flips are
   only ever queried), and one for the ban bank's hashes, both with row id = owner id *
-  VARIANT_SLOTS + the variant's slot.
+  VARIANT_SLOTS + the variant's slot (`search.variants`; the judgement is `search.copies`).
 """
 
 from __future__ import annotations
@@ -25,32 +25,11 @@ from django.db.models import prefetch_related_objects
 
 from ingestion.models import Image
 
+from . import variants
 from .models import HashVariant, ModelEmbedding, ModelSwitch
-from .vector_store import SearchFilter, VectorRow, VectorStore, collection_name
+from .vector_store import VectorRow, VectorStore, collection_name
 
-PDQ_BITS = 256
 PDQ_COLLECTION = "pdq_256"
-VARIANT_COLLECTION = "pdq_variants_256"
-BAN_COLLECTION = "pdq_bans_256"
-# The variants published (and their slot in the row id); the dihedral ones are only queried:
-# a mirrored upload's "mirror" hash meets the original's "plain" one.
-STORED_KINDS = {
-    "plain": 0,
-    "trim": 1,
-    "crop90": 2,
-    "crop80": 3,
-    "crop75": 4,
-    "crop90-tl": 5,
-    "crop90-tr": 6,
-    "crop90-bl": 7,
-    "crop90-br": 8,
-    "cut10-top": 9,
-    "cut10-bottom": 10,
-    "cut10-left": 11,
-    "cut10-right": 12,
-}
-_KIND_OF_SLOT = {slot: kind for kind, slot in STORED_KINDS.items()}
-VARIANT_SLOTS = 16  # room for more kinds; owner ids stay below 2**59
 _RESTORE_BATCH = 500
 
 _collections: dict[str, VectorStore] = {}
@@ -87,33 +66,15 @@ def drop_embedding_store(model_id: str, dim: int) -> None:
 
 
 def hash_store() -> VectorStore:
-    return _collection(PDQ_COLLECTION, PDQ_BITS, metric="IP")
+    return _collection(PDQ_COLLECTION, variants.PDQ_BITS, metric="IP")
 
 
 def variant_store() -> VectorStore:
-    return _collection(VARIANT_COLLECTION, PDQ_BITS, metric="IP")
+    return _collection(variants.VARIANT_COLLECTION, variants.PDQ_BITS, metric="IP")
 
 
 def ban_store() -> VectorStore:
-    return _collection(BAN_COLLECTION, PDQ_BITS, metric="IP")
-
-
-def variant_row_id(owner_id: int, kind: str) -> int:
-    return int(owner_id) * VARIANT_SLOTS + STORED_KINDS[kind]
-
-
-def split_row_id(row_id: int) -> tuple[int, str]:
-    owner_id, slot = divmod(int(row_id), VARIANT_SLOTS)
-    return owner_id, _KIND_OF_SLOT.get(slot, "?")
-
-
-def all_variant_ids(owner_id: int) -> list[int]:
-    return [variant_row_id(owner_id, kind) for kind in STORED_KINDS]
-
-
-def pdq_vector(hex_hash: str) -> np.ndarray:
-    bits = np.unpackbits(np.frombuffer(bytes.fromhex(hex_hash), dtype=np.uint8))
-    return (bits.astype(np.float32) * 2.0 - 1.0)[:PDQ_BITS]
+    return _collection(variants.BAN_COLLECTION, variants.PDQ_BITS, metric="IP")
 
 
 def image_row(image: Image, vector: np.ndarray) -> VectorRow:
@@ -130,19 +91,15 @@ def image_row(image: Image, vector: np.ndarray) -> VectorRow:
 
 def stored_variants(image: Image) -> list[HashVariant]:
     """The variants `image` publishes: stored kinds whose hash is strong enough to link."""
-    return [
-        v
-        for v in image.hash_variants.all()
-        if v.kind in STORED_KINDS and v.quality >= settings.PDQ_MIN_QUALITY
-    ]
+    return [v for v in image.hash_variants.all() if variants.is_stored(v.kind) and variants.strong(v.quality)]
 
 
 def variant_rows_of(image: Image) -> list[VectorRow]:
-    base = image_row(image, np.zeros(PDQ_BITS, dtype=np.float32))
+    base = image_row(image, np.zeros(variants.PDQ_BITS, dtype=np.float32))
     return [
         VectorRow(
-            id=variant_row_id(image.pk, v.kind),
-            vector=pdq_vector(v.pdq_hash),
+            id=variants.row_id(image.pk, v.kind),
+            vector=variants.pdq_vector(v.pdq_hash),
             owner_id=base.owner_id,
             is_public=base.is_public,
             created_at=base.created_at,
@@ -171,7 +128,7 @@ def placements(image: Image) -> list[Placement]:
                 extra = other.as_array()
                 found.append(Placement(embedding_store(other.model_id, len(extra)), image_row(image, extra)))
     if image.pdq_hash:
-        found.append(Placement(hash_store(), image_row(image, pdq_vector(image.pdq_hash))))
+        found.append(Placement(hash_store(), image_row(image, variants.pdq_vector(image.pdq_hash))))
     rows = variant_rows_of(image)
     if rows:
         store = variant_store()
@@ -202,7 +159,7 @@ def unpublish(images: Sequence[Image]) -> None:
         store.delete([row.id for row in rows])
         store.flush()
     # A deleted image's variant rows are gone from the database: delete every slot it could have.
-    variant_ids = [row_id for image in images for row_id in all_variant_ids(image.pk)]
+    variant_ids = [row_id for image in images for row_id in variants.all_row_ids(image.pk)]
     if variant_ids:
         variant_store().delete(variant_ids)
         variant_store().flush()
@@ -278,12 +235,12 @@ def model_rows(model_id: str) -> Callable[[list[int]], list[VectorRow]]:
 
 
 def hash_rows(ids: list[int]) -> list[VectorRow]:
-    return [image_row(i, pdq_vector(i.pdq_hash)) for i in Image.objects.filter(pk__in=ids)]
+    return [image_row(i, variants.pdq_vector(i.pdq_hash)) for i in Image.objects.filter(pk__in=ids)]
 
 
 def variant_rows(ids: list[int]) -> list[VectorRow]:
     """Rows of the variant collection for these row ids (rebuilt from the database)."""
-    owners = {split_row_id(i)[0] for i in ids}
+    owners = {variants.split_row_id(i)[0] for i in ids}
     wanted = set(ids)
     images = Image.objects.filter(pk__in=owners).prefetch_related("hash_variants")
     return [row for image in images for row in variant_rows_of(image) if row.id in wanted]
@@ -292,11 +249,12 @@ def variant_rows(ids: list[int]) -> list[VectorRow]:
 def sync_variants() -> SyncResult:
     """Make the variant collection hold exactly the strong stored variants of images not failed."""
     wanted = {
-        variant_row_id(image_id, kind)
+        variants.row_id(image_id, kind)
         for image_id, kind in HashVariant.objects.filter(
-            kind__in=list(STORED_KINDS), quality__gte=settings.PDQ_MIN_QUALITY
+            kind__in=list(variants.STORED_KINDS), quality__gte=settings.PDQ_MIN_QUALITY
         )
         .exclude(image__status=Image.Status.FAILED)
+        .filter(image__trashed_at__isnull=True)  # a join skips the default manager's filter
         .values_list("image_id", "kind")
     }
     return sync_collection(variant_store(), wanted, variant_rows)
@@ -320,58 +278,3 @@ def embedding_models() -> dict[str, int]:
         if model_id not in found:
             found[model_id] = len(ModelEmbedding.objects.filter(model_id=model_id).first().as_array())
     return found
-
-
-# ---------------------------------------------------------------------------- queries
-
-
-def pdq_matches(
-    hex_hash: str, max_distance: int, limit: int, search_filter: SearchFilter | None = None
-) -> list[tuple[int, int]]:
-    """(image id, Hamming distance) of stored hashes within `max_distance`, nearest first."""
-    min_ip = PDQ_BITS - 2 * max_distance
-    hits = hash_store().range_search(
-        pdq_vector(hex_hash), min_score=min_ip, limit=limit, filter=search_filter, max_score=PDQ_BITS + 0.5
-    )
-    return [(hit.id, round((PDQ_BITS - hit.score) / 2)) for hit in hits]
-
-
-@dataclass(frozen=True)
-class VariantMatch:
-    """The closest pair of hashes between a query image and one stored owner (image or ban)."""
-
-    owner_id: int
-    distance: int
-    stored_kind: str
-    query_kind: str
-
-
-_QUERY_CHUNK = 512  # query vectors per Milvus call
-
-
-def variant_matches(
-    store: VectorStore,
-    queries: dict[int, list[tuple[str, str]]],
-    max_distance: int,
-    limit: int = 20,
-) -> dict[int, list[VariantMatch]]:
-    """For each query key, the stored owners whose variants lie within `max_distance` of any of
-    its (kind, hex hash) queries, nearest first: all keys' hashes go to Milvus in a few batched
-    searches, never one search per image pair. Each hash keeps its `limit` nearest stored
-    variants (a top-k search: Milvus Lite answers range searches by scanning, 25x slower)."""
-    flat = [(key, kind, hex_hash) for key, hashes in queries.items() for kind, hex_hash in hashes]
-    best: dict[int, dict[int, VariantMatch]] = {key: {} for key in queries}
-    min_ip = PDQ_BITS - 2 * max_distance
-    for start in range(0, len(flat), _QUERY_CHUNK):
-        chunk = flat[start : start + _QUERY_CHUNK]
-        vectors = np.stack([pdq_vector(h) for _, _, h in chunk])
-        results = store.search_many(vectors, limit=limit, min_score=min_ip)
-        for (key, query_kind, _), hits in zip(chunk, results, strict=True):
-            for hit in hits:
-                owner_id, stored_kind = split_row_id(hit.id)
-                distance = round((PDQ_BITS - hit.score) / 2)
-                current = best[key].get(owner_id)
-                if current is None or distance < current.distance:
-                    best[key][owner_id] = VariantMatch(owner_id, distance, stored_kind, query_kind)
-    order = lambda m: (m.distance, m.owner_id)  # noqa: E731
-    return {key: sorted(found.values(), key=order) for key, found in best.items()}

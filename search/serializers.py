@@ -44,13 +44,18 @@ class SearchResultSerializer(ImageSerializer):
 class DuplicateSerializer(SearchResultSerializer):
     pdq_distance = serializers.SerializerMethodField()
     kind = serializers.SerializerMethodField()
+    variant = serializers.SerializerMethodField()
 
     class Meta(SearchResultSerializer.Meta):
-        fields = [*SearchResultSerializer.Meta.fields, "pdq_distance", "kind"]
+        fields = [*SearchResultSerializer.Meta.fields, "pdq_distance", "kind", "variant"]
         read_only_fields = fields
 
     def get_pdq_distance(self, image: Image) -> int | None:
         return self.context["duplicates"][image.pk].pdq_distance
+
+    def get_variant(self, image: Image) -> str:
+        """Which hashes met: "<this image's transform>~<the duplicate's stored variant>"."""
+        return self.context["duplicates"][image.pk].variant
 
     def get_kind(self, image: Image) -> str:
         return self.context["duplicates"][image.pk].kind

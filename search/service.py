@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from ingestion.access import listed_images
 from ingestion.models import Image, Tag
 
-from . import keywords, queries
+from . import copies, keywords, queries
 from .fusion import Fused, fuse
 from .index import embedding_store
 from .queries import BadQuery, QueryVector
@@ -299,51 +299,27 @@ def _cosine(query: QueryVector, blob: bytes | None, model_id: str) -> float | No
     return float(np.dot(query.vector, vector) / (float(np.linalg.norm(vector)) or 1.0))
 
 
-def _near_earlier(rows: list[_Candidate]) -> dict[int, list[int]]:
-    """For each row whose PDQ hash is strong enough, the earlier such rows within the match
-    distance, in order: every pair compared in a few numpy steps (blocks bound the memory)."""
-    hashed = [
-        i for i, row in enumerate(rows) if row.pdq_hash and (row.pdq_quality or 0) >= settings.PDQ_MIN_QUALITY
-    ]
-    if len(hashed) < 2:
-        return {}
-    words = np.frombuffer(bytes.fromhex("".join(rows[i].pdq_hash for i in hashed)), dtype=">u8")
-    words = words.astype(np.uint64).reshape(len(hashed), 4)
-    found: dict[int, list[int]] = {}
-    for start in range(0, len(hashed), _BLOCK):
-        block = words[start : start + _BLOCK]
-        near = np.bitwise_count(block[:, None, :] ^ words[None, : start + len(block), :]).sum(axis=2)
-        near = near <= settings.PDQ_MATCH_DISTANCE
-        near &= np.arange(start + len(block))[None, :] < np.arange(start, start + len(block))[:, None]
-        for a, b in zip(*np.nonzero(near), strict=True):
-            found.setdefault(hashed[start + int(a)], []).append(hashed[int(b)])
-    return found
-
-
-_BLOCK = 256  # rows compared with all earlier ones at once: at most 256 x 2,000 x 4 words
-
-
 def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
-    """Exact copies (same SHA-256) and near copies (PDQ hashes within the match distance, as the
-    duplicates view judges re-encodes and resizes) are shown once, at the best-ranked copy's place,
-    with the others' ids. Embedding similarity alone is not used: under a weak model unrelated
-    pictures score above any "near" threshold."""
-    near = _near_earlier(rows)
+    """Exact copies (same SHA-256) and near copies (plain PDQ hashes within the match distance:
+    `search.copies`, the judgement of the duplicates view) are shown once, at the best-ranked
+    copy's place, with the others' ids. Embedding similarity alone is not used: under a weak model
+    unrelated pictures score above any "near" threshold."""
+    near = copies.earlier_copies([(row.pdq_hash, row.pdq_quality) for row in rows])
     kept: list[int] = []
-    copies: dict[int, list[int]] = {}
+    merged: dict[int, list[int]] = {}
     by_sha: dict[str, int] = {}
     for i, row in enumerate(rows):
         slot = by_sha.get(row.sha256)
         if slot is None:
             # The best-ranked kept row among the near earlier ones (merged rows are not kept).
-            slot = next((j for j in near.get(i, ()) if j in copies), None)
+            slot = next((j for j in near.get(i, ()) if j in merged), None)
         if slot is None:
             kept.append(i)
-            copies[i] = []
+            merged[i] = []
             by_sha[row.sha256] = i
         else:
-            copies[slot].append(row.pk)
-    return [replace(rows[i], copies=tuple(copies[i])) if copies[i] else rows[i] for i in kept]
+            merged[slot].append(row.pk)
+    return [replace(rows[i], copies=tuple(merged[i])) if merged[i] else rows[i] for i in kept]
 
 
 def collapse(results: list[Result]) -> list[Result]:

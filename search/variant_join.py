@@ -1,6 +1,6 @@
 """Every pair of indexed images whose hashes lie within a Hamming distance: the whole-collection
-self-join behind `manage.py find_duplicates`. Each image's turns and flips (the queries) meet every
-other image's stored variants (plain, trimmed, central crops), exactly as at indexing time; both
+self-join behind `manage.py find_duplicates`. Each image's hashes (turns and flips and its stored
+variants: the queries) meet every other image's stored variants, exactly as at indexing time; both
 ends of every pair are scanned, so this covers what the index-time check covers. The hashes are
 read from the database and joined in memory (`search.hamming`)."""
 
@@ -13,11 +13,10 @@ import numpy as np
 from django.conf import settings
 
 from ingestion.models import Image
-from ingestion.processing import DIHEDRAL_KINDS
 
 from .hamming import HammingIndex, pack
-from .index import STORED_KINDS
 from .models import HashVariant
+from .variants import QUERY_KINDS, STORED_KINDS
 
 _READ_CHUNK = 20_000
 QUERY_CHUNK = 20_000  # query hashes per search: bounds the memory of one batch of matches
@@ -49,7 +48,10 @@ def load_hashes(kinds: tuple[str, ...], min_quality: int) -> HashTable:
     hexes: list[str] = []
     rows = (
         HashVariant.objects.filter(
-            kind__in=kinds, quality__gte=min_quality, image__status=Image.Status.INDEXED
+            kind__in=kinds,
+            quality__gte=min_quality,
+            image__status=Image.Status.INDEXED,
+            image__trashed_at__isnull=True,  # a join skips the default manager's filter
         )
         .order_by("image_id", "kind")
         .values_list("image_id", "kind", "pdq_hash")
@@ -89,7 +91,7 @@ def near_pairs(
     """The closest hash pair of every two images within `max_distance`; `progress(n)` is told how
     many more images were scanned."""
     stored = load_hashes(tuple(STORED_KINDS), min_quality)
-    queries = load_hashes(DIHEDRAL_KINDS, min_quality)
+    queries = load_hashes(QUERY_KINDS, min_quality)
     index = HammingIndex(stored.codes, max_distance, max_bytes=settings.RESCAN_INDEX_MAX_MB * 2**20)
     found: dict[tuple[int, int], VariantPair] = {}
     start = 0

@@ -11,7 +11,7 @@ from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
 
-from . import examples, regions
+from . import copies, examples, regions
 from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
 from .query_language import Query
@@ -178,6 +178,7 @@ def image_page(request, pk: int):
         "image": image,
         "similar": similar,
         "duplicates": duplicates,
+        "semantic_off": copies.semantic_off_reason(),
         "similar_error": similar_error,
         "can_edit": image.editable_by(request.user),
     }

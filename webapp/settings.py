@@ -274,18 +274,21 @@ OCR_THREADS = env_int("OCR_THREADS", max(1, CPU_CORES // 4), minimum=1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32, minimum=1)
 # An indexing task short of a batch waits this long for uploads still arriving (search.draining).
 INGEST_BATCH_WAIT_MS = env_int("INGEST_BATCH_WAIT_MS", 200, minimum=0)
-# Duplicates, two tiers: "near" (a re-upload, resize or re-encode: PDQ within the HMA match
-# distance, or CLIP cosine at Immich's default) and "similar" (CLIP cosine above the floor).
+# Copies (`search.copies`, the one judgement for the duplicates endpoint, search, the queue and
+# the bans): the same bytes; PDQ variants within the match distance (HMA's 31; the earlier name
+# MODERATION_PDQ_DISTANCE is still read); CLIP cosine >= NEAR_DUPLICATE_SCORE where the model can
+# judge, and "similar" above DUPLICATE_MIN_SCORE. DUPLICATE_SEMANTIC: auto (off for the
+# random-weight demo model), on, or off (MODERATION_SEMANTIC=0, the earlier switch, means off).
 DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)
 NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.99)
-PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", 31, minimum=0, maximum=255)
+_EARLIER_PDQ_DISTANCE = env_int("MODERATION_PDQ_DISTANCE", 31, minimum=0, maximum=255)
+PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", _EARLIER_PDQ_DISTANCE, minimum=0, maximum=255)
 PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)
-# Moderation (the moderation app): PDQ distance that links two images' variants (turns, flips,
-# trimmed borders, central crops) or an upload to a ban; the semantic tier (CLIP >=
-# NEAR_DUPLICATE_SCORE) is never used with the random-weight demo model; CSV import bounds.
-MODERATION_PDQ_DISTANCE = env_int("MODERATION_PDQ_DISTANCE", 31, minimum=0, maximum=255)
+DUPLICATE_SEMANTIC = env_str("DUPLICATE_SEMANTIC", "auto" if env_bool("MODERATION_SEMANTIC", True) else "off")
+if DUPLICATE_SEMANTIC not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(f"DUPLICATE_SEMANTIC must be one of auto, on, off, got {DUPLICATE_SEMANTIC!r}")
+# An upload against a ban: the default of each bank's own distance. CSV import bounds.
 BAN_PDQ_DISTANCE = env_int("BAN_PDQ_DISTANCE", 31, minimum=0, maximum=255)
-MODERATION_SEMANTIC = env_bool("MODERATION_SEMANTIC", True)
 MODERATION_IMPORT_MAX_BYTES = env_int("MODERATION_IMPORT_MAX_BYTES", 2_000_000, minimum=1)
 MODERATION_IMPORT_MAX_ROWS = env_int("MODERATION_IMPORT_MAX_ROWS", 20_000, minimum=1)
 # `find_duplicates` joins all hashes in memory: the faster index layout only while it fits here.

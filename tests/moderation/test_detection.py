@@ -4,13 +4,13 @@ with their tier, groups as connected components, "not a duplicate" surviving a r
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
 from PIL import Image, ImageOps
 
 from moderation import detection
 from moderation.bench_images import border, encode, photo
 from moderation.models import Group, Link
 from search import index as search_index
+from search import variants
 
 from .conftest import jpeg
 
@@ -96,20 +96,9 @@ def test_not_a_duplicate_survives_a_rescan(alice, moderator, upload):
     assert Link.objects.get(a=a, b=b).state == Link.State.DISMISSED
 
 
-@override_settings(CLIP_MODEL="demo")
-def test_the_semantic_tier_is_off_with_the_demo_model():
-    assert not detection.semantic_enabled()
-    assert "demo model" in detection.semantic_off_reason()
-
-
-@override_settings(CLIP_MODEL="openai/clip-vit-base-patch32", MODERATION_SEMANTIC=True)
-def test_the_semantic_tier_is_on_with_a_real_model():
-    assert detection.semantic_enabled()
-
-
 def test_deleting_an_image_removes_its_variant_rows(alice, upload, django_capture_on_commit_callbacks):
     image = upload(alice, jpeg(17))
-    ids = set(search_index.all_variant_ids(image.pk))
+    ids = set(variants.all_row_ids(image.pk))
     assert ids & search_index.variant_store().ids()
     with django_capture_on_commit_callbacks(execute=True):
         image.delete()

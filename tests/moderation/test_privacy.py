@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from ingestion.models import Image
-from moderation import detection
+from moderation import ban_matching
 from moderation.bench_images import encode, photo
 from moderation.models import AuditEntry, BanEntry, Bank, Group, Hold
 from tests.factories import api_client, make_user, signed_in
@@ -222,7 +222,7 @@ def test_a_false_positive_releases_only_its_own_ban(alice, moderator, upload):
     again.refresh_from_db()
     assert again.moderation == "hidden" and again.moderation_reason == "decided"
     Hold.objects.filter(image=again).delete()
-    detection.apply_bans([again])  # judged once: a false positive is not withheld again
+    ban_matching.apply_bans([again])  # judged once: a false positive is not withheld again
     again.refresh_from_db()
     assert not Hold.objects.filter(image=again).exists()
 

@@ -11,6 +11,7 @@ from ingestion.models import Image
 from moderation.bench_images import encode, photo
 from moderation.models import Group
 from search import index as search_index
+from search import variants
 from search.indexing import index_images
 from search.signals import images_screening
 from search.vector_store import VectorStoreError
@@ -60,7 +61,7 @@ def test_a_near_copy_is_published_already_withheld(banned, upload, monkeypatch):
     again = upload(bob, encode(picture.resize((400, 300)), quality=70))
     assert published == [(again.pk, Image.Moderation.HIDDEN)]  # never published as visible
     rows = search_index.variant_store().search_many(
-        [search_index.pdq_vector(again.pdq_hash)], limit=50, min_score=-1000
+        [variants.pdq_vector(again.pdq_hash)], limit=50, min_score=-1000
     )
     assert again.moderation == Image.Moderation.HIDDEN
     assert Group.objects.filter(kind=Group.Kind.BANNED, members__image=again).count() == 1
@@ -87,7 +88,7 @@ def test_an_unreachable_ban_store_leaves_the_batch_pending(alice):
         index_images([image.pk])
     image.refresh_from_db()
     assert image.status == Image.Status.PENDING
-    assert not search_index.variant_store().ids() & set(search_index.all_variant_ids(image.pk))
+    assert not search_index.variant_store().ids() & set(variants.all_row_ids(image.pk))
 
 
 def test_a_failing_receiver_does_not_stop_indexing(alice):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.index import hash_store, pdq_matches, pdq_vector
+from search import copies, variants
+from search.index import variant_store
+from search.variants import pdq_vector
 from search.vector_store import VectorRow
 
 pytestmark = pytest.mark.usefixtures("clean_index")
@@ -28,12 +30,17 @@ def test_range_search_returns_hashes_within_the_distance_with_exact_distances() 
         4: flip(query, list(range(32))),  # 32 bits: just outside
         5: rng.bytes(32).hex(),  # unrelated: about 128 bits away
     }
-    store = hash_store()
-    store.upsert([VectorRow(pk, pdq_vector(h), 1, True, 0) for pk, h in stored.items()])
+    store = variant_store()
+    rows = [VectorRow(variants.row_id(pk, "plain"), pdq_vector(h), 1, True, 0) for pk, h in stored.items()]
+    store.upsert(rows)
     store.flush()
 
-    assert pdq_matches(query, 31, limit=10) == [(1, 0), (2, 10), (3, 31)]
-    assert [pk for pk, _ in pdq_matches(query, 32, limit=10)] == [1, 2, 3, 4]
+    def near(distance: int) -> list[tuple[int, int]]:
+        found = copies.variant_matches(store, {0: [("plain", query)]}, distance, limit=10)[0]
+        return [(m.owner_id, m.distance) for m in found]
+
+    assert near(31) == [(1, 0), (2, 10), (3, 31)]
+    assert [pk for pk, _ in near(32)] == [1, 2, 3, 4]
 
 
 def test_pdq_vector_is_plus_minus_one_per_bit() -> None:

@@ -110,7 +110,8 @@ def test_rebuilds_a_wiped_collection() -> None:
 
 
 def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:
-    from search.index import hash_store, pdq_vector
+    from search.index import hash_store
+    from search.variants import pdq_vector
 
     owner = make_user()
     image = make_image(owner, "circle")
