@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog, set_language
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -9,6 +10,9 @@ from . import accounts, health, lockout, status
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # The header's language switcher (a plain form: POST, CSRF, a cookie) and the scripts' strings.
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     # Browsers ask for /favicon.ico on pages that do not name one (JSON, the API docs).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
