@@ -10,7 +10,7 @@ class ModerationConfig(AppConfig):
 
         from ingestion.models import Image
         from ingestion.signals import image_deleted_forever, image_restored, image_restoring, image_trashed
-        from search.signals import image_indexed, images_screening
+        from search.signals import image_indexed, images_screening, index_reconciled
 
         from . import handlers
 
@@ -19,6 +19,7 @@ class ModerationConfig(AppConfig):
             handlers.screen_indexed_images, sender=Image, dispatch_uid="moderation-screen"
         )
         image_indexed.connect(handlers.check_indexed_images, sender=Image, dispatch_uid="moderation-check")
+        index_reconciled.connect(handlers.sync_ban_collection, dispatch_uid="moderation-ban-collection")
         image_trashed.connect(handlers.after_trash, sender=Image, dispatch_uid="moderation-trash")
         image_restoring.connect(handlers.refuse_banned_restore, sender=Image, dispatch_uid="mod-restoring")
         image_restored.connect(handlers.after_restore, sender=Image, dispatch_uid="moderation-restore")

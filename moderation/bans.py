@@ -61,25 +61,47 @@ def bank_named(name: str) -> Bank:
     return bank
 
 
+def entry_rows(entries: list[BanEntry]) -> list[VectorRow]:
+    """The ban collection's rows of these entries: their strong stored variants."""
+    return [
+        VectorRow(
+            id=variants.row_id(entry.pk, h.kind),
+            vector=variants.pdq_vector(h.pdq_hash),
+            owner_id=entry.bank_id,
+            is_public=True,
+            created_at=int(entry.created_at.timestamp()),
+        )
+        for entry in entries
+        for h in entry.hashes.all()
+        if variants.is_stored(h.kind) and variants.strong(h.quality)
+    ]
+
+
 def publish_entries(entries: list[BanEntry]) -> None:
     """The strong hashes of these entries into the ban collection in Milvus."""
-    rows = []
-    for entry in entries:
-        for h in entry.hashes.all():
-            if variants.is_stored(h.kind) and variants.strong(h.quality):
-                rows.append(
-                    VectorRow(
-                        id=variants.row_id(entry.pk, h.kind),
-                        vector=variants.pdq_vector(h.pdq_hash),
-                        owner_id=entry.bank_id,
-                        is_public=True,
-                        created_at=int(entry.created_at.timestamp()),
-                    )
-                )
+    rows = entry_rows(entries)
     if rows:
         store = index.ban_store()
         store.upsert(rows)
         store.flush()
+
+
+def sync_ban_collection() -> index.SyncResult:
+    """Make the ban collection hold exactly the entries' strong stored hashes, from the database
+    (after Milvus lost data, or when a new row layout starts an empty collection)."""
+    hashes = BanHash.objects.filter(kind__in=list(variants.STORED_KINDS))
+    wanted = {
+        variants.row_id(entry_id, kind)
+        for entry_id, kind, quality in hashes.values_list("entry_id", "kind", "quality")
+        if variants.strong(quality)
+    }
+
+    def rows_for(ids: list[int]) -> list[VectorRow]:
+        owners = {variants.split_row_id(i)[0] for i in ids}
+        entries = BanEntry.objects.filter(pk__in=owners).prefetch_related("hashes")
+        return [row for row in entry_rows(list(entries)) if row.id in set(ids)]
+
+    return index.sync_collection(index.ban_store(), wanted, rows_for)
 
 
 def ban_image(

@@ -9,7 +9,7 @@ from core.errors import Forbidden
 from ingestion.access import is_moderator
 from ingestion.models import Image
 
-from . import audit, withholding
+from . import audit, bans, withholding
 from .ban_matching import withhold_exact_copy
 from .detection import check_images, screen_images
 from .models import Group, GroupMember, Hold
@@ -33,6 +33,12 @@ def check_indexed_images(sender, ids: list[int], **kwargs) -> None:
     """Runs in the ingest worker right after indexing: duplicate links and groups (the bans were
     applied while screening)."""
     check_images(ids, bans=False)
+
+
+def sync_ban_collection(sender, report, **kwargs) -> None:
+    """search's `index_reconciled`: the ban collection is rebuilt from the database too."""
+    result = bans.sync_ban_collection()
+    report.bans_restored, report.ban_orphans_deleted = result.restored, result.orphans_deleted
 
 
 def _audited(user, origin: str) -> bool:

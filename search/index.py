@@ -69,6 +69,12 @@ def hash_store() -> VectorStore:
     return _collection(PDQ_COLLECTION, variants.PDQ_BITS, metric="IP")
 
 
+def drop_earlier_variant_layouts() -> None:
+    """The variant and ban collections of an earlier row-id layout: their ids mean other rows now."""
+    for name in variants.EARLIER_COLLECTIONS:
+        VectorStore(name, variants.PDQ_BITS, metric="IP").drop()
+
+
 def variant_store() -> VectorStore:
     return _collection(variants.VARIANT_COLLECTION, variants.PDQ_BITS, metric="IP")
 

@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ingestion.models import Image
+from ingestion.processing import HashVariant as PdqVariant
 from ingestion.processing import Prepared, prepare
 from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 
@@ -182,9 +183,13 @@ def persist_target(batch: Batch) -> None:
 
 
 def save_variants(image_id: int, prepared: Prepared) -> None:
+    replace_variants(image_id, prepared.pdq_variants)
+
+
+def replace_variants(image_id: int, found: list[PdqVariant]) -> None:
+    """The image's hash variants in the database become `found` (all kinds, queried or stored)."""
     variants = [
-        HashVariant(image_id=image_id, kind=v.kind, pdq_hash=v.pdq_hash, quality=v.quality)
-        for v in prepared.pdq_variants
+        HashVariant(image_id=image_id, kind=v.kind, pdq_hash=v.pdq_hash, quality=v.quality) for v in found
     ]
     try:
         with transaction.atomic():

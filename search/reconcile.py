@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from ingestion.models import Image
 
-from . import index, switching
+from . import index, rehashing, switching
 from .models import ModelEmbedding
 from .queueing import enqueue_indexing
+from .signals import index_reconciled
 from .text_reading import enqueue_ocr, unread_ids
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ class ReconcileReport:
     variants_restored: int = 0  # PDQ hashes of turned, trimmed and cropped copies
     variant_orphans_deleted: int = 0
     ocr_queued: int = 0  # indexed images whose words were never read
+    rehash_outdated: int = 0  # indexed images hashed before the newest variants existed
+    rehash_started: bool = False  # a chain of rehash tasks was queued for them
+    bans_restored: int = 0  # the ban collection's rows (moderation answers `index_reconciled`)
+    ban_orphans_deleted: int = 0
     model_switch: dict | None = None  # what search.switching.heal mended
 
     def as_dict(self) -> dict:
@@ -82,6 +87,7 @@ def sync_hashes(report: ReconcileReport) -> None:
     result = index.sync_collection(index.hash_store(), wanted, index.hash_rows)
     report.hashes_restored += result.restored
     report.hash_orphans_deleted += result.orphans_deleted
+    index.drop_earlier_variant_layouts()
     variants = index.sync_variants()
     report.variants_restored += variants.restored
     report.variant_orphans_deleted += variants.orphans_deleted
@@ -95,5 +101,8 @@ def reconcile(older_than: timedelta | None = None) -> ReconcileReport:
     report.requeued = requeue_pending(older_than)
     unread = unread_ids()
     report.ocr_queued = len(unread) if enqueue_ocr(unread) else 0
+    report.rehash_outdated = len(rehashing.outdated_ids())
+    report.rehash_started = bool(report.rehash_outdated) and rehashing.start_chain()
+    index_reconciled.send_robust(sender=ReconcileReport, report=report)
     log.info("reconcile: %s", report.as_dict())
     return report

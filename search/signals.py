@@ -8,6 +8,8 @@ search never imports them).
   logged by Django's `send_robust` and indexing goes on.
 - `image_indexed(ids)`: these images were just indexed (hashes and vectors are in the database
   and in Milvus), sent after the transaction commits; the moderation app links duplicates.
+- `index_reconciled(report)`: `reconcile` brought search's collections in line with the database;
+  the moderation app does the same for the ban collection, which it owns.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ingestion.models import Image
 
 images_screening = Signal()
 image_indexed = Signal()
+index_reconciled = Signal()
 
 
 def screen(ids: list[int]) -> None:

@@ -166,11 +166,6 @@ def _embed(vectors: Callable) -> dict:
         return {"error": f"The image could not be decoded: {exc}", "kind": "input"}
 
 
-@shared_task(name="search.tasks.embed_text")
-def embed_text(text: str) -> dict:
-    return _embed(lambda encoder: encoder.encode_texts([text]))
-
-
 @shared_task(name="search.tasks.embed_texts")
 def embed_texts(texts: list[str]) -> dict:
     """Every text term of one query in one batch: one round trip, one forward pass."""

@@ -51,6 +51,8 @@ VARIANT_SLOTS = 32  # room for more kinds; owner ids stay below 2**58
 # `reconcile` fills from the database.
 VARIANT_COLLECTION = f"pdq_variants_{PDQ_BITS}_s{VARIANT_SLOTS}"
 BAN_COLLECTION = f"pdq_bans_{PDQ_BITS}_s{VARIANT_SLOTS}"
+# Collections of earlier layouts (16 slots an owner): `reconcile` drops them once the new ones exist.
+EARLIER_COLLECTIONS = (f"pdq_variants_{PDQ_BITS}", f"pdq_bans_{PDQ_BITS}")
 # The kinds whose absence says an image was hashed before the newest stored kinds existed.
 NEWEST_KIND = "cut20-right"
 

@@ -335,6 +335,7 @@ CELERY_TASK_DEFAULT_QUEUE = INGEST_QUEUE
 CELERY_TASK_ROUTES = {
     "search.tasks.index_images": {"queue": INGEST_QUEUE},
     "search.tasks.reconcile": {"queue": INGEST_QUEUE},
+    "search.tasks.rehash_images": {"queue": INGEST_QUEUE},
     "search.tasks.embed_*": {"queue": QUERY_QUEUE},
     "search.tasks.ocr_images": {"queue": OCR_QUEUE},
 }
