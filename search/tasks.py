@@ -18,7 +18,7 @@ from django.conf import settings
 
 from ingestion.processing import decode
 
-from . import draining, indexing, queueing, switching, text_reading, worker_status
+from . import draining, indexing, queueing, rehashing, switching, text_reading, worker_status
 from .claims import Claims
 from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder, wait_for_encoder
 from .reconcile import reconcile
@@ -109,6 +109,17 @@ def requeue_unqueued_task() -> int:
 @shared_task(name="search.tasks.reconcile")
 def reconcile_task() -> dict:
     return reconcile().as_dict()
+
+
+@shared_task(
+    bind=True, name=rehashing.TASK, acks_late=True, ignore_result=True, max_retries=6, default_retry_delay=30
+)
+def rehash_images(self) -> dict:
+    """A batch of images hashed before the newest variants existed (search.rehashing)."""
+    try:
+        return rehashing.run_batch()
+    except (VectorStoreError, redis.RedisError) as exc:
+        raise self.retry(exc=exc)
 
 
 @shared_task(bind=True, name=switching.BUILD_TASK, acks_late=True, ignore_result=True, max_retries=None)
