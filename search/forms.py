@@ -158,7 +158,3 @@ def example_image(request, missing: str) -> bytes:
 
 def _epoch(moment) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
-
-
-def parse_params(data, user) -> SearchParams:
-    return SearchForm(data, user=user).params()

@@ -195,7 +195,8 @@ def search(query: Query, images: QuerySet[Image], limit: int) -> list[KeywordHit
 
 
 def rebuild() -> int:
-    """Rebuild the keyword index from the images (the triggers keep it in step; this repairs it)."""
+    """Rebuild the keyword index from the images (the triggers keep it in step; this repairs it):
+    `manage.py reconcile --keywords`."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("DELETE FROM search_keywords")

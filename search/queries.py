@@ -72,30 +72,8 @@ def embed_texts(texts: list[str]) -> list[QueryVector]:
     return [QueryVector(answer["model"], np.asarray(v, dtype=np.float32)) for v in answer["vectors"]]
 
 
-def embed_text(text: str) -> QueryVector:
-    return _call(tasks.embed_text, text)
-
-
 def embed_image(data: bytes) -> QueryVector:
     return _call(tasks.embed_image, base64.b64encode(data).decode("ascii"))
-
-
-def image_query(data: bytes, text: str = "") -> QueryVector:
-    """An example image, with optional words added to it."""
-    parts = [embed_image(data)]
-    if text:
-        parts.append(embed_text(text))
-    return combine(*parts)
-
-
-def combine(*parts: QueryVector) -> QueryVector:
-    """Sum of unit vectors, renormalised: text and image terms weigh the same."""
-    models = {p.model_id for p in parts}
-    if len(models) != 1:
-        raise QueryUnavailable("Query parts were embedded by different models; try again.")
-    total = np.sum([p.vector for p in parts], axis=0)
-    norm = float(np.linalg.norm(total)) or 1.0
-    return QueryVector(parts[0].model_id, (total / norm).astype(np.float32))
 
 
 def example_vectors(query: Query, user) -> dict[int, QueryVector]:

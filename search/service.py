@@ -322,24 +322,6 @@ def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
     return [replace(rows[i], copies=tuple(merged[i])) if merged[i] else rows[i] for i in kept]
 
 
-def collapse(results: list[Result]) -> list[Result]:
-    """`_collapse` over hydrated results."""
-    rows = [
-        _Candidate(
-            r.image.pk,
-            r.image.sha256,
-            r.image.pdq_hash,
-            r.image.pdq_quality,
-            r.image.created_at,
-            r.score,
-            r.matches,
-        )
-        for r in results
-    ]
-    by_pk = {r.image.pk: r for r in results}
-    return [replace(by_pk[row.pk], copies=row.copies) for row in _collapse(rows)]
-
-
 def similar_to(image: Image, user, params: SearchParams) -> list[Result]:
     """Neighbours of a stored image from its stored vector: no re-encoding."""
     vector = image.embedding_vector()

@@ -87,13 +87,6 @@ def encoder_summary(states: list[WorkerState], queue: str | None = None) -> tupl
     return SummaryState.ERROR, serving[0].detail or "the model could not be loaded"
 
 
-def current_model(states: list[WorkerState]) -> str:
-    for state in states:
-        if state.state == EncoderState.OK and state.model:
-            return state.model
-    return ""
-
-
 # --- What is being indexed right now. An indexing task marks its batch in Redis as it starts and
 # unmarks it when it ends, however it ends; the mark expires unless the worker's heartbeat renews
 # it, so a worker that dies mid-batch stops counting within INDEXING_TTL_SECONDS.

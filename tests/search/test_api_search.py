@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from ingestion.models import Image
 from search import queries
 from search.encoder import get_encoder
-from search.queries import QueryVector, combine
+from search.queries import QueryVector, weighted
 from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user, noise_png
 
 pytestmark = pytest.mark.django_db
@@ -182,9 +182,11 @@ def test_image_search_and_image_with_text(workers, shapes: dict[str, Image]) -> 
     assert response.status_code == 200, response.content
     combined = response.json()["results"]
     encoder = get_encoder()
-    query = combine(
-        QueryVector("demo", shapes["square"].embedding_vector()),
-        QueryVector("demo", encoder.encode_texts(["at night"])[0]),
+    query = weighted(
+        [
+            (1.0, QueryVector("demo", shapes["square"].embedding_vector())),
+            (1.0, QueryVector("demo", encoder.encode_texts(["at night"])[0])),
+        ]
     )
     for r in combined:
         expected = float(np.dot(query.vector, Image.objects.get(pk=r["id"]).embedding_vector()))

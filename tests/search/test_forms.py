@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from core.errors import BadInput
-from search.forms import SearchForm, parse_params
+from search.forms import SearchForm
 from search.queries import QueryVector
 from search.service import SearchParams, run_search
 from tests.factories import make_user
@@ -42,37 +42,37 @@ def search_limits(settings) -> None:
 )
 def test_bad_parameters_say_what_is_wrong(params: dict, message: str) -> None:
     with pytest.raises(BadInput) as caught:
-        parse_params(params, AnonymousUser())
+        SearchForm(params, user=AnonymousUser()).params()
     assert message in str(caught.value)
 
 
 def test_defaults(settings) -> None:
-    params = parse_params({}, AnonymousUser())
+    params = SearchForm({}, user=AnonymousUser()).params()
     assert params == SearchParams(limit=settings.SEARCH_DEFAULT_LIMIT)
     assert params.sort == "relevance" and params.min_score is None and not params.no_match
 
 
 def test_dates_are_whole_days_or_instants() -> None:
-    params = parse_params(
+    params = SearchForm(
         {"created_after": "2024-03-01", "created_before": "2024-03-02", "limit": "5", "min_score": "0.25"},
-        AnonymousUser(),
-    )
+        user=AnonymousUser(),
+    ).params()
     assert params.created_after == int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
     # A bare end date includes that whole day.
     assert params.created_before == int(datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC).timestamp())
     assert (params.limit, params.min_score) == (5, 0.25)
-    instant = parse_params({"created_after": "2024-03-01T10:00:00+02:00"}, AnonymousUser())
+    instant = SearchForm({"created_after": "2024-03-01T10:00:00+02:00"}, user=AnonymousUser()).params()
     assert instant.created_after == int(datetime(2024, 3, 1, 8, tzinfo=UTC).timestamp())
-    naive = parse_params({"created_before": "2024-03-01T10:00:00"}, AnonymousUser())
+    naive = SearchForm({"created_before": "2024-03-01T10:00:00"}, user=AnonymousUser()).params()
     assert naive.created_before == int(datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp())
 
 
 @pytest.mark.django_db
 def test_owner_by_name_or_me() -> None:
     alice = make_user("alice")
-    assert parse_params({"owner": "alice"}, AnonymousUser()).owner_id == alice.pk
-    assert parse_params({"owner": "me"}, alice).owner_id == alice.pk
-    unknown = parse_params({"owner": "nobody"}, alice)
+    assert SearchForm({"owner": "alice"}, user=AnonymousUser()).params().owner_id == alice.pk
+    assert SearchForm({"owner": "me"}, user=alice).params().owner_id == alice.pk
+    unknown = SearchForm({"owner": "nobody"}, user=alice).params()
     assert unknown.no_match and unknown.owner_id is None
     # Nothing to ask Milvus: no collection, no vector, no error.
     assert run_search(QueryVector("no-such-model", np.ones(4, dtype=np.float32)), alice, unknown) == []
@@ -102,9 +102,8 @@ def test_query_text_is_collapsed_never_cut() -> None:
 
 
 def test_mode_filters_and_collapse() -> None:
-    params = parse_params(
-        {"mode": "text", "tags": "Beach, sunset", "has_text": "yes", "collapse": "false"}, AnonymousUser()
-    )
+    data = {"mode": "text", "tags": "Beach, sunset", "has_text": "yes", "collapse": "false"}
+    params = SearchForm(data, user=AnonymousUser()).params()
     assert (params.mode, params.tags, params.has_text, params.collapse) == (
         "text",
         ("beach", "sunset"),
@@ -112,9 +111,9 @@ def test_mode_filters_and_collapse() -> None:
         False,
     )
     assert params.database_only_filters
-    default = parse_params({}, AnonymousUser())
+    default = SearchForm({}, user=AnonymousUser()).params()
     assert (default.mode, default.tags, default.has_text, default.collapse) == ("hybrid", (), None, True)
-    assert parse_params({"has_text": "0"}, AnonymousUser()).has_text is False
+    assert SearchForm({"has_text": "0"}, user=AnonymousUser()).params().has_text is False
 
 
 @pytest.mark.parametrize(
@@ -130,7 +129,7 @@ def test_mode_filters_and_collapse() -> None:
 )
 def test_bad_new_parameters_say_what_is_wrong(params: dict, message: str) -> None:
     with pytest.raises(BadInput) as caught:
-        parse_params(params, AnonymousUser())
+        SearchForm(params, user=AnonymousUser()).params()
     assert message in str(caught.value)
 
 

@@ -7,6 +7,7 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from ingestion.models import Image
 from search.index import embedding_store
@@ -160,3 +161,24 @@ def test_restores_pdq_variants_and_drops_orphan_variants() -> None:
 
     assert (report.variants_restored, report.variant_orphans_deleted) == (1, 1)
     assert variants.ids() == stored
+
+
+def _keyword_rows() -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT title, tags FROM search_keywords")
+        return list(cursor.fetchall())
+
+
+def test_reconcile_keywords_repairs_a_damaged_keyword_index() -> None:
+    image = make_image(make_user(), "circle", title="lighthouse", tags=["coast"])
+    index(image)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM search_keywords")  # e.g. a table loaded by hand, without triggers
+    call_command("reconcile", stdout=StringIO())
+    assert _keyword_rows() == []  # plain reconcile leaves the keyword index alone
+
+    out = StringIO()
+    call_command("reconcile", "--keywords", stdout=out)
+
+    assert out.getvalue().splitlines()[-1] == "Keyword index rebuilt: 1 image(s)."
+    assert _keyword_rows() == [("lighthouse", "coast")]

@@ -150,6 +150,19 @@ def _candidate(pk: int, pdq: str, sha: str = "") -> service._Candidate:
     return service._Candidate(pk, sha or f"{pk:064x}", pdq, 100, None, 1.0, ("semantic",))
 
 
+def test_collapse_keeps_the_best_ranked_copy_and_trusts_no_weak_hash() -> None:
+    rng = np.random.default_rng(1)
+    strong, other = (rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(2))
+    best, unrelated = _candidate(1, strong), _candidate(3, other)
+    same_bytes = _candidate(2, "", sha=best.sha256)
+    kept = service._collapse([best, same_bytes, unrelated])
+    assert [(row.pk, row.copies) for row in kept] == [(1, (2,)), (3, ())]
+    reencoded = _candidate(2, strong)  # other bytes, the same PDQ hash
+    assert service._collapse([best, reencoded, unrelated])[0].copies == (2,)
+    weak = replace(best, pdq_quality=10)  # a weak hash proves nothing
+    assert len(service._collapse([weak, reencoded, unrelated])) == 3
+
+
 def test_near_copies_collapse_into_the_best_ranked_kept_copy() -> None:
     """More candidates than one comparison block; the first is a copy of a later one's original."""
     rng = np.random.default_rng(0)

@@ -9,10 +9,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from ingestion.models import Image, Tag
-from search.forms import parse_params
+from search.forms import SearchForm
 from search.queries import BadQuery, QueryVector
 from search.query_language import parse
-from search.service import Result, SearchParams, collapse, run_search, search, similar_to
+from search.service import SearchParams, run_search, search, similar_to
 from tests.factories import index, make_image, make_user
 
 
@@ -81,13 +81,12 @@ def test_private_images_only_for_their_owner(indexed: Indexed) -> None:
     query = indexed.query(indexed.secret)
     for viewer in (AnonymousUser(), indexed.alice):
         assert indexed.secret.pk not in ids(run_search(query, viewer, SearchParams()))
-        private = run_search(query, viewer, parse_params({"visibility": "private"}, viewer))
+        private = run_search(query, viewer, SearchForm({"visibility": "private"}, user=viewer).params())
         assert private == []
     own = run_search(query, indexed.bob, SearchParams())
     assert own[0].image == indexed.secret
-    assert ids(run_search(query, indexed.bob, parse_params({"visibility": "private"}, indexed.bob))) == [
-        indexed.secret.pk
-    ]
+    private = SearchForm({"visibility": "private"}, user=indexed.bob).params()
+    assert ids(run_search(query, indexed.bob, private)) == [indexed.secret.pk]
 
 
 def test_filters(indexed: Indexed) -> None:
@@ -95,7 +94,7 @@ def test_filters(indexed: Indexed) -> None:
     anon = AnonymousUser()
 
     def search(**params) -> set[int]:
-        return set(ids(run_search(query, anon, parse_params(params, anon))))
+        return set(ids(run_search(query, anon, SearchForm(params, user=anon).params())))
 
     assert search(owner="alice") == {indexed.circle.pk, indexed.square.pk}
     assert search(owner="bob") == {indexed.stripes.pk}
@@ -167,20 +166,6 @@ def test_sort_by_date_pages_the_whole_set(indexed: Indexed) -> None:
         [indexed.stripes.pk],
         [indexed.circle.pk],
     ]
-
-
-def test_collapse_keeps_the_best_ranked_copy(indexed: Indexed) -> None:
-    a, b = indexed.circle, indexed.square
-    b.sha256 = a.sha256
-    results = [Result(a, 0.9), Result(b, 0.8), Result(indexed.stripes, 0.7)]
-    collapsed = collapse(results)
-    assert [r.image.pk for r in collapsed] == [a.pk, indexed.stripes.pk]
-    assert collapsed[0].copies == (b.pk,) and collapsed[1].copies == ()
-    b.sha256, b.pdq_hash, b.pdq_quality = "other", a.pdq_hash, 100
-    a.pdq_quality = 100
-    assert collapse(results)[0].copies == (b.pk,)  # same PDQ hash: a re-encode
-    a.pdq_quality = 10
-    assert len(collapse(results)) == 3  # a weak hash proves nothing
 
 
 def test_a_whole_word_of_a_file_name_ranks_before_a_title_that_only_contains_it(indexed: Indexed) -> None:

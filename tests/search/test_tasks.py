@@ -15,9 +15,10 @@ from tests.factories import draw_image, image_bytes
 
 
 def test_text_and_image_answers_carry_model_and_unit_vector() -> None:
-    answer = tasks.embed_text("a red circle")
-    assert answer["model"] == "demo" and answer["dim"] == len(answer["vector"])
-    np.testing.assert_allclose(answer["vector"], get_encoder().encode_texts(["a red circle"])[0], atol=1e-6)
+    answer = tasks.embed_texts(["a red circle"])
+    assert answer["model"] == "demo" and answer["dim"] == len(answer["vectors"][0])
+    expected = get_encoder().encode_texts(["a red circle"])[0]
+    np.testing.assert_allclose(answer["vectors"][0], expected, atol=1e-6)
     data = base64.b64encode(image_bytes(draw_image("square"), "PNG")).decode()
     assert np.linalg.norm(tasks.embed_image(data)["vector"]) == pytest.approx(1.0, abs=1e-5)
 
@@ -54,10 +55,10 @@ def test_a_search_arriving_while_the_model_loads_waits_for_it(loading_model) -> 
     loading_model.set()
     asking.join(60)
     assert answers[0]["model"] == "demo" and len(answers[0]["vectors"]) == 1
-    assert tasks.embed_text("anything")["model"] == "demo"
+    assert tasks.embed_texts(["anything"])["model"] == "demo"
 
 
 def test_a_model_still_loading_when_the_caller_gives_up_is_a_plain_503(loading_model, settings) -> None:
     settings.QUERY_TIMEOUT = tasks.ANSWER_MARGIN_S  # no time left to wait: answer at once
-    answer = tasks.embed_text("anything")
+    answer = tasks.embed_texts(["anything"])
     assert answer == {"error": "The model is still loading; try again in a moment.", "kind": "model"}

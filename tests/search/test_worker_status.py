@@ -13,7 +13,6 @@ from search.worker_status import (
     Heartbeat,
     SummaryState,
     WorkerState,
-    current_model,
     encoder_summary,
     publish,
     read_all,
@@ -52,11 +51,6 @@ def test_summary_states_are_strings_for_templates_and_json() -> None:
     assert [str(s) for s in SummaryState] == ["ok", "loading", "no_worker", "error"]
     assert SummaryState.NO_WORKER != SummaryState.ERROR  # no more searching the message for "no worker"
     assert json.dumps(SummaryState.NO_WORKER) == '"no_worker"'
-
-
-def test_current_model() -> None:
-    assert current_model([worker("loading"), worker("ok")]) == "demo"
-    assert current_model([worker("error"), worker("idle")]) == ""
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
+from search import keywords
 from search.reconcile import reconcile
 
 
@@ -18,6 +19,12 @@ class Command(BaseCommand):
             default=None,
             help="re-queue pending images untouched for this many seconds",
         )
+        parser.add_argument(
+            "--keywords",
+            action="store_true",
+            help="also rebuild the keyword index from the images (SQL triggers keep it in step; this "
+            "repairs it after the table was edited or loaded by hand)",
+        )
 
     def handle(self, *args, **opts):
         older = timedelta(seconds=opts["older_than"]) if opts["older_than"] is not None else None
@@ -31,3 +38,5 @@ class Command(BaseCommand):
             f"deleted {report.variant_orphans_deleted} orphan(s); "
             f"OCR queued for {report.ocr_queued} image(s)."
         )
+        if opts["keywords"]:
+            self.stdout.write(f"Keyword index rebuilt: {keywords.rebuild()} image(s).")
