@@ -201,7 +201,8 @@ def run(command: list[str], env: dict[str, str]) -> int:
     )
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
-    return child.wait()
+    code = child.wait()
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
 
 
 def main(argv: list[str] | None = None) -> int:
