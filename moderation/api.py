@@ -18,7 +18,7 @@ from core.errors import BadInput, PayloadTooLarge
 from core.pagination import Pagination
 from ingestion.access import get_image_for_user
 
-from . import bans, review, services, withholding
+from . import bans, rescans, review, services, withholding
 from .forms import (
     AuditForm,
     BanForm,
@@ -29,7 +29,7 @@ from .forms import (
     ResolveForm,
     ReviewRequestForm,
 )
-from .models import AuditEntry, BanCategory, BanEntry
+from .models import AuditEntry, BanCategory, BanEntry, Rescan
 from .permissions import IsModerator
 from .serializers import audit_json, ban_json, bank_json, group_json
 
@@ -194,7 +194,9 @@ def ban_list(request):
         entry = bans.ban_image(
             request.user, image, params["note"], params["bank"] or bans.DEFAULT_BANK, params["category"]
         )
-        return Response(ban_json(entry, request), status=201)
+        return Response(
+            {**ban_json(entry, request), "rescan": rescans.job_json(entry.rescan, request)}, status=201
+        )
     entries = BanEntry.objects.select_related("bank", "created_by").order_by("-created_at", "-id")
     bank = request.query_params.get("bank")
     if bank:
@@ -236,7 +238,30 @@ def ban_import(request):
         raise PayloadTooLarge(
             f"file: at most {settings.MODERATION_IMPORT_MAX_BYTES} bytes can be imported at once."
         )
-    return Response(bans.import_csv(request.user, upload.read()), status=201)
+    result = bans.import_csv(request.user, upload.read())
+    return Response({**result, "rescan": rescans.job_json(result["rescan"], request)}, status=201)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+    responses=OpenApiTypes.OBJECT,
+    operation_id="moderation_rescans_list",
+)
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def rescan_list(request):
+    """Retroactive matches, newest first: each new ban or import, matched against what is stored."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(Rescan.objects.all(), request)
+    return paginator.get_paginated_response([rescans.job_json(j, request) for j in page])
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+@permission_classes([IsModerator])
+def rescan_detail(request, pk: int):
+    """One retroactive match's progress: scanned of total, matched (withheld and queued)."""
+    return Response(rescans.job_json(services.get_rescan(pk), request))
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT)

@@ -22,7 +22,7 @@ from ingestion.models import Image
 from search import index, variants
 from search.vector_store import VectorRow
 
-from . import audit, withholding
+from . import audit, rescans, withholding
 from .models import BanCategory, BanEntry, BanHash, Bank, Group, Hold
 
 log = logging.getLogger(__name__)
@@ -138,10 +138,13 @@ def ban_image(
         )
         audit.record(moderator, "ban", f"image {image.pk}", f"bank {bank.name}, {entry.category}: {reason}")
         withholding.hold(image, Hold.Cause.BAN, withholding.banned_reason(entry), ban=entry)
+        # Copies already stored are matched in the background (queued once the hashes are published).
+        job = rescans.start([entry], moderator, "ban")
     entry.thumbnail = keep_thumbnail(entry, image)
     if entry.thumbnail:
         BanEntry.objects.filter(pk=entry.pk).update(thumbnail=entry.thumbnail)
     publish_entries([entry])
+    rescans.queue_on_commit(job)
     return entry
 
 
@@ -293,8 +296,10 @@ def _parse_row(number: int, row: list[str]) -> tuple[str, int, str, str, str]:
     return pdq, quality, bank, reason, category
 
 
-def import_csv(moderator, data: bytes) -> dict[str, int]:
-    """Add the file's hashes to their banks (a hash already in its bank is skipped)."""
+def import_csv(moderator, data: bytes) -> dict:
+    """Add the file's hashes to their banks (a hash already in its bank is skipped); the images
+    already stored are matched against the new ones in the background ("rescan": the job, or None
+    when nothing was new)."""
     rows = parse_csv(data)
     created: list[BanEntry] = []
     with transaction.atomic():
@@ -326,7 +331,9 @@ def import_csv(moderator, data: bytes) -> dict[str, int]:
         audit.record(
             moderator, "import_bans", f"{len(created)} entries", f"{len(rows) - len(created)} already banned"
         )
+        job = rescans.start(created, moderator, "import")
     fresh = list(BanEntry.objects.filter(pk__in=[e.pk for e in created]).prefetch_related("hashes"))
     for start in range(0, len(fresh), 1000):
         publish_entries(fresh[start : start + 1000])
-    return {"imported": len(created), "skipped": len(rows) - len(created)}
+    rescans.queue_on_commit(job)
+    return {"imported": len(created), "skipped": len(rows) - len(created), "rescan": job}

@@ -44,6 +44,42 @@ class BanCategory(models.TextChoices):
     ILLEGAL = "illegal", "Illegal content"
 
 
+class Rescan(models.Model):
+    """A retroactive match: the images already stored (indexed, up to `upto`) matched against the
+    ban entries a ban or an import just added (`BanEntry.rescan`), in batches in the background
+    (`moderation.rescans`). `cursor` is the last image id done, so a rerun after a crash goes on
+    from there; a batch done twice is harmless (a pair already judged is never queued again)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+
+    origin = models.CharField(max_length=16)  # "ban" or "import"
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    upto = models.BigIntegerField(default=0)  # the newest image id at the start; later ones are screened
+    cursor = models.BigIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)  # indexed images up to `upto`, at the start
+    scanned = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)  # images withheld by these entries (ids <= upto)
+    error = models.TextField(blank=True)  # the last failure; the sweep retries
+    lease_until = models.DateTimeField(null=True, blank=True)  # one worker at a time
+    queued_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def active(self) -> bool:
+        return self.status != self.Status.DONE
+
+
 class BanEntry(models.Model):
     """What is banned: the hashes and vector of an image, kept even after the image is deleted
     (or, for imported entries, a PDQ hash alone). `category` is public (the owner of a withheld
@@ -66,6 +102,10 @@ class BanEntry(models.Model):
     # served to moderators only (`moderation.media.ban_thumbnail`): judging a match never reopens
     # the source image, and it outlives the source's deletion. Empty for imported hashes.
     thumbnail = models.CharField(max_length=255, blank=True)
+    # The retroactive match that checks the images stored before this entry was added.
+    rescan = models.ForeignKey(
+        Rescan, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
     confirmed = models.PositiveIntegerField(default=0)  # matches moderators confirmed
     false_positives = models.PositiveIntegerField(default=0)  # matches moderators rejected
 

@@ -11,7 +11,7 @@ from ingestion.access import visible_images
 from ingestion.models import Image
 
 from . import review
-from .models import BanEntry, Bank, Group, GroupMember, ReviewerSettings
+from .models import BanEntry, Bank, Group, GroupMember, Rescan, ReviewerSettings
 
 
 def get_group(pk: int) -> Group:
@@ -26,6 +26,13 @@ def get_entry(pk: int) -> BanEntry:
     if entry is None:
         raise Http404("No such ban entry.")
     return entry
+
+
+def get_rescan(pk: int) -> Rescan:
+    job = Rescan.objects.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if job is None:
+        raise Http404("No such rescan.")
+    return job
 
 
 def get_bank(name: str) -> Bank:

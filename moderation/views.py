@@ -29,11 +29,12 @@ from .forms import (
     ReviewerSettingsForm,
     ReviewRequestForm,
 )
-from .models import AuditEntry, BanCategory, BanEntry
+from .models import AuditEntry, BanCategory, BanEntry, Rescan
 from .permissions import moderator_required
 
 QUEUE_PAGE_SIZE = 20
 AUDIT_PAGE_SIZE = 100
+RESCANS_SHOWN = 10
 
 
 @moderator_required
@@ -115,7 +116,11 @@ def ban(request, pk: int):
     entry = bans.ban_image(
         request.user, image, params["note"], params["bank"] or bans.DEFAULT_BANK, params["category"]
     )
-    messages.success(request, f"Image {pk} banned into {entry.bank.name} (ban #{entry.pk}); it is withheld.")
+    messages.success(
+        request,
+        f"Image {pk} banned into {entry.bank.name} (ban #{entry.pk}); it is withheld. Copies already "
+        f"stored are being matched in the background (rescan #{entry.rescan_id}, on the ban bank page).",
+    )
     # Someone else's private image is reviewed in the queue only: its page would be a 404.
     opens = image.visible_to(request.user, moderator=True)
     return redirect(_back_to(request, image.get_absolute_url() if opens else reverse("moderation-queue")))
@@ -168,7 +173,10 @@ def bans_page(request):
             if upload is None:
                 raise BadInput("Choose a CSV file to import.")
             result = bans.import_csv(request.user, upload.read(settings.MODERATION_IMPORT_MAX_BYTES + 1))
-            messages.success(request, f"Imported {result['imported']}, skipped {result['skipped']}.")
+            done = f"Imported {result['imported']}, skipped {result['skipped']}."
+            if result["rescan"]:
+                done += f" Matching them against the stored images: rescan #{result['rescan'].pk} below."
+            messages.success(request, done)
         else:
             raise BadInput("Unknown action.")
         return redirect("moderation-bans")
@@ -179,6 +187,7 @@ def bans_page(request):
         "banks": services.banks_with_counts(),
         "blur": services.blurs_thumbnails(request.user),
         "default_distance": settings.BAN_PDQ_DISTANCE,
+        "rescans": Rescan.objects.all()[:RESCANS_SHOWN],
     }
     return render(request, "moderation/bans.html", context)
 

@@ -338,11 +338,14 @@ CELERY_TASK_ROUTES = {
     "search.tasks.rehash_images": {"queue": INGEST_QUEUE},
     "search.tasks.embed_*": {"queue": QUERY_QUEUE},
     "search.tasks.ocr_images": {"queue": OCR_QUEUE},
+    "moderation.tasks.*": {"queue": INGEST_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "search.tasks.reconcile", "schedule": 600.0},
     # Images left pending by a failed enqueue (Redis down) are queued within a minute of its return.
     "purge-trash": {"task": "ingestion.tasks.purge_trash", "schedule": 3600.0},
+    # Retroactive ban matches a crash or a lost message left behind (moderation.rescans).
+    "resume-rescans": {"task": "moderation.tasks.resume_rescans", "schedule": 300.0},
     "requeue-unqueued": {
         "task": "search.tasks.requeue_unqueued",
         "schedule": 30.0,
