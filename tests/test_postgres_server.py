@@ -61,3 +61,21 @@ def test_a_given_test_database_url_is_used_as_it_is() -> None:
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "postgres://someone@db.example:5432/x"
+
+
+def test_the_postgresql_pass_selects_exactly_the_tests_that_touch_the_database() -> None:
+    """A marked test and one whose fixtures start a live server stay; a test with no database goes."""
+    files = [
+        "tests/test_database_engine.py",
+        "tests/browser/test_browser_flow.py",
+        "tests/test_postgres_server.py",
+    ]
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files]
+    done = subprocess.run(
+        [*argv, "--database-tests-only"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    ids = {line.split("::")[0] for line in done.stdout.splitlines() if "::" in line}
+    assert ids == {"tests/test_database_engine.py", "tests/browser/test_browser_flow.py"}
+    deselected = sum(1 for name in dir(sys.modules[__name__]) if name.startswith("test_"))
+    assert f"({deselected} deselected)" in done.stdout
