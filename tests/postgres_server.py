@@ -115,7 +115,8 @@ def _initdb(bin_dir: Path, data: Path, user: pwd.struct_passwd | None) -> None:
     # C.UTF-8: pg_trgm then sees Chinese as word characters (in plain C it drops them).
     argv += ["--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, **_as(user))
+        # cwd: the server's user may not be allowed into ours (a root-owned checkout).
+        done = subprocess.run(argv, cwd=data.parent, capture_output=True, text=True, check=False, **_as(user))
     except OSError as exc:
         raise StartError(f"could not run initdb: {exc}") from exc
     if done.returncode != 0:
@@ -132,6 +133,7 @@ def _spawn(bin_dir: Path, folder: Path, port: int, user: pwd.struct_passwd | Non
         # server for their teardown; stop() shuts it down after them.
         return subprocess.Popen(
             argv,
+            cwd=folder,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
