@@ -13,7 +13,9 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
+# The interface's translations: locale/*.po (committed) compiled to .mo (build output, pure Python).
 install: $(STAMP)
+	$(PY) manage.py compilemessages -v 0
 
 chromium:
 	@test -x /usr/bin/chromium || { echo "Installing Chromium for the browser tests (apt)"; \

@@ -10,6 +10,8 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import UserFacingError
@@ -55,7 +57,7 @@ def restore(request, pk: int):
     except UserFacingError as exc:
         messages.error(request, exc.public_message)
         return redirect(_back(request))
-    messages.success(request, f"Restored image {pk}.")
+    messages.success(request, _("Restored image %(pk)d.") % {"pk": pk})
     return redirect(_back(request))
 
 
@@ -63,7 +65,7 @@ def restore(request, pk: int):
 @require_POST
 def delete(request, pk: int):
     trash.delete_forever(trash.get_trashed(request.user, pk), request.user)
-    messages.success(request, f"Deleted image {pk} for good.")
+    messages.success(request, _("Deleted image %(pk)d for good.") % {"pk": pk})
     return redirect(_back(request))
 
 
@@ -71,8 +73,15 @@ def delete(request, pk: int):
 @require_POST
 def empty(request):
     deleted = trash.empty(request.user)
-    plural = "s" if deleted != 1 else ""
-    messages.success(request, f"Emptied the trash: {deleted} image{plural} deleted for good.")
+    messages.success(
+        request,
+        ngettext(
+            "Emptied the trash: %(n)d image deleted for good.",
+            "Emptied the trash: %(n)d images deleted for good.",
+            deleted,
+        )
+        % {"n": deleted},
+    )
     return redirect("trash")
 
 

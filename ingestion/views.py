@@ -17,6 +17,8 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
@@ -112,16 +114,25 @@ def bulk(request):
                     image.tags.add(*tags)
                 else:
                     image.tags.remove(*tags)
+    n = len(own)
     done = {
-        "delete": "Moved to the trash",
-        "public": "Made public",
-        "private": "Made private",
-        "add_tags": "Tagged",
-        "remove_tags": "Removed tags from",
+        "delete": ngettext("Moved %(n)d image to the trash.", "Moved %(n)d images to the trash.", n),
+        "public": ngettext("Made %(n)d image public.", "Made %(n)d images public.", n),
+        "private": ngettext("Made %(n)d image private.", "Made %(n)d images private.", n),
+        "add_tags": ngettext("Tagged %(n)d image.", "Tagged %(n)d images.", n),
+        "remove_tags": ngettext("Removed tags from %(n)d image.", "Removed tags from %(n)d images.", n),
     }[verb]
-    messages.success(request, f"{done} {len(own)} image{'s' if len(own) != 1 else ''}.")
+    messages.success(request, done % {"n": n})
     if skipped:
-        messages.warning(request, f"{skipped} selected image(s) are not yours and were left unchanged.")
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)d selected image is not yours and was left unchanged.",
+                "%(n)d selected images are not yours and were left unchanged.",
+                skipped,
+            )
+            % {"n": skipped},
+        )
     return redirect(back)
 
 
@@ -161,7 +172,15 @@ def upload(request):
             messages.error(request, str(exc))
     if not created:
         return redirect("upload")
-    messages.success(request, f"Uploaded {created} image(s); they are being indexed.")
+    messages.success(
+        request,
+        ngettext(
+            "Uploaded %(n)d image; it is being indexed.",
+            "Uploaded %(n)d images; they are being indexed.",
+            created,
+        )
+        % {"n": created},
+    )
     return redirect(f"{reverse('gallery')}?owner=me")
 
 
@@ -196,7 +215,8 @@ def edit(request, pk: int):
         }
         return JsonResponse(body)
     if changes:
-        messages.success(request, "Saved " + ", ".join(sorted(changes)) + ".")
+        fields = _(", ").join(_(name) for name in sorted(changes))  # title, tags, visibility: catalogued
+        messages.success(request, _("Saved %(fields)s.") % {"fields": fields})
     for problem in problems.values():
         messages.error(request, problem)
     return redirect(image.get_absolute_url())
@@ -207,5 +227,13 @@ def edit(request, pk: int):
 def delete(request, pk: int):
     image = get_image_for_user(request.user, pk, write=True, action="delete")
     trash.move_to_trash([image], request.user)
-    messages.success(request, f"Moved to the trash: you can restore it for {settings.TRASH_DAYS} days.")
+    messages.success(
+        request,
+        ngettext(
+            "Moved to the trash: you can restore it for %(n)d day.",
+            "Moved to the trash: you can restore it for %(n)d days.",
+            settings.TRASH_DAYS,
+        )
+        % {"n": settings.TRASH_DAYS},
+    )
     return redirect(_back_to(request, reverse("gallery")))

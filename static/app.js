@@ -10,7 +10,7 @@
     el.dataset.status = image.status;
     el.dispatchEvent(new CustomEvent("image-status", { bubbles: true, detail: image }));
     el.querySelectorAll(".status").forEach((badge) => {
-      badge.textContent = image.status;
+      badge.textContent = gettext(image.status);
       badge.className = "status status-" + image.status;
       badge.title = image.failure_reason || "";
     });
@@ -31,7 +31,7 @@
       const link = document.createElement("a");
       link.className = "similar-link";
       link.href = "/search/?similar=" + encodeURIComponent(image.id);
-      link.textContent = "find similar";
+      link.textContent = gettext("find similar");
       caption.appendChild(link);
     }
   }
@@ -41,7 +41,7 @@
     if (el.querySelector(".withheld")) return;
     const badge = document.createElement("span");
     badge.className = "badge withheld";
-    badge.textContent = "withheld";
+    badge.textContent = gettext("withheld");
     badge.title = reason || "";
     const status = el.querySelector(".status");
     if (status) status.after(" ", badge);

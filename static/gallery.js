@@ -15,7 +15,7 @@
       boxes.forEach((b) => b.closest(".card").classList.toggle("picked", b.checked));
       form.hidden = picked.length === 0;
       document.getElementById("gallery").classList.toggle("selecting", picked.length > 0);
-      count.textContent = picked.length + " selected";
+      count.textContent = interpolate(gettext("%s selected"), [picked.length]);
       form.elements.ids.value = picked.map((b) => b.value).join(",");
     }
 
@@ -42,7 +42,7 @@
     action.addEventListener("change", syncTags);
     form.addEventListener("submit", (event) => {
       const n = boxes.filter((b) => b.checked).length;
-      if (action.value === "delete" && !confirm("Move " + n + " image(s) to the trash? You can restore them from the trash.")) {
+      if (action.value === "delete" && !confirm(interpolate(ngettext("Move %s image to the trash? You can restore it from the trash.", "Move %s images to the trash? You can restore them from the trash.", n), [n]))) {
         event.preventDefault();
       }
     });

@@ -26,8 +26,8 @@
     frame.id = "region-box";
     frame.tabIndex = 0;
     frame.setAttribute("role", "application");
-    frame.setAttribute("aria-roledescription", "region selector");
-    frame.setAttribute("aria-label", "Region to search");
+    frame.setAttribute("aria-roledescription", gettext("region selector"));
+    frame.setAttribute("aria-label", gettext("Region to search"));
     frame.setAttribute("aria-describedby", "region-help region-status");
     layer.appendChild(frame);
     stage.appendChild(layer);
@@ -47,8 +47,9 @@
       frame.style.height = box.h * 100 + "%";
       form.elements.region.value = [box.x, box.y, box.w, box.h].map((v) => v.toFixed(4)).join(",");
       const pct = (v) => Math.round(v * 100) + "%";
-      status.textContent = "Box " + pct(box.w) + " wide and " + pct(box.h) + " high, " +
-        pct(box.x) + " from the left, " + pct(box.y) + " from the top.";
+      status.textContent = interpolate(
+        gettext("Box %(w)s wide and %(h)s high, %(x)s from the left, %(y)s from the top."),
+        { w: pct(box.w), h: pct(box.h), x: pct(box.x), y: pct(box.y) }, true);
     }
 
     // The layer lies exactly over the picture as drawn (it is centred and scaled in the stage).

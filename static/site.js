@@ -62,19 +62,19 @@
         if (response.ok) {
           const s = await response.json();
           let state = "ok";
-          let words = "All indexed";
+          let words = gettext("All indexed");
           if (s.pending > 0) {
             state = "busy";
             // "indexing" while a worker serves the queue (between two batches too, so it does not
             // flicker) or is at it; a queue no worker serves says "waiting".
-            words = s.pending + (s.indexing > 0 || s.ingest_state === "ok" ? " indexing" : " waiting");
+            words = interpolate(s.indexing > 0 || s.ingest_state === "ok" ? gettext("%s indexing") : gettext("%s waiting"), [s.pending]);
           } else if (s.failed > 0) {
             state = "failed";
-            words = s.failed + " failed";
+            words = interpolate(gettext("%s failed"), [s.failed]);
           }
           link.dataset.state = state;
           text.textContent = words;
-          link.setAttribute("aria-label", "Indexing status: " + words);
+          link.setAttribute("aria-label", interpolate(gettext("Indexing status: %s"), [words]));
           document.dispatchEvent(new CustomEvent("queue-status", { detail: s }));
           inFlight = false;
           next(s.pending > 0 ? 2000 : QUEUE_POLL_MS);
@@ -141,7 +141,7 @@
     if (!input) return;
     const preview = document.createElement("img");
     preview.className = "example-preview";
-    preview.alt = "The example image";
+    preview.alt = gettext("The example image");
     preview.hidden = true;
     input.insertAdjacentElement("afterend", preview);
     const show = () => {
@@ -193,8 +193,8 @@ document.addEventListener("click", (event) => {
   const source = document.querySelector(button.dataset.copy);
   if (source && navigator.clipboard) {
     navigator.clipboard.writeText(source.textContent.trim()).then(
-      () => { button.textContent = "Copied"; },
-      () => { button.textContent = "Select and copy it by hand"; },
+      () => { button.textContent = gettext("Copied"); },
+      () => { button.textContent = gettext("Select and copy it by hand"); },
     );
   }
 });

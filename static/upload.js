@@ -23,6 +23,9 @@
     let running = 0;
     let pausedUntil = 0;
 
+    // Fills a translated string's named %(placeholders)s.
+    const fmt = (text, values) => interpolate(text, values, true);
+
     function megabytes(bytes) {
       return (bytes / 1048576).toFixed(bytes < 1048576 ? 2 : 1) + " MB";
     }
@@ -41,10 +44,10 @@
         preview.addEventListener("error", () => { preview.style.visibility = "hidden"; });
         if (/^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(file.type)) preview.src = URL.createObjectURL(file);
         const name = el("span", { class: "name", title: file.name }, file.name);
-        const remove = el("button", { type: "button", class: "remove", "aria-label": "Remove " + file.name }, "×");
-        const progress = el("progress", { max: "100", value: "0", "aria-label": "Progress of " + file.name });
+        const remove = el("button", { type: "button", class: "remove", "aria-label": fmt(gettext("Remove %(name)s"), { name: file.name }) }, "×");
+        const progress = el("progress", { max: "100", value: "0", "aria-label": fmt(gettext("Progress of %(name)s"), { name: file.name }) });
         progress.hidden = true;
-        const result = el("span", { class: "file-result" }, megabytes(file.size) + " · waiting");
+        const result = el("span", { class: "file-result" }, megabytes(file.size) + " · " + gettext("waiting"));
         li.append(preview, name, remove, progress, result);
         queueList.appendChild(li);
         // The tags and visibility for all, as they are when the file is added.
@@ -59,7 +62,7 @@
           report();
         });
         if (file.size > maxBytes) {
-          fail(item, `${file.name} is too large (${megabytes(file.size)}); the limit is ${megabytes(maxBytes)}.`);
+          fail(item, fmt(gettext("%(name)s is too large (%(size)s); the limit is %(limit)s."), { name: file.name, size: megabytes(file.size), limit: megabytes(maxBytes) }));
         }
         items.push(item);
       }
@@ -71,16 +74,16 @@
       const name = item.file.name;
       const box = el("div", { class: "file-edit" });
       const title = el("input", {
-        type: "text", class: "file-title", maxlength: "200", placeholder: "Title",
-        "aria-label": "Title for " + name,
+        type: "text", class: "file-title", maxlength: "200", placeholder: gettext("Title"),
+        "aria-label": fmt(gettext("Title for %(name)s"), { name }),
       });
       title.value = body.title || "";
       const tags = el("input", {
-        type: "text", class: "file-tags", placeholder: "tags, comma-separated", "aria-label": "Tags for " + name,
+        type: "text", class: "file-tags", placeholder: gettext("tags, comma-separated"), "aria-label": fmt(gettext("Tags for %(name)s"), { name }),
       });
       tags.value = (body.tags || []).join(", ");
-      const visibility = el("select", { class: "file-visibility", "aria-label": "Visibility of " + name });
-      [["public", "Public"], ["private", "Private"]].forEach(([value, label]) => {
+      const visibility = el("select", { class: "file-visibility", "aria-label": fmt(gettext("Visibility of %(name)s"), { name }) });
+      [["public", gettext("Public")], ["private", gettext("Private")]].forEach(([value, label]) => {
         visibility.append(el("option", { value }, label));
       });
       visibility.value = body.visibility || "public";
@@ -96,7 +99,7 @@
     async function save(item, id, field, input, saved) {
       const value = field === "tags" ? input.value.split(",").map((t) => t.trim()).filter(Boolean) : input.value;
       item.saving = (item.saving || 0) + 1;
-      saved.textContent = "saving…";
+      saved.textContent = gettext("saving…");
       try {
         const response = await fetch(api + id + "/", {
           method: "PATCH",
@@ -108,12 +111,12 @@
         try { body = await response.json(); } catch (err) { body = {}; }
         if (response.ok) {
           if (field === "tags") input.value = (body.tags || []).join(", ");
-          saved.textContent = `${field === "tags" ? "Tags" : field === "title" ? "Title" : "Visibility"} saved`;
+          saved.textContent = field === "tags" ? gettext("Tags saved") : field === "title" ? gettext("Title saved") : gettext("Visibility saved");
         } else {
-          saved.textContent = body.error || "Not saved: the server refused it.";
+          saved.textContent = body.error || gettext("Not saved: the server refused it.");
         }
       } catch (err) {
-        saved.textContent = "Not saved: the connection failed.";
+        saved.textContent = gettext("Not saved: the connection failed.");
       } finally {
         item.saving--;
       }
@@ -129,8 +132,8 @@
       item.progress.hidden = true;
       item.result.textContent = message;
       if (retry) {
-        const again = el("button", { type: "button", class: "link" }, "Retry");
-        again.addEventListener("click", () => { setState(item, "queued"); item.result.textContent = "ready"; start(); });
+        const again = el("button", { type: "button", class: "link" }, gettext("Retry"));
+        again.addEventListener("click", () => { setState(item, "queued"); item.result.textContent = gettext("ready"); start(); });
         item.result.append(" ", again);
       }
     }
@@ -141,9 +144,9 @@
       item.li.dataset.status = body.status; // the page's status poller turns it to indexed
       item.progress.hidden = true;
       item.remove.hidden = true;
-      item.result.textContent = "Uploaded as ";
+      item.result.textContent = gettext("Uploaded as") + " ";
       const link = el("a", { href: "/images/" + body.id + "/" }, "#" + body.id);
-      const badge = el("span", { class: "status status-" + body.status }, body.status);
+      const badge = el("span", { class: "status status-" + body.status }, gettext(body.status));
       item.result.append(link, " ", badge);
       if (body.moderation === "hidden" && window.markWithheld) window.markWithheld(item.li, body.moderation_reason);
       editor(item, body);
@@ -152,9 +155,9 @@
     function duplicate(item, body) {
       setState(item, "duplicate");
       item.progress.hidden = true;
-      item.result.textContent = `${item.file.name} is already in your library as `;
+      item.result.textContent = fmt(gettext("%(name)s is already in your library as"), { name: item.file.name }) + " ";
       const link = el("a", { href: body.duplicate_url || "/images/" + body.duplicate_of + "/" }, "#" + body.duplicate_of);
-      const anyway = el("button", { type: "button", class: "link upload-anyway" }, "Upload anyway");
+      const anyway = el("button", { type: "button", class: "link upload-anyway" }, gettext("Upload anyway"));
       anyway.addEventListener("click", () => { setState(item, "queued"); item.allowDuplicate = true; start(); });
       item.result.append(link, ". ", anyway);
     }
@@ -164,7 +167,7 @@
         setState(item, "uploading");
         item.progress.hidden = false;
         item.progress.value = 0;
-        item.result.textContent = "uploading…";
+        item.result.textContent = gettext("uploading…");
         const data = new FormData();
         data.append("file", item.file, item.file.name);
         if (item.tags.trim()) data.append("tags", item.tags);
@@ -183,19 +186,19 @@
           try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
           if (xhr.status === 201) succeed(item, body);
           else if (xhr.status === 409 && body.duplicate_of) duplicate(item, body);
-          else if (xhr.status === 401 || xhr.status === 403) fail(item, "You are signed out; log in again, then retry.", true);
-          else if (xhr.status === 413) fail(item, `${item.file.name} is too large for the server.`);
+          else if (xhr.status === 401 || xhr.status === 403) fail(item, gettext("You are signed out; log in again, then retry."), true);
+          else if (xhr.status === 413) fail(item, fmt(gettext("%(name)s is too large for the server."), { name: item.file.name }));
           else if (xhr.status === 429) {
             // The hourly upload allowance is used up: the whole queue waits, then carries on by itself.
             const wait = Math.max(1, Number(xhr.getResponseHeader("Retry-After")) || 60);
             pausedUntil = Date.now() + wait * 1000;
             setState(item, "queued");
             item.progress.hidden = true;
-            item.result.textContent = `waiting: upload limit reached, continuing in ${wait} s`;
+            item.result.textContent = fmt(gettext("waiting: upload limit reached, continuing in %(wait)s s"), { wait });
           }
-          else if (xhr.status >= 500) fail(item, body.error || "The server is busy.", true);
+          else if (xhr.status >= 500) fail(item, body.error || gettext("The server is busy."), true);
           else if (body.error && body.error.includes(item.file.name)) fail(item, body.error);
-          else fail(item, body.error ? `${item.file.name}: ${body.error}` : `${item.file.name} was refused.`);
+          else fail(item, body.error ? `${item.file.name}: ${body.error}` : fmt(gettext("%(name)s was refused."), { name: item.file.name }));
           resolve();
         });
         xhr.addEventListener("error", () => { fail(item, "The connection failed.", true); resolve(); });
@@ -227,10 +230,10 @@
       const count = (state) => items.filter((i) => i.state === state).length;
       const parts = [];
       const busy = count("uploading") + count("queued");
-      if (count("done")) parts.push(count("done") + " uploaded");
-      if (count("duplicate")) parts.push(count("duplicate") + " already in your library");
-      if (count("failed")) parts.push(count("failed") + " refused");
-      if (busy) parts.push(busy + " to go");
+      if (count("done")) parts.push(fmt(gettext("%(n)s uploaded"), { n: count("done") }));
+      if (count("duplicate")) parts.push(fmt(gettext("%(n)s already in your library"), { n: count("duplicate") }));
+      if (count("failed")) parts.push(fmt(gettext("%(n)s refused"), { n: count("failed") }));
+      if (busy) parts.push(fmt(gettext("%(n)s to go"), { n: busy }));
       summary.textContent = parts.join(" · ");
       const finished = items.length > 0 && !busy;
       clearButton.hidden = !items.some((i) => ["done", "failed", "duplicate"].includes(i.state));

@@ -219,7 +219,7 @@
       const result = document.getElementById("edit-result");
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
-        result.textContent = "Saving…";
+        result.textContent = gettext("Saving…");
         let body;
         try {
           const response = await fetch(form.action, {
@@ -228,7 +228,7 @@
           });
           body = await response.json();
         } catch (err) {
-          result.textContent = "Not saved: the server could not be reached. Your changes are still here.";
+          result.textContent = gettext("Not saved: the server could not be reached. Your changes are still here.");
           return;
         }
         form.querySelectorAll(".field-error").forEach((span) => { span.textContent = ""; });
@@ -240,11 +240,13 @@
         });
         const saved = body.saved || [];
         const problems = Object.keys(body.errors || {});
-        result.textContent = (saved.length ? "Saved " + saved.join(", ") + "." : "Nothing saved.") +
-          (problems.length ? " Fix " + problems.join(", ") + " and save again." : "");
+        gettext_noop("title"); gettext_noop("tags"); gettext_noop("visibility"); // the fields named below
+        const names = (fields) => fields.map((name) => gettext(name)).join(gettext(", "));
+        result.textContent = (saved.length ? interpolate(gettext("Saved %s."), [names(saved)]) : gettext("Nothing saved.")) +
+          (problems.length ? " " + interpolate(gettext("Fix %s and save again."), [names(problems)]) : "");
         if (saved.includes("title")) {
           document.querySelectorAll(".meta h1").forEach((h) => { h.textContent = body.title; });
-          document.title = body.title + " · Image search";
+          document.title = interpolate(gettext("%s · Image search"), [body.title]);
         }
       });
     }

@@ -11,6 +11,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
@@ -60,9 +61,9 @@ def token(request):
         Token.objects.filter(user=request.user).delete()
         if action == "create":
             request.session["fresh_token"] = Token.objects.create(user=request.user).key
-            messages.success(request, "New API token created; copy it now, it is shown only once.")
+            messages.success(request, _("New API token created; copy it now, it is shown only once."))
         else:
-            messages.success(request, "API token revoked; programs using it can no longer sign in.")
+            messages.success(request, _("API token revoked; programs using it can no longer sign in."))
     return redirect("account")
 
 
@@ -75,6 +76,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         revoked = Token.objects.filter(user=self.request.user).delete()[0]
-        note = " Your API token was revoked; create a new one if a program needs it." if revoked else ""
-        messages.success(self.request, "Password changed." + note)
+        note = _(" Your API token was revoked; create a new one if a program needs it.") if revoked else ""
+        messages.success(self.request, _("Password changed.") + note)
         return response

@@ -13,6 +13,7 @@ import logging
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext, gettext_noop
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -22,14 +23,15 @@ from core.errors import UserFacingError
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+# English for the API (programs parse it); pages show them translated (error_response).
 GENERIC = {
-    400: "The request could not be understood.",
-    403: "You do not have permission to do this.",
-    404: "Not found.",
-    405: "This method is not allowed here.",
-    409: "This conflicts with something that already exists.",
-    413: "The request body is too large.",
-    500: "Something went wrong on our side; it has been logged.",
+    400: gettext_noop("The request could not be understood."),
+    403: gettext_noop("You do not have permission to do this."),
+    404: gettext_noop("Not found."),
+    405: gettext_noop("This method is not allowed here."),
+    409: gettext_noop("This conflicts with something that already exists."),
+    413: gettext_noop("The request body is too large."),
+    500: gettext_noop("Something went wrong on our side; it has been logged."),
 }
 
 
@@ -77,7 +79,8 @@ def _is_api(request) -> bool:
 def error_response(request, status: int, message: str, headers: dict | None = None):
     if _is_api(request):
         return JsonResponse({"error": message}, status=status, headers=headers)
-    response = render(request, "error.html", {"status": status, "message": message}, status=status)
+    # A message the catalogue knows is shown in the page's language; any other stays as it is.
+    response = render(request, "error.html", {"status": status, "message": gettext(message)}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

@@ -47,4 +47,10 @@ SHOWN_VALUES = (
     gettext_noop("words"),
     gettext_noop("fused"),
     gettext_noop("keywords"),
+    gettext_noop("title"),
+    gettext_noop("tags"),
+    gettext_noop("visibility"),
+    gettext_noop("queued"),
+    gettext_noop("running"),
+    gettext_noop("done"),
 )

@@ -19,6 +19,8 @@ from django.db.models import Count, Min, Q
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
@@ -162,9 +164,13 @@ def retry(request):
         status=Image.Status.PENDING, failure_reason="", attempts=0, updated_at=timezone.now()
     )
     if chosen and not enqueue_indexing(chosen):
-        messages.warning(request, "The task queue is unreachable; they stay pending and are queued later.")
-    plural = "s" if len(chosen) != 1 else ""
-    messages.success(request, f"Queued {len(chosen)} image{plural} for indexing again.")
+        messages.warning(request, _("The task queue is unreachable; they stay pending and are queued later."))
+    n = len(chosen)
+    messages.success(
+        request,
+        ngettext("Queued %(n)d image for indexing again.", "Queued %(n)d images for indexing again.", n)
+        % {"n": n},
+    )
     return redirect("status")
 
 
@@ -179,7 +185,7 @@ def _superuser_post(view):
     @require_POST
     def guarded(request):
         if not request.user.is_superuser:
-            raise PermissionDenied("Only a superuser can switch the model.")
+            raise PermissionDenied(_("Only a superuser can switch the model."))
         return view(request)
 
     guarded.__name__ = view.__name__
@@ -197,7 +203,8 @@ def model_switch_start(request):
         return redirect("status")
     messages.success(
         request,
-        f"Building {progress.target} in the background; searches keep {progress.active} until it is done.",
+        _("Building %(target)s in the background; searches keep %(active)s until it is done.")
+        % {"target": progress.target, "active": progress.active},
     )
     return redirect("status")
 
@@ -205,7 +212,7 @@ def model_switch_start(request):
 @_superuser_post
 def model_switch_cancel(request):
     try:
-        messages.success(request, f"Cancelled the switch to {switching.cancel()}.")
+        messages.success(request, _("Cancelled the switch to %(model)s.") % {"model": switching.cancel()})
     except BadInput as exc:
         messages.error(request, str(exc))
     return redirect("status")
@@ -215,7 +222,9 @@ def model_switch_cancel(request):
 def model_switch_drop(request):
     try:
         messages.success(
-            request, f"Dropped {switching.drop_previous()}: its vectors and collection are gone."
+            request,
+            _("Dropped %(model)s: its vectors and collection are gone.")
+            % {"model": switching.drop_previous()},
         )
     except BadInput as exc:
         messages.error(request, str(exc))
