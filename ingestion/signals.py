@@ -14,19 +14,16 @@ transaction commits, so a receiver always finds the rows it is told about.
 - `image_deleted_forever(image_id, user, origin)`: someone emptied it out of the trash (moderation
   audits a moderator's); the periodic purge sends nothing.
 - Deletion (a purge, or "delete forever") is Django's own `post_delete` of `Image`.
+
+Ingestion's own receivers (file clean-up, visibility changes) are in `handlers.py`.
 """
 
 from __future__ import annotations
 
-import copy
-
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import Signal, receiver
+from django.dispatch import Signal
 
-from .metadata import delete_public_copy
 from .models import Image
-from .storage import delete_if_unreferenced, thumbnail_name
 
 images_created = Signal()
 image_visibility_changed = Signal()
@@ -41,32 +38,3 @@ def announce_created(ids: list[int]) -> None:
     ids = list(ids)
     if ids:
         transaction.on_commit(lambda: images_created.send(sender=Image, ids=ids))
-
-
-@receiver(post_save, sender=Image)
-def _announce_visibility_change(sender, instance: Image, created: bool, **kwargs) -> None:
-    # Covers every way a row is saved (pages, API, the Django admin).
-    if created:
-        # Only rows loaded from the database remembered their visibility (Image.from_db), so a
-        # change saved later on the very instance that created the row went unannounced.
-        instance.remember_visibility()
-        return
-    if not instance.visibility_changed():
-        return
-    instance.remember_visibility()
-    image_id = instance.pk
-    transaction.on_commit(lambda: image_visibility_changed.send(sender=Image, image_id=image_id))
-
-
-@receiver(post_delete, sender=Image)
-def _delete_unreferenced_files(sender, instance: Image, **kwargs) -> None:
-    # A copy: delete() clears instance.pk, before the callback runs when an outer transaction is open.
-    deleted = copy.copy(instance)
-
-    def clean_up() -> None:
-        delete_if_unreferenced(deleted.original.name)
-        # Also by its content hash: a row loaded before indexing finished does not name its thumbnail.
-        delete_if_unreferenced(deleted.thumbnail.name or thumbnail_name(deleted.sha256))
-        delete_public_copy(deleted.original.name)
-
-    transaction.on_commit(clean_up)

@@ -5,13 +5,13 @@ class SearchConfig(AppConfig):
     name = "search"
 
     def ready(self) -> None:
-        from celery.signals import worker_ready, worker_shutdown
+        from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
         from django.db.models.signals import post_delete
 
         from ingestion.models import Image
         from ingestion.signals import image_restored, image_trashed, image_visibility_changed, images_created
 
-        from . import handlers, worker
+        from . import handlers, worker, worker_status
 
         images_created.connect(handlers.queue_new_images, sender=Image, dispatch_uid="search-queue-new")
         image_visibility_changed.connect(
@@ -22,3 +22,6 @@ class SearchConfig(AppConfig):
         image_restored.connect(handlers.republish_restored_image, sender=Image, dispatch_uid="search-restore")
         worker_ready.connect(worker.on_worker_ready, dispatch_uid="search-worker-ready")
         worker_shutdown.connect(worker.on_worker_shutdown, dispatch_uid="search-worker-shutdown")
+        # Every process that runs tasks marks the batches it indexes (the status page's count).
+        task_prerun.connect(worker_status.indexing_started, dispatch_uid="search-indexing-started")
+        task_postrun.connect(worker_status.indexing_ended, dispatch_uid="search-indexing-ended")

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import redis
-from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 
 from .encoder import EncoderState, encoder_state, get_encoder
@@ -138,8 +137,8 @@ def _task_ids(args, kwargs) -> list[int] | None:
         return None
 
 
-@task_prerun.connect(weak=False, dispatch_uid="imagesearch-indexing-started")
-def _indexing_started(sender=None, task_id=None, task=None, args=None, kwargs=None, **extra) -> None:
+def indexing_started(sender=None, task_id=None, task=None, args=None, kwargs=None, **extra) -> None:
+    """Celery's `task_prerun` (connected in `SearchConfig.ready()`): mark an indexing batch."""
     if getattr(task, "name", None) != INDEXING_TASK or not task_id:
         return
     ids = _task_ids(args, kwargs)
@@ -148,8 +147,8 @@ def _indexing_started(sender=None, task_id=None, task=None, args=None, kwargs=No
             mark_indexing(task_id, ids)
 
 
-@task_postrun.connect(weak=False, dispatch_uid="imagesearch-indexing-ended")
-def _indexing_ended(sender=None, task_id=None, task=None, **extra) -> None:
+def indexing_ended(sender=None, task_id=None, task=None, **extra) -> None:
+    """Celery's `task_postrun`: unmark it, however the task ended."""
     if getattr(task, "name", None) != INDEXING_TASK or not task_id:
         return
     with contextlib.suppress(redis.RedisError):

@@ -107,3 +107,24 @@ def test_the_guard_recognises_the_imports_it_looks_for() -> None:
     samples = "import search\nfrom webapp.settings import X\n    from search import index\n"
     assert len(IMPORT_OF.findall(samples)) == 3
     assert IMPORT_OF.findall("import searchlight\nfrom webapps import x\n# see search.index\n") == []
+
+
+# Receivers are wired one way: in their app's `AppConfig.ready()`, never by `@receiver` or a
+# `.connect(...)` run when some module happens to be imported.
+WIRING = re.compile(r"@receiver\b|\.connect\([^)]*\b(?:sender|dispatch_uid|weak)=", re.DOTALL)
+
+
+def test_every_receiver_is_connected_in_an_app_ready() -> None:
+    offenders = []
+    for package in ("core", "ingestion", "search", "moderation", "webapp"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.name != "apps.py" and WIRING.search(path.read_text()):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_the_wiring_guard_recognises_each_way_of_wiring() -> None:
+    assert WIRING.search("@receiver(post_save, sender=Image)\ndef f(): ...")
+    assert WIRING.search("@task_prerun.connect(weak=False, dispatch_uid='x')\ndef f(): ...")
+    assert WIRING.search("post_delete.connect(\n    clean_up, sender=Image\n)")
+    assert not WIRING.search("client.connect(host, port)\nsocket.connect((host, 80))")
