@@ -23,7 +23,8 @@ from ingestion.models import Image
 
 from . import index, switching, variants
 from .encoder import DEMO_MODELS
-from .vector_store import SearchFilter, VectorStore
+from .encoder.families import near_duplicate_score
+from .vector_store import HashStore, SearchFilter
 
 EXACT, PDQ, CLIP = "exact", "pdq", "clip"  # the tiers (moderation stores them on its links)
 NEAR, SIMILAR = "near", "similar"  # how the duplicates endpoint names a pdq/clip and a weaker match
@@ -104,7 +105,7 @@ class VariantMatch:
 
 
 def variant_matches(
-    store: VectorStore,
+    store: HashStore,
     queries: dict[int, list[tuple[str, str]]],
     max_distance: int,
     limit: int = NEIGHBOURS,
@@ -116,15 +117,14 @@ def variant_matches(
     variants (a top-k search: Milvus Lite answers range searches by scanning, 25x slower)."""
     flat = [(key, kind, hex_hash) for key, hashes in queries.items() for kind, hex_hash in hashes]
     best: dict[int, dict[int, VariantMatch]] = {key: {} for key in queries}
-    min_ip = variants.min_score_of(max_distance)
     for start in range(0, len(flat), _QUERY_CHUNK):
         chunk = flat[start : start + _QUERY_CHUNK]
-        vectors = np.stack([variants.pdq_vector(h) for _, _, h in chunk])
-        results = store.search_many(vectors, limit=limit, min_score=min_ip, filter=search_filter)
+        hashes = [h for _, _, h in chunk]
+        results = store.nearest_many(hashes, limit=limit, max_distance=max_distance, filter=search_filter)
         for (key, query_kind, _), hits in zip(chunk, results, strict=True):
             for hit in hits:
                 owner_id, stored_kind = variants.split_row_id(hit.id)
-                distance = variants.distance_of_score(hit.score)
+                distance = hit.distance
                 current = best[key].get(owner_id)
                 if current is None or distance < current.distance:
                     best[key][owner_id] = VariantMatch(owner_id, distance, stored_kind, query_kind)
@@ -163,7 +163,7 @@ def copies_of(
                 offer(found[image_id], Match(image_id, m.owner_id, PDQ, m.distance, None, m.variant))
 
     if semantic_enabled():
-        floor = settings.NEAR_DUPLICATE_SCORE
+        floor = near_duplicate_score(switching.active_model_or_current())
         for image_id, other_id, score in _embedding_neighbours(images, floor, neighbours, search_filter):
             offer(found[image_id], Match(image_id, other_id, CLIP, None, score, "clip"))
 
@@ -209,7 +209,7 @@ def closest_vector(vector: np.ndarray, matrix: np.ndarray) -> tuple[int, float] 
         return None
     scores = matrix @ vector
     best = int(np.argmax(scores))
-    if scores[best] < settings.NEAR_DUPLICATE_SCORE:
+    if scores[best] < near_duplicate_score(switching.active_model_or_current()):
         return None
     return best, round(float(scores[best]), 4)
 
@@ -250,7 +250,8 @@ def all_copies(progress: Callable[[int], None] | None = None) -> Iterator[Match]
         ids = list(indexed.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), _SCAN_BATCH):
             batch = Image.objects.filter(pk__in=ids[start : start + _SCAN_BATCH])
-            for a, b, score in _embedding_neighbours(batch, settings.NEAR_DUPLICATE_SCORE, NEIGHBOURS):
+            floor = near_duplicate_score(switching.active_model_or_current())
+            for a, b, score in _embedding_neighbours(batch, floor, NEIGHBOURS):
                 yield Match(min(a, b), max(a, b), CLIP, None, score, "clip")
 
 

@@ -5,8 +5,9 @@ and reconciling an image across all of them in one place. The rest of the app sp
 Two kinds of collection, both rebuilt from the database alone:
 - one per embedding model and dimension (cosine), from `Image.embedding` (the active model's
   vector) and `search.models.ModelEmbedding` (a model being switched to, or the previous one);
-- one for PDQ hashes, as 256-dim +1/-1 vectors under inner product (Milvus Lite has no binary
-  vectors): Hamming distance = (256 - IP) / 2;
+- one for PDQ hashes (`HashStore`: 256-bit binary vectors under Hamming on a Milvus server, 32
+  bytes a hash; +1/-1 float vectors under inner product on Milvus Lite, which has no binary
+  vectors; searches answer Hamming distances on both);
 - one for the hashes of an image's transforms (`search.models.HashVariant`: the plain image,
   its border-trimmed copy, central crops, corners and one side cut off; the turns and flips are
   only ever queried), and one for the ban bank's hashes, both with row id = owner id *
@@ -18,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 from django.conf import settings
@@ -27,24 +29,34 @@ from ingestion.models import Image
 
 from . import variants
 from .models import HashVariant, ModelEmbedding, ModelSwitch
-from .vector_store import VectorRow, VectorStore, collection_name
+from .vector_store import Collection, HashStore, VectorRow, VectorStore, collection_name
 
 PDQ_COLLECTION = "pdq_256"
 _RESTORE_BATCH = 500
 
-_collections: dict[str, VectorStore] = {}
+_Store = TypeVar("_Store", VectorStore, HashStore)
+_collections: dict[str, Collection] = {}
 _lock = threading.Lock()
 
 
-def _collection(name: str, dim: int, metric: str = "COSINE") -> VectorStore:
-    """The process-wide handle of one collection, created in Milvus on first use."""
+def _collection(name: str, dim: int) -> VectorStore:
+    """The process-wide handle of one embedding collection, created in Milvus on first use."""
+    return _cached(name, lambda: VectorStore(name, dim))
+
+
+def _hash_collection(base_name: str) -> HashStore:
+    """The process-wide handle of one hash collection (its layout and name follow the engine)."""
+    return _cached(base_name, lambda: HashStore(base_name, variants.PDQ_BITS))
+
+
+def _cached(key: str, make: Callable[[], _Store]) -> _Store:
     with _lock:
-        store = _collections.get(name)
+        store = _collections.get(key)
         if store is None:
-            store = VectorStore(name, dim, metric=metric)
+            store = make()
             store.ensure_collection()
-            _collections[name] = store
-        return store
+            _collections[key] = store
+        return cast(_Store, store)
 
 
 def forget_collections() -> None:
@@ -65,29 +77,35 @@ def drop_embedding_store(model_id: str, dim: int) -> None:
     store.drop()
 
 
-def hash_store() -> VectorStore:
-    return _collection(PDQ_COLLECTION, variants.PDQ_BITS, metric="IP")
+def hash_store() -> HashStore:
+    return _hash_collection(PDQ_COLLECTION)
 
 
 def drop_earlier_variant_layouts() -> None:
-    """The variant and ban collections of an earlier row-id layout: their ids mean other rows now."""
+    """The variant and ban collections of an earlier row-id layout: their ids mean other rows now;
+    and on a Milvus server, the float layout of every hash collection, which the binary one (other
+    names, filled by `reconcile`) replaces: 1 KB a hash held in memory for nothing."""
     for name in variants.EARLIER_COLLECTIONS:
         VectorStore(name, variants.PDQ_BITS, metric="IP").drop()
+    for store in (hash_store(), variant_store(), ban_store()):
+        if store.binary:
+            VectorStore(store.layout_names()[0], variants.PDQ_BITS, metric="IP").drop()
 
 
-def variant_store() -> VectorStore:
-    return _collection(variants.VARIANT_COLLECTION, variants.PDQ_BITS, metric="IP")
+def variant_store() -> HashStore:
+    return _hash_collection(variants.VARIANT_COLLECTION)
 
 
-def ban_store() -> VectorStore:
-    return _collection(variants.BAN_COLLECTION, variants.PDQ_BITS, metric="IP")
+def ban_store() -> HashStore:
+    return _hash_collection(variants.BAN_COLLECTION)
 
 
-def image_row(image: Image, vector: np.ndarray) -> VectorRow:
-    """What Milvus keeps beside a vector: enough to filter by viewer, owner, visibility and date."""
+def image_row(image: Image, vector: np.ndarray | str) -> VectorRow:
+    """What Milvus keeps beside a vector (or a hash, in hex): enough to filter by viewer, owner,
+    visibility and date."""
     return VectorRow(
         id=image.pk,
-        vector=np.asarray(vector, dtype=np.float32),
+        vector=vector if isinstance(vector, str) else np.asarray(vector, dtype=np.float32),
         owner_id=image.owner_id,
         # Withheld by moderation: public to nobody (its owner still finds it as its owner).
         is_public=image.is_public and image.moderation != Image.Moderation.HIDDEN,
@@ -101,11 +119,11 @@ def stored_variants(image: Image) -> list[HashVariant]:
 
 
 def variant_rows_of(image: Image) -> list[VectorRow]:
-    base = image_row(image, np.zeros(variants.PDQ_BITS, dtype=np.float32))
+    base = image_row(image, "")
     return [
         VectorRow(
             id=variants.row_id(image.pk, v.kind),
-            vector=variants.pdq_vector(v.pdq_hash),
+            vector=v.pdq_hash,
             owner_id=base.owner_id,
             is_public=base.is_public,
             created_at=base.created_at,
@@ -118,7 +136,7 @@ def variant_rows_of(image: Image) -> list[VectorRow]:
 class Placement:
     """One collection an image belongs in, and its row there."""
 
-    store: VectorStore
+    store: Collection
     row: VectorRow
 
 
@@ -134,7 +152,7 @@ def placements(image: Image) -> list[Placement]:
                 extra = other.as_array()
                 found.append(Placement(embedding_store(other.model_id, len(extra)), image_row(image, extra)))
     if image.pdq_hash:
-        found.append(Placement(hash_store(), image_row(image, variants.pdq_vector(image.pdq_hash))))
+        found.append(Placement(hash_store(), image_row(image, image.pdq_hash)))
     rows = variant_rows_of(image)
     if rows:
         store = variant_store()
@@ -142,8 +160,8 @@ def placements(image: Image) -> list[Placement]:
     return found
 
 
-def _by_store(images: Iterable[Image]) -> dict[str, tuple[VectorStore, list[VectorRow]]]:
-    grouped: dict[str, tuple[VectorStore, list[VectorRow]]] = {}
+def _by_store(images: Iterable[Image]) -> dict[str, tuple[Collection, list[VectorRow]]]:
+    grouped: dict[str, tuple[Collection, list[VectorRow]]] = {}
     for image in images:
         for placement in placements(image):
             grouped.setdefault(placement.store.name, (placement.store, []))[1].append(placement.row)
@@ -196,7 +214,7 @@ class SyncResult:
 
 
 def sync_collection(
-    store: VectorStore, wanted: set[int], rows_for: Callable[[list[int]], list[VectorRow]]
+    store: Collection, wanted: set[int], rows_for: Callable[[list[int]], list[VectorRow]]
 ) -> SyncResult:
     """Make one collection hold exactly `wanted`: restore the missing rows (built by `rows_for`
     from the database) and delete the rest. The one reconcile algorithm for every collection."""
@@ -241,7 +259,7 @@ def model_rows(model_id: str) -> Callable[[list[int]], list[VectorRow]]:
 
 
 def hash_rows(ids: list[int]) -> list[VectorRow]:
-    return [image_row(i, variants.pdq_vector(i.pdq_hash)) for i in Image.objects.filter(pk__in=ids)]
+    return [image_row(i, i.pdq_hash) for i in Image.objects.filter(pk__in=ids)]
 
 
 def variant_rows(ids: list[int]) -> list[VectorRow]:

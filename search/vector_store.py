@@ -1,6 +1,7 @@
 """Vector storage in Milvus (Milvus Lite in-process or a Milvus / milvus-lite server).
 
-This is the only module that imports pymilvus; everything else talks to ``VectorStore``. What the
+This is the only module that imports pymilvus; everything else talks to ``VectorStore`` (embeddings)
+and ``HashStore`` (perceptual hashes: binary vectors on a server, float ones on Lite). What the
 engine at a URI can do is read from its version (`engine()`), never assumed: the tests run every
 store against Milvus Lite and a Milvus 2.3.5 server; compose runs 2.5.
 
@@ -144,7 +145,7 @@ def collection_name(model_id: str, dim: int) -> str:
 @dataclass(frozen=True)
 class VectorRow:
     id: int
-    vector: Sequence[float] | np.ndarray
+    vector: Sequence[float] | np.ndarray | str | bytes  # a HashStore's rows: a hash (hex or bytes)
     owner_id: int
     is_public: bool
     created_at: int
@@ -174,6 +175,12 @@ class Engine:
         segments by itself; a flush there seals them now (2-3 s a call on 2.3) and leaves many
         small segments, so writes are not flushed."""
         return self.lite
+
+    @property
+    def binary_vectors(self) -> bool:
+        """BINARY_VECTOR fields with the HAMMING metric: every Milvus server (since 2.0); Milvus
+        Lite has none, so hashes are stored there as +1/-1 float vectors (`HashStore`)."""
+        return not self.lite
 
 
 # ---------------------------------------------------------------------------- clients
@@ -277,25 +284,20 @@ def _is_not_loaded(exc: BaseException) -> bool:
 _METRICS = ("COSINE", "IP", "L2")
 
 
-class VectorStore:
-    """One collection. Scores are the metric's: cosine similarity by default; IP serves the
-    +1/-1 PDQ vectors (Milvus Lite has no binary vectors), where Hamming = (dim - IP) / 2."""
+class Collection:
+    """What every collection shares: its rows' scalar fields (owner, visibility, date), the error
+    mapping and self-healing of `_call`, deletes, ids. Subclasses say how a vector is stored and
+    indexed (`_vector_field`, `_index`, `_encode`) and how it is searched."""
 
-    def __init__(
-        self,
-        name: str,
-        dim: int,
-        uri: str | None = None,
-        token: str | None = None,
-        metric: str = "COSINE",
-    ):
-        if metric not in _METRICS:
-            raise ValueError(f"metric must be one of {_METRICS}")
-        self.name = name
+    def __init__(self, name: str, dim: int, uri: str | None = None, token: str | None = None):
+        self._name = name
         self.dim = _as_int("dim", dim)
-        self.metric = metric
         self._uri = uri
         self._token = token
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     @property
     def uri(self) -> str:
@@ -331,24 +333,22 @@ class VectorStore:
                 raise VectorStoreError(f"Milvus is unreachable at {key[0]}: {_describe(exc)}") from exc
             raise VectorStoreError(f"Milvus {what} on {self.name!r} failed: {_describe(exc)}") from exc
 
-    def _vector(self, vector: Sequence[float] | np.ndarray) -> list[float]:
-        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if arr.shape[0] != self.dim:
-            raise ValueError(f"vector has {arr.shape[0]} dims, collection {self.name} has {self.dim}")
-        return arr.tolist()
-
-    def _vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> list[list[float]]:
-        arr = np.asarray(vectors, dtype=np.float32)
-        if arr.ndim != 2 or arr.shape[1] != self.dim:
-            raise ValueError(f"expected an (n, {self.dim}) array of vectors, got {arr.shape}")
-        return arr.tolist()
-
-    def _params(self, ef: int, **extra: float) -> dict[str, Any]:
-        return {"metric_type": self.metric, "params": {"ef": ef, **extra}}
-
     @staticmethod
     def _expr(filter: SearchFilter | None) -> str:
         return filter.expression() if filter is not None else ""
+
+    # -- what a subclass decides
+
+    def _vector_field(self, schema: Any) -> None:
+        raise NotImplementedError
+
+    def _index(self) -> dict[str, Any]:
+        """`add_index` arguments for the vector field: index_type, metric_type, params."""
+        raise NotImplementedError
+
+    def _encode(self, vector: Any) -> Any:
+        """One row's vector as this collection stores it."""
+        raise NotImplementedError
 
     # -- schema
 
@@ -357,7 +357,7 @@ class VectorStore:
             if not client.has_collection(self.name, timeout=_OP_TIMEOUT):
                 schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
                 schema.add_field(PK, DataType.INT64, is_primary=True)
-                schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=self.dim)
+                self._vector_field(schema)
                 schema.add_field(OWNER, DataType.INT64)
                 schema.add_field(PUBLIC, DataType.BOOL)
                 schema.add_field(CREATED, DataType.INT64)
@@ -373,15 +373,7 @@ class VectorStore:
             self._check_dim(client)
             if not client.list_indexes(self.name, field_name=VECTOR):
                 index = MilvusClient.prepare_index_params()
-                index.add_index(
-                    field_name=VECTOR,
-                    index_type="HNSW",
-                    metric_type=self.metric,
-                    params={
-                        "M": int(settings.HNSW_M),
-                        "efConstruction": int(settings.HNSW_EF_CONSTRUCTION),
-                    },
-                )
+                index.add_index(field_name=VECTOR, **self._index())
                 client.create_index(self.name, index, timeout=_OP_TIMEOUT)
             client.load_collection(self.name, timeout=_OP_TIMEOUT)
 
@@ -401,7 +393,7 @@ class VectorStore:
         records = [
             {
                 PK: _as_int("id", row.id),
-                VECTOR: self._vector(row.vector),
+                VECTOR: self._encode(row.vector),
                 OWNER: _as_int("owner_id", row.owner_id),
                 PUBLIC: bool(row.is_public),
                 CREATED: _as_int("created_at", row.created_at),
@@ -433,30 +425,9 @@ class VectorStore:
 
     # -- reads
 
-    @staticmethod
-    def _hits(raw: Iterable[dict[str, Any]], lo: float | None = None, hi: float | None = None):
-        hits = [Hit(int(h["id"]), float(h["distance"])) for h in raw]
-        return [h for h in hits if (lo is None or h.score >= lo) and (hi is None or h.score <= hi)]
-
-    def search(
-        self,
-        vector: Sequence[float] | np.ndarray,
-        limit: int,
-        filter: SearchFilter | None = None,
-        offset: int = 0,
-        min_score: float | None = None,
-    ) -> list[Hit]:
-        """Top ``limit`` hits after skipping ``offset``, best first."""
-        limit, offset = _as_int("limit", limit), _as_int("offset", offset)
-        if limit <= 0:
-            return []
-        ef = max(int(settings.HNSW_EF), min(limit + offset, _MAX_EF))
-        raw = self._search([self._vector(vector)], limit, filter, self._params(ef), offset=offset)
-        return self._hits(raw[0], lo=min_score)
-
     def _search(
         self,
-        data: list[list[float]],
+        data: list,
         limit: int,
         filter: SearchFilter | None,
         params: dict,
@@ -477,6 +448,103 @@ class VectorStore:
                 timeout=_OP_TIMEOUT,
             ),
         )
+
+    def ids(self) -> set[int]:
+        """All stored ids, as of now: one query when they fit Milvus' largest result window, else
+        an iterator (a plain query with a limit pages in insertion order, not by id). The iterator
+        costs 1-2 s on a 2.3 server however few the rows."""
+
+        def run(client: Any) -> set[int]:
+            rows = client.query(
+                self.name,
+                filter="",
+                output_fields=[PK],
+                limit=_QUERY_WINDOW,
+                consistency_level=_STRONG,
+                timeout=_OP_TIMEOUT,
+            )
+            found = {int(r[PK]) for r in rows}
+            if len(rows) < _QUERY_WINDOW:
+                return found
+            iterator = client.query_iterator(
+                self.name,
+                batch_size=_ID_PAGE,
+                output_fields=[PK],
+                consistency_level=_STRONG,
+                timeout=_OP_TIMEOUT,
+            )
+            try:
+                while batch := iterator.next():
+                    found.update(int(r[PK]) for r in batch)
+            finally:
+                iterator.close()
+            return found
+
+        return self._call("ids", run)
+
+
+class VectorStore(Collection):
+    """One collection of float vectors (embeddings) under an HNSW index. Scores are the metric's:
+    cosine similarity by default."""
+
+    def __init__(
+        self,
+        name: str,
+        dim: int,
+        uri: str | None = None,
+        token: str | None = None,
+        metric: str = "COSINE",
+    ):
+        if metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}")
+        super().__init__(name, dim, uri, token)
+        self.metric = metric
+
+    def _vector_field(self, schema: Any) -> None:
+        schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=self.dim)
+
+    def _index(self) -> dict[str, Any]:
+        params = {"M": int(settings.HNSW_M), "efConstruction": int(settings.HNSW_EF_CONSTRUCTION)}
+        return {"index_type": "HNSW", "metric_type": self.metric, "params": params}
+
+    def _encode(self, vector: Any) -> list[float]:
+        return self._vector(vector)
+
+    def _vector(self, vector: Sequence[float] | np.ndarray) -> list[float]:
+        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if arr.shape[0] != self.dim:
+            raise ValueError(f"vector has {arr.shape[0]} dims, collection {self.name} has {self.dim}")
+        return arr.tolist()
+
+    def _vectors(self, vectors: Sequence[Sequence[float]] | np.ndarray) -> list[list[float]]:
+        arr = np.asarray(vectors, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
+            raise ValueError(f"expected an (n, {self.dim}) array of vectors, got {arr.shape}")
+        return arr.tolist()
+
+    def _params(self, ef: int, **extra: float) -> dict[str, Any]:
+        return {"metric_type": self.metric, "params": {"ef": ef, **extra}}
+
+    @staticmethod
+    def _hits(raw: Iterable[dict[str, Any]], lo: float | None = None, hi: float | None = None):
+        hits = [Hit(int(h["id"]), float(h["distance"])) for h in raw]
+        return [h for h in hits if (lo is None or h.score >= lo) and (hi is None or h.score <= hi)]
+
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        limit: int,
+        filter: SearchFilter | None = None,
+        offset: int = 0,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        """Top ``limit`` hits after skipping ``offset``, best first."""
+        limit, offset = _as_int("limit", limit), _as_int("offset", offset)
+        if limit <= 0:
+            return []
+        ef = max(int(settings.HNSW_EF), min(limit + offset, _MAX_EF))
+        raw = self._search([self._vector(vector)], limit, filter, self._params(ef), offset=offset)
+        return self._hits(raw[0], lo=min_score)
 
     def range_search(
         self,
@@ -534,38 +602,116 @@ class VectorStore:
         raw = self._search(data, limit, filter, params, consistency=_STRONG)
         return [self._hits(hits, lo=float(min_score), hi=float(max_score)) for hits in raw]
 
-    def ids(self) -> set[int]:
-        """All stored ids, as of now: one query when they fit Milvus' largest result window, else
-        an iterator (a plain query with a limit pages in insertion order, not by id). The iterator
-        costs 1-2 s on a 2.3 server however few the rows."""
 
-        def run(client: Any) -> set[int]:
-            rows = client.query(
-                self.name,
-                filter="",
-                output_fields=[PK],
-                limit=_QUERY_WINDOW,
-                consistency_level=_STRONG,
-                timeout=_OP_TIMEOUT,
-            )
-            found = {int(r[PK]) for r in rows}
-            if len(rows) < _QUERY_WINDOW:
-                return found
-            iterator = client.query_iterator(
-                self.name,
-                batch_size=_ID_PAGE,
-                output_fields=[PK],
-                consistency_level=_STRONG,
-                timeout=_OP_TIMEOUT,
-            )
+# ---------------------------------------------------------------------------- hashes
+
+
+@dataclass(frozen=True)
+class HashHit:
+    id: int
+    distance: int  # Hamming distance to the query hash, whatever the layout
+
+
+HashValue = str | bytes | Sequence[float] | np.ndarray
+BINARY_SUFFIX = "_bin"
+
+
+class HashStore(Collection):
+    """One collection of perceptual hashes (PDQ: 256 bits), in the layout the engine offers:
+
+    - a Milvus server: a BINARY_VECTOR under HAMMING, BIN_FLAT (exact; 32 bytes a hash), in a
+      collection named `<base>_bin`;
+    - Milvus Lite, which has no binary vectors: +1/-1 float vectors under inner product (1 KB a
+      hash), where Hamming = (bits - IP) / 2, in the collection named `<base>`.
+
+    The layout is part of the name: a server that kept float-layout rows before it had this layout
+    keeps them in the old collection, and `reconcile` fills the new one from the database.
+    Rows take a hash as hex, as raw bytes, or as bits (+1/-1 or 1/0 per bit, `variants.pdq_vector`);
+    searches answer Hamming distances on either layout.
+    """
+
+    def __init__(self, base_name: str, bits: int, uri: str | None = None, token: str | None = None):
+        super().__init__(base_name, bits, uri, token)
+        if self.dim % 8:
+            raise ValueError("a hash's bits must fill whole bytes")
+        self.base_name = base_name
+
+    @property
+    def binary(self) -> bool:
+        """Whether this collection stores binary vectors (asks the engine once per process)."""
+        return engine(self._uri, self._token).binary_vectors
+
+    @property
+    def name(self) -> str:
+        return self.base_name + BINARY_SUFFIX if self.binary else self.base_name
+
+    def layout_names(self) -> tuple[str, str]:
+        """The collection names of the (float, binary) layouts of this store."""
+        return self.base_name, self.base_name + BINARY_SUFFIX
+
+    # -- layout
+
+    def _vector_field(self, schema: Any) -> None:
+        kind = DataType.BINARY_VECTOR if self.binary else DataType.FLOAT_VECTOR
+        schema.add_field(VECTOR, kind, dim=self.dim)
+
+    def _index(self) -> dict[str, Any]:
+        if self.binary:
+            # Exact, as the copy judgement assumes (an IVF index would miss some matches).
+            return {"index_type": "BIN_FLAT", "metric_type": "HAMMING", "params": {}}
+        params = {"M": int(settings.HNSW_M), "efConstruction": int(settings.HNSW_EF_CONSTRUCTION)}
+        return {"index_type": "HNSW", "metric_type": "IP", "params": params}
+
+    def _bits(self, value: HashValue) -> np.ndarray:
+        """A hash as one 0/1 byte per bit; anything else is refused."""
+        if isinstance(value, str):
             try:
-                while batch := iterator.next():
-                    found.update(int(r[PK]) for r in batch)
-            finally:
-                iterator.close()
-            return found
+                raw = bytes.fromhex(value)
+            except ValueError:
+                raise ValueError("a hash must be hex digits") from None
+            return self._bits(raw)
+        if isinstance(value, bytes | bytearray):
+            if len(value) * 8 != self.dim:
+                raise ValueError(f"a hash of {len(value) * 8} bits, {self.base_name} holds {self.dim}")
+            return np.unpackbits(np.frombuffer(bytes(value), dtype=np.uint8))
+        arr = np.asarray(value, dtype=np.float32).reshape(-1)
+        if arr.shape[0] != self.dim:
+            raise ValueError(f"a hash of {arr.shape[0]} bits, {self.base_name} holds {self.dim}")
+        return (arr > 0).astype(np.uint8)
 
-        return self._call("ids", run)
+    def _encode(self, vector: HashValue) -> bytes | list[float]:
+        bits = self._bits(vector)
+        if self.binary:
+            return np.packbits(bits).tobytes()
+        return (bits.astype(np.float32) * 2.0 - 1.0).tolist()
+
+    def _distance(self, raw: float) -> int:
+        return round(raw) if self.binary else round((self.dim - raw) / 2)
+
+    # -- reads
+
+    def nearest_many(
+        self,
+        hashes: Sequence[HashValue],
+        limit: int,
+        max_distance: int,
+        filter: SearchFilter | None = None,
+    ) -> list[list[HashHit]]:
+        """For each hash, its ``limit`` nearest stored hashes within ``max_distance`` bits, nearest
+        first (a top-k search: Milvus Lite answers range searches by scanning, 25x slower). Sees
+        every write made before it."""
+        limit, max_distance = _as_int("limit", limit), _as_int("max_distance", max_distance)
+        data = [self._encode(h) for h in hashes]
+        if limit <= 0 or not data:
+            return [[] for _ in data]
+        if self.binary:
+            params: dict[str, Any] = {"metric_type": "HAMMING", "params": {}}
+        else:
+            ef = max(int(settings.HNSW_EF), min(limit, _MAX_EF))
+            params = {"metric_type": "IP", "params": {"ef": ef}}
+        raw = self._search(data, limit, filter, params, consistency=_STRONG)
+        found = [[HashHit(int(h["id"]), self._distance(float(h["distance"]))) for h in hits] for hits in raw]
+        return [[h for h in hits if h.distance <= max_distance] for hits in found]
 
 
 def ping(uri: str | None = None, token: str | None = None) -> None:
