@@ -10,9 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ingestion.models import Image
-from search.index import embedding_store, hash_store, variant_store
+from search import variants
+from search.index import PDQ_COLLECTION, embedding_store, hash_store, variant_store
 from search.reconcile import reconcile
-from search.vector_store import VectorRow, engine, get_client
+from search.vector_store import VectorRow, VectorStore, engine, get_client
 from tests.factories import api_client, draw_image, image_bytes, index, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -34,6 +35,10 @@ def test_upload_search_delete_reconcile_on_a_milvus_server(
     on_milvus_standalone, workers, django_capture_on_commit_callbacks
 ) -> None:
     assert not engine().lite  # the app's own client talks to the server
+    # A server used before hashes were binary vectors: its float-layout hash collection.
+    old_layout = VectorStore(PDQ_COLLECTION, variants.PDQ_BITS, metric="IP")
+    old_layout.ensure_collection()
+    old_layout.upsert([VectorRow(1, variants.pdq_vector("0f" * 32), 1, True, 0)])
     alice = make_user("alice")
     api = api_client(alice)
     # Uploads through the API (validation, storage, the pending row); indexed here, not by the
@@ -51,8 +56,10 @@ def test_upload_search_delete_reconcile_on_a_milvus_server(
     circle, square = shapes["circle"], shapes["square"]
     embeddings = embedding_store(circle.embedding_model, len(circle.embedding_vector()))
     assert embeddings.ids() == ids and hash_store().ids() == ids
-    assert {i // 16 for i in variant_store().ids()} == ids
+    assert {variants.split_row_id(i)[0] for i in variant_store().ids()} == ids
     assert embeddings.name in get_client(on_milvus_standalone).list_collections()
+    # Hashes are binary vectors here (32 bytes each), in collections of their own.
+    assert hash_store().binary and hash_store().name == f"{PDQ_COLLECTION}_bin"
 
     # Text (the vectors only, not the titles; copies not collapsed), example image, image:ID, similar.
     text = {"q": "a red shape", "mode": "semantic", "collapse": "false"}
@@ -88,4 +95,7 @@ def test_upload_search_delete_reconcile_on_a_milvus_server(
     report = reconcile()
     assert (report.restored, report.orphans_deleted, report.hashes_restored) == (1, 1, 1)
     assert embeddings.ids() == ids and hash_store().ids() == ids
+    # The float layout is gone from the server: nothing reads it, and it held 1 KB a hash.
+    collections = get_client(on_milvus_standalone).list_collections()
+    assert PDQ_COLLECTION not in collections and variants.VARIANT_COLLECTION not in collections
     assert result_ids(api.get(f"/api/images/{jpeg.pk}/similar/"))[0] == circle.pk
