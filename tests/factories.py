@@ -14,7 +14,7 @@ from PIL import ImageDraw
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from core.synthetic_images import huge_jpeg, huge_png  # noqa: F401 (the tests' huge images)
+from bench.huge_images import huge_jpeg, huge_png  # noqa: F401 (the tests' huge images)
 from ingestion import services
 from ingestion.models import Image
 from ingestion.validation import validate_image_bytes

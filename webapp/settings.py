@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "ingestion",
     "search",
     "moderation",
+    "bench",  # `manage.py bench`, `bench_duplicates`, `bench_abuse`; no app imports it
 ]
 
 MIDDLEWARE = [

@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth.models import Group as AuthGroup
 from playwright.sync_api import Page, expect
 
+from bench.images import encode, photo
 from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image
-from moderation.bench_images import encode, photo
 from moderation.models import Group
 from tests.factories import PASSWORD, index, make_image, make_user
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
 
+from bench.images import encode, photo
 from ingestion.access import MODERATORS_GROUP
-from moderation.bench_images import encode, photo
 from tests.factories import index, make_image, make_user
 
 

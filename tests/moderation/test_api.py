@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from bench.images import encode, photo
 from ingestion.models import Image
-from moderation.bench_images import encode, photo
 from moderation.models import BanEntry, Group
 from tests.factories import api_client, make_user
 

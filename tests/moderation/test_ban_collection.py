@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.images import encode, photo
 from moderation import bans
-from moderation.bench_images import encode, photo
 from moderation.models import Group
 from search import index, variants
 from search.reconcile import reconcile

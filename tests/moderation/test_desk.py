@@ -100,7 +100,7 @@ def test_only_moderators_ban_and_unban_and_csrf_is_checked(alice, moderator, upl
 
 
 def test_each_open_queue_group_has_a_ban_form_with_a_button_per_image(alice, moderator, upload):
-    from moderation.bench_images import encode, photo
+    from bench.images import encode, photo
 
     original = photo(64)
     a = upload(alice, encode(original))
@@ -120,7 +120,7 @@ def test_each_open_queue_group_has_a_ban_form_with_a_button_per_image(alice, mod
 
 def test_the_suggestion_keeps_the_original_not_the_later_copy_padded_with_a_border(alice, moderator, upload):
     """The bordered copy has more pixels and more bytes; the earliest upload is the original."""
-    from moderation.bench_images import border, encode, photo
+    from bench.images import border, encode, photo
 
     original = photo(65)
     first = upload(alice, encode(original), title="original")
@@ -142,7 +142,7 @@ def test_the_suggestion_keeps_the_original_not_the_later_copy_padded_with_a_bord
 
 
 def test_a_smaller_earlier_upload_is_suggested_and_says_only_why(alice, moderator, upload):
-    from moderation.bench_images import encode, photo
+    from bench.images import encode, photo
 
     original = photo(66)
     small = upload(alice, encode(original.resize((320, 240))))
@@ -153,7 +153,7 @@ def test_a_smaller_earlier_upload_is_suggested_and_says_only_why(alice, moderato
 
 
 def test_thumbnails_are_blurred_by_default_and_each_moderator_may_turn_it_off(alice, moderator, upload):
-    from moderation.bench_images import encode, photo
+    from bench.images import encode, photo
     from moderation.models import ReviewerSettings
 
     original = photo(67)
@@ -182,8 +182,8 @@ def test_thumbnails_are_blurred_by_default_and_each_moderator_may_turn_it_off(al
 def _ban_then_reupload_mirrored(alice, moderator, upload, seed: int):
     from PIL import ImageOps
 
+    from bench.images import encode, photo
     from moderation.bans import ban_image
-    from moderation.bench_images import encode, photo
 
     original = photo(seed)
     source = upload(alice, encode(original), title="source", visibility="private")
@@ -207,7 +207,7 @@ def test_a_banned_reupload_makes_one_group_not_also_a_duplicate_group(alice, mod
     detection.rescan(bans=True)
     assert list(Group.objects.values_list("kind", "ban_id")) == [("banned", entry.pk)]
     # A second re-upload is its own incident's group too, not also a duplicate of the first.
-    from moderation.bench_images import encode, photo
+    from bench.images import encode, photo
 
     again = upload(make_user("carol"), encode(photo(68).resize((480, 360))))
     assert sorted(Group.objects.values_list("kind", flat=True)) == ["banned", "banned"]
@@ -266,9 +266,9 @@ def test_each_bank_has_its_own_match_distance(alice, moderator, upload):
     from django.conf import settings
     from PIL import ImageEnhance
 
+    from bench.images import encode, photo
     from moderation import detection
     from moderation.bans import ban_image
-    from moderation.bench_images import encode, photo
 
     original = photo(71)
     source = upload(alice, encode(original))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageOps
 
+from bench.images import border, encode, photo
 from moderation import detection
-from moderation.bench_images import border, encode, photo
 from moderation.models import Group, Link
 from search import index as search_index
 from search import variants

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from moderation.bench_images import encode, photo
+from bench.images import encode, photo
 from moderation.models import Group
 from tests.factories import api_client, make_user
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from moderation.bench_images import encode, photo
+from bench.images import encode, photo
 from moderation.models import AuditEntry, BanEntry, Group, Link
 from tests.factories import signed_in
 

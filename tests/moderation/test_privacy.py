@@ -12,9 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
+from bench.images import encode, photo
 from ingestion.models import Image
 from moderation import ban_matching
-from moderation.bench_images import encode, photo
 from moderation.models import AuditEntry, BanEntry, Bank, Group, Hold
 from tests.factories import api_client, make_user, signed_in
 

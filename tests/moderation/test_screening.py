@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from bench.images import encode, photo
 from ingestion.models import Image
-from moderation.bench_images import encode, photo
 from moderation.models import Group
 from search import index as search_index
 from search import variants

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageOps
 
+from bench.images import border, central_crop, photo
 from ingestion.processing import DIHEDRAL_KINDS, compute_pdq, pdq_variants, trim_borders
-from moderation.bench_images import border, central_crop, photo
 
 
 def distance(a: str, b: str) -> int:

@@ -10,11 +10,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from bench.images import encode, photo
 from ingestion import trash
 from ingestion.models import Image
 from ingestion.renditions import NAMES
 from moderation import withholding
-from moderation.bench_images import encode, photo
 from moderation.models import Group, GroupMember, Hold
 from tests.factories import PASSWORD, make_user
 

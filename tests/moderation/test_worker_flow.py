@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ImageOps
 
-from moderation.bench_images import encode, photo
+from bench.images import encode, photo
 from moderation.models import Group
 from tests.factories import api_client
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.images import central_crop, cut, photo
 from ingestion.processing import compute_pdq, pdq_variants, trim_borders
-from moderation.bench_images import central_crop, cut, photo
 from search import copies, variants
 
 ROOT = Path(__file__).resolve().parents[2]

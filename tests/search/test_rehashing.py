@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from moderation.bench_images import cut, photo
+from bench.images import cut, photo
 from search import rehashing, variants
 from search.duplicates import NEAR, find_duplicates
 from search.index import variant_store

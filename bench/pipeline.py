@@ -29,7 +29,7 @@ from ingestion.validation import validate_image_bytes
 from search import indexing
 from search.encoder import load_encoder
 
-from .bench_images import synthetic_photo
+from .corpus import synthetic_photo
 
 
 def decode(data: bytes) -> PILImage.Image:

@@ -27,7 +27,7 @@ import psutil
 import requests
 from django.core.management.base import BaseCommand
 
-from core.synthetic_images import huge_jpeg, huge_png
+from bench.huge_images import huge_jpeg, huge_png
 from launcher.stack import Stack, free_port
 
 LIFTED = "100000/min"

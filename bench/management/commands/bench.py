@@ -4,13 +4,13 @@ Phases, each in a child process with a throw-away DATA_DIR (no data of a live in
 touched, and every figure is taken in the process shape it describes):
 
 1. encoder vs pipeline with the ViT-B/32 architecture (random weights, built offline once):
-   the forward pass alone against the ingest worker's code, alternately (`bench_pipeline`);
+   the forward pass alone against the ingest worker's code, alternately (`bench.pipeline`);
 2. `make run` stacks (`python -m launcher.run`, demo model): the default one, and one per
    TORCH_NUM_THREADS of the sweep. Uploads through gunicorn until indexed, alternating with the
    in-process pipeline; HTTP searches alternating with their bare cost; searches while indexing;
-   the OCR lag; peak memory of every process (`bench_live`, `bench_stacks`);
+   the OCR lag; peak memory of every process (`bench.live`, `bench.stacks`);
 3. the parts alone: validation, preparation, encoder, Milvus (recall@10), OCR, the in-process
-   hybrid search, the duplicate rescan at 10,000 images (`bench_components`).
+   hybrid search, the duplicate rescan at 10,000 images (`bench.components`).
 
 Internal phases (`--phase pipeline|live|components|user`) are how the parent runs its children.
 """
@@ -33,8 +33,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from .. import bench_stacks
-from ..bench_stacks import child_env, last_json, manage
+from bench import stacks as bench_stacks
+from bench.stacks import child_env, last_json, manage
 
 DOCS = bench_stacks.ROOT / "docs"
 VIT_B32 = "vit-b32"
@@ -92,7 +92,7 @@ class Command(BaseCommand):
             get_user_model().objects.create_user(opts["username"], password=opts["password"])
             return
         if phase == "pipeline":
-            from .. import bench_pipeline
+            from bench import pipeline as bench_pipeline
 
             result = bench_pipeline.run(
                 opts["rounds"], opts["pipeline_images"], opts["seed"], not opts["no_encoder_bound"]
@@ -100,14 +100,14 @@ class Command(BaseCommand):
             self.stdout.write("\n" + json.dumps(result | {"peak_rss_mb": own_peak_rss_mb()}))
             return
         if phase == "components":
-            from .. import bench_components
+            from bench import components as bench_components
 
             self.stdout.write(
                 "\n" + json.dumps(bench_components.run(opts) | {"peak_rss_mb": own_peak_rss_mb()})
             )
             return
         if phase == "live":
-            from .. import bench_live
+            from bench import live as bench_live
 
             stacks = json.loads(Path(opts["stacks"]).read_text())
             root = Path(opts["root"])

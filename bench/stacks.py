@@ -21,7 +21,7 @@ from django.conf import settings
 
 from launcher.stack import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # The bench is the only client: the throttles a public site needs would refuse its bursts.
 UNTHROTTLED = {
     f"THROTTLE_{scope}{suffix}": rate

@@ -37,8 +37,8 @@ from search.queries import embed_texts
 from search.service import SearchParams, _window
 from search.vector_store import SearchFilter
 
-from . import bench_stacks
-from .bench_images import WORDS, query_texts, synthetic_photo
+from . import stacks as bench_stacks
+from .corpus import WORDS, query_texts, synthetic_photo
 
 UPLOADERS = 4  # browsers' upload pages send a few files at once
 SEARCH_LIMIT = 50

@@ -33,7 +33,7 @@ from search.query_language import parse
 from search.service import SearchParams, search
 from search.vector_store import SearchFilter, VectorRow, VectorStore, close_client
 
-from .bench_images import WORDS, drawn_sign, synthetic_photo
+from .corpus import WORDS, drawn_sign, synthetic_photo
 
 
 def timed(fn, repeat: int = 1) -> list[float]:

@@ -36,12 +36,12 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
+from bench.images import HEADLINE_TRANSFORMS, TRANSFORMS, encode, photo
 from ingestion import services
 from ingestion.models import Image
 from ingestion.processing import pdq_variants
 from ingestion.validation import validate_image_bytes
 from moderation import detection
-from moderation.bench_images import HEADLINE_TRANSFORMS, TRANSFORMS, encode, photo
 from moderation.models import Group, Link
 from search import copies, index, variants
 from search.duplicates import SIMILAR, find_duplicates
