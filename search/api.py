@@ -19,8 +19,8 @@ from .forms import MAX_OFFSET, SearchForm, example_image
 from .query_language import Query
 from .regions import parse_region, similar_to_region
 from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
-from .service import Result, similar_to
-from .service import search as run_query
+from .service import Note, Result, similar_to
+from .service import answer as run_query
 
 RESULTS = inline_serializer(
     "SearchResults",
@@ -30,6 +30,17 @@ RESULTS = inline_serializer(
         "model": serializers.CharField(),
         "mode": serializers.CharField(),
         "query": serializers.CharField(),
+        # How the query was read: "truncated" (longer than the model reads; it says where it was
+        # cut) or "language" (a language the model cannot read; `model` is the one to choose).
+        "notes": inline_serializer(
+            "SearchNote",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "model": serializers.CharField(),
+            },
+            many=True,
+        ),
     },
 )
 # The bounds the forms enforce, declared so that clients (and schema fuzzers) see them.
@@ -58,7 +69,14 @@ FILTERS = [
 ]
 
 
-def _results(request, model_id: str, results: list[Result], mode: str = "semantic", query=None) -> Response:
+def _results(
+    request,
+    model_id: str,
+    results: list[Result],
+    mode: str = "semantic",
+    query=None,
+    notes: tuple[Note, ...] = (),
+) -> Response:
     return Response(
         {
             "results": results_json(results, request),
@@ -66,6 +84,7 @@ def _results(request, model_id: str, results: list[Result], mode: str = "semanti
             "model": model_id,
             "mode": mode,
             "query": str(query) if query else "",
+            "notes": [{"code": n.code, "message": n.message, "model": n.model} for n in notes],
         }
     )
 
@@ -108,8 +127,8 @@ def search(request):
             example=True, text=SearchForm(request.data, user=request.user).text() or form.text()
         )
         image = example_image(request, "Send the example image as a multipart form field named 'image'.")
-    results, model_id = run_query(query or Query(()), request.user, params, example=image)
-    return _results(request, model_id, results, params.mode, query)
+    found = run_query(query or Query(()), request.user, params, example=image)
+    return _results(request, found.model_id, found.results, params.mode, query, found.notes)
 
 
 REGION = OpenApiParameter(

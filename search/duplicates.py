@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
 
 from ingestion.access import listed_images
 from ingestion.models import Image
 
 from . import copies
+from .encoder.families import duplicate_min_score
 from .vector_store import SearchFilter
 
 EXACT, NEAR, SIMILAR = copies.EXACT, copies.NEAR, copies.SIMILAR
@@ -39,7 +39,7 @@ def _cosine(a: Image, b: Image) -> float:
 def find_duplicates(image: Image, user, min_score: float | None = None, limit: int = 100) -> list[Duplicate]:
     """Images the viewer may see that duplicate `image`: exact copies first, then near copies by
     PDQ distance, then (where the model can judge) similar images by score."""
-    floor = settings.DUPLICATE_MIN_SCORE if min_score is None else min_score
+    floor = duplicate_min_score(image.embedding_model or None) if min_score is None else min_score
     pool = listed_images(user).filter(status=Image.Status.INDEXED).exclude(pk=image.pk)
     viewer = SearchFilter(viewer_id=user.pk if user.is_authenticated else None)
     source = Image.objects.prefetch_related("hash_variants").get(pk=image.pk)

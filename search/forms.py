@@ -15,6 +15,7 @@ from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, IdListFie
 from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm, TagsField
 from ingestion.validation import check_request_size, read_limited, reduce_query_image
 
+from .encoder.families import normalise_query
 from .query_language import MAX_TERMS, Query, Term, parse
 from .service import MODES, SORTS, SearchParams, hidden_ids
 
@@ -34,13 +35,15 @@ MAX_OFFSET = 10_000
 
 
 class QueryTextField(forms.CharField):
-    """Free text with runs of whitespace collapsed; too long is an error, never silently cut."""
+    """Free text in NFKC with runs of whitespace collapsed (full-width "ｃａｔ　２" is "cat 2");
+    more than MAX_QUERY_CHARS is an error. What the model cannot read of a shorter query is cut
+    on the query worker and said in the results (`service.query_notes`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(required=False, strip=True, **kwargs)
 
     def to_python(self, value: Any) -> str:
-        return " ".join(str(super().to_python(value)).split())
+        return normalise_query(str(super().to_python(value)))
 
     def validate(self, value: str) -> None:
         super().validate(value)

@@ -30,6 +30,8 @@ class BadQuery(BadInput):
 class QueryVector:
     model_id: str
     vector: np.ndarray
+    # Text terms longer than the model reads, each with how many of its characters it read.
+    cut: tuple[tuple[str, int], ...] = ()
 
     @property
     def dim(self) -> int:
@@ -69,7 +71,11 @@ def _call(task, arg: str) -> QueryVector:
 def embed_texts(texts: list[str]) -> list[QueryVector]:
     """Several texts in one batched call on the query worker."""
     answer = _ask(tasks.embed_texts, list(texts))
-    return [QueryVector(answer["model"], np.asarray(v, dtype=np.float32)) for v in answer["vectors"]]
+    read = answer.get("read") or [None] * len(texts)
+    return [
+        QueryVector(answer["model"], np.asarray(v, dtype=np.float32), () if n is None else ((text, int(n)),))
+        for text, v, n in zip(texts, answer["vectors"], read, strict=True)
+    ]
 
 
 def embed_image(data: bytes) -> QueryVector:
@@ -132,4 +138,5 @@ def weighted(parts: list[tuple[float, QueryVector]]) -> QueryVector:
         raise BadQuery(
             "The terms cancel each other out: the query points nowhere. Change a weight or a sign."
         )
-    return QueryVector(parts[0][1].model_id, (total / norm).astype(np.float32))
+    cut = tuple(c for _, part in parts for c in part.cut)
+    return QueryVector(parts[0][1].model_id, (total / norm).astype(np.float32), cut)

@@ -13,11 +13,13 @@ from functools import partial
 import numpy as np
 from django.conf import settings
 from django.db.models import F, QuerySet
+from django.utils.translation import gettext
 
 from ingestion.access import listed_images
 from ingestion.models import Image, Tag
 
-from . import copies, keywords, queries
+from . import copies, keywords, queries, switching
+from .encoder.families import language_hint, search_min_score
 from .fusion import Fused, fuse
 from .index import embedding_store
 from .queries import BadQuery, QueryVector
@@ -65,6 +67,44 @@ class Result:
     # `score` stays the cosine with the query (the API's), which a fused order does not follow.
     ranked_by: str = "semantic"
     rank_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the searcher should know about how the query was read (page and API)."""
+
+    code: str  # "truncated": longer than the model reads; "language": a language it cannot read
+    message: str
+    model: str = ""  # for "language": the model to choose
+
+
+@dataclass(frozen=True)
+class Answer:
+    results: list[Result]
+    model_id: str  # "" when no embedding was needed
+    notes: tuple[Note, ...] = ()
+
+
+def query_notes(query: Query, vector: QueryVector | None) -> tuple[Note, ...]:
+    """A cut query says where it was cut; a Chinese query to a model that reads English only names
+    the model to choose instead of leaving the searcher with poor results."""
+    notes = [
+        Note(
+            "truncated",
+            gettext(
+                "This query is longer than the model reads: it used the first %(read)d of %(total)d "
+                'characters ("%(kept)s").'
+            )
+            % {"read": read, "total": len(text), "kept": text[:read]},
+        )
+        for text, read in (vector.cut if vector else ())
+    ]
+    model_id = vector.model_id if vector else switching.active_model_or_current()
+    words = " ".join(t.text for t in query.text_terms)
+    hint = language_hint(words, model_id)
+    if hint:
+        notes.append(Note(hint["code"], hint["message"], hint["model"]))
+    return tuple(notes)
 
 
 def search_filter(user, params: SearchParams) -> SearchFilter:
@@ -167,6 +207,8 @@ def _embed_and_search(
 ) -> tuple[QueryVector, list[Hit]]:
     """The vector side: the query worker's RPC, then Milvus. No database: it runs in another thread."""
     vector = embed(query, user, example)
+    # The family's own floor where the request sets none (scores spread differently per family).
+    params = replace(params, min_score=search_min_score(vector.model_id, params.min_score))
     return vector, _vector_hits(vector, user, params, window)
 
 
@@ -183,9 +225,22 @@ def search(
     embed: Callable[[Query, object, bytes | None], QueryVector] | None = None,
 ) -> tuple[list[Result], str]:
     """One page of results for a parsed query (and an optional uploaded example image), and the
-    model that embedded it ("" when no embedding was needed). `embed` turns the query into its
-    vector (default: the query worker's RPC; `manage.py bench` embeds in-process); it runs in
-    another thread beside the keyword side, so it must not use the database."""
+    model that embedded it ("" when no embedding was needed): `answer` without its notes."""
+    found = answer(query, user, params, example, embed)
+    return found.results, found.model_id
+
+
+def answer(
+    query: Query,
+    user,
+    params: SearchParams,
+    example: bytes | None = None,
+    embed: Callable[[Query, object, bytes | None], QueryVector] | None = None,
+) -> Answer:
+    """One page of results, the model that embedded the query and the notes on how it was read.
+    `embed` turns the query into its vector (default: the query worker's RPC; `manage.py bench`
+    embeds in-process); it runs in another thread beside the keyword side, so it must not use
+    the database."""
     if params.mode == "text" and (query.image_terms or example is not None):
         raise BadQuery("Example images (image:ID or an upload) need mode=hybrid or mode=semantic.")
     if params.mode == "text" and not any(t.words() for t in query.positive_text_terms):
@@ -194,7 +249,7 @@ def search(
     params = replace(params, exclude_ids=(*params.exclude_ids, *query.image_ids))
     if params.no_match:
         queries.example_vectors(query, user)  # still refuse an invisible image:ID
-        return [], ""
+        return Answer([], "")
     window = _window(params)
     vector_side: Future[tuple[QueryVector, list[Hit]]] | None = None
     if params.mode != "text":
@@ -210,7 +265,7 @@ def search(
     if vector_side is not None:
         vector, vector_hits = vector_side.result()
     results = _finish(fuse(keyword_hits, vector_hits), user, params, vector)
-    return results, vector.model_id if vector else ""
+    return Answer(results, vector.model_id if vector else "", query_notes(query, vector))
 
 
 @dataclass

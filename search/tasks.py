@@ -185,7 +185,13 @@ def embed_texts(texts: list[str]) -> dict:
     try:
         encoder = _query_encoder()
         vectors = encoder.encode_texts(texts)
-        return {"model": encoder.model_id, "dim": encoder.dim, "vectors": [v.tolist() for v in vectors]}
+        return {
+            "model": encoder.model_id,
+            "dim": encoder.dim,
+            "vectors": [v.tolist() for v in vectors],
+            # Characters of each text the model read (None: all): a longer query is cut, not refused.
+            "read": [encoder.characters_read(t) for t in texts],
+        }
     except ModelUnavailable as exc:
         return {"error": str(exc), "kind": "model"}
 

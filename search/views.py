@@ -15,7 +15,7 @@ from . import copies, examples, regions
 from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
 from .query_language import Query
-from .service import MODES, SearchParams, search, similar_to
+from .service import MODES, SearchParams, answer, similar_to
 
 DETAIL_NEIGHBOURS = 12
 
@@ -45,7 +45,8 @@ def search_page(request):
             image = examples.load(request, token)
             context.update(kind="image", example=token)
             query = form.query(example=True)
-            context["results"], _ = search(query or Query(()), request.user, params, example=image)
+            found = answer(query or Query(()), request.user, params, example=image)
+            context.update(results=found.results, notes=found.notes)
         elif similar:
             context["kind"] = "similar"
             context["source"] = get_image_for_user(request.user, similar)
@@ -57,7 +58,8 @@ def search_page(request):
             query = form.query()
             context["words"] = query.highlight_words()
             context["q"] = str(query)
-            context["results"], _ = search(query, request.user, params)
+            found = answer(query, request.user, params)
+            context.update(results=found.results, notes=found.notes)
         elif "q" in request.GET:
             form.required_text()
         context["items"] = result_items(request, context)

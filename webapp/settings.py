@@ -289,8 +289,10 @@ INGEST_BATCH_WAIT_MS = env_int("INGEST_BATCH_WAIT_MS", 200, minimum=0)
 # MODERATION_PDQ_DISTANCE is still read); CLIP cosine >= NEAR_DUPLICATE_SCORE where the model can
 # judge, and "similar" above DUPLICATE_MIN_SCORE. DUPLICATE_SEMANTIC: auto (off for the
 # random-weight demo model), on, or off (MODERATION_SEMANTIC=0, the earlier switch, means off).
-DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.90)
-NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.99)
+# Unset (None): each model family's own (search.encoder.families: CLIP 0.90 and 0.99; SigLIP's
+# sigmoid-trained cosines sit lower); set, they hold for every family.
+DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.0) if env_str("DUPLICATE_MIN_SCORE") else None
+NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.0) if env_str("NEAR_DUPLICATE_SCORE") else None
 _EARLIER_PDQ_DISTANCE = env_int("MODERATION_PDQ_DISTANCE", 31, minimum=0, maximum=255)
 PDQ_MATCH_DISTANCE = env_int("PDQ_MATCH_DISTANCE", _EARLIER_PDQ_DISTANCE, minimum=0, maximum=255)
 PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)

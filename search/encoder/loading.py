@@ -16,7 +16,8 @@ from huggingface_hub.constants import ENDPOINT
 from huggingface_hub.utils import validate_repo_id
 from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
-from .demo import ensure_demo_model
+from .demo import build_once, ensure_demo_model
+from .demo_families import BUILDERS
 from .errors import DEMO_MODELS, ModelUnavailable, first_line, unavailable
 from .model import Encoder
 
@@ -89,9 +90,17 @@ def _load_from(model_id: str, dtype: torch.dtype) -> tuple[Any, Any, Any]:
         raise unavailable(model_id, f"download failed or model not found ({first_line(exc)})") from exc
 
 
+def _demo_folder(model_id: str) -> Path:
+    cache = Path(settings.MODEL_CACHE_DIR)
+    if model_id in BUILDERS:
+        name, build = BUILDERS[model_id]
+        return build_once(cache / name, build)
+    return ensure_demo_model(cache, DEMO_MODELS[model_id])
+
+
 def _demo_source(model_id: str) -> str:
     try:
-        return str(ensure_demo_model(Path(settings.MODEL_CACHE_DIR), DEMO_MODELS[model_id]))
+        return str(_demo_folder(model_id))
     except Exception as exc:
         raise unavailable(model_id, f"building the demo model failed ({first_line(exc)})") from exc
 

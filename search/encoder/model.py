@@ -13,6 +13,9 @@ from django.conf import settings
 from PIL import Image
 from transformers.image_transforms import convert_to_rgb
 
+from .families import family_of_model_type
+from .preprocess import UpstreamTransform
+
 T = TypeVar("T")
 
 # Below this many images per thread, splitting a batch costs more than it saves.
@@ -54,14 +57,22 @@ class Encoder:
         self.dtype: torch.dtype = next(model.parameters()).dtype
         self.on_cuda = str(device).startswith("cuda")
         config = model.config
+        # Each family's own text length, text normalisation and preprocessing (search.encoder.families).
+        self.family = family_of_model_type(config.model_type)
         text_config = getattr(config, "text_config", config)
         limits = [
             getattr(text_config, "max_position_embeddings", None),
             tokenizer.model_max_length,
+            self.family.context_tokens,  # e.g. Chinese-CLIP: 52 (cn_clip), though BERT's positions are 512
         ]
         self.max_text_tokens = min((n for n in limits if isinstance(n, int) and 0 < n < 100_000), default=77)
         # SigLIP was trained on max_length-padded text and has no attention mask.
         self.text_padding: str | bool = "max_length" if "siglip" in config.model_type else True
+        self._upstream = (
+            None
+            if self.family.preprocessing == "processor"
+            else UpstreamTransform(image_processor, square=self.family.preprocessing == "cn_clip")
+        )
         # Fast tokenizers are not safe to call from several threads at once ("Already borrowed").
         self._tokenizer_lock = threading.Lock()
         self.preprocess_threads = max(1, settings.PREPROCESS_THREADS)
@@ -74,6 +85,8 @@ class Encoder:
         # Same compositing onto white as the processor's own do_convert_rgb, so RGBA/P/L behave alike
         # for processors that lack the option.
         rgb = [Image.fromarray(convert_to_rgb(im, return_numpy=True)) for im in images]
+        if self._upstream is not None:
+            return self._upstream(rgb)
         return self.image_processor(images=rgb, return_tensors="pt")
 
     def _image_inputs(self, images: Sequence[Image.Image]) -> Any:
@@ -96,10 +109,14 @@ class Encoder:
     def _stack_inputs(inputs: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         return {key: torch.cat([one[key] for one in inputs]) for key in inputs[0]}
 
+    def normalise_text(self, text: str) -> str:
+        """The family's own text normalisation (SigLIP 2 was trained on lower-cased text)."""
+        return text.lower() if self.family.lowercase else text
+
     def _tokens(self, texts: Sequence[str]) -> Any:
         with self._tokenizer_lock:
             return self.tokenizer(
-                list(texts),
+                [self.normalise_text(t) for t in texts],
                 padding=self.text_padding,
                 truncation=True,
                 max_length=self.max_text_tokens,
@@ -163,3 +180,22 @@ class Encoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self._batched(texts, self._tokens, self.model.get_text_features)
+
+    def characters_read(self, text: str) -> int | None:
+        """How many characters of `text` the model reads (it reads `max_text_tokens` tokens, special
+        ones included); None when it reads all of it."""
+        with self._tokenizer_lock:
+            full = self.tokenizer(
+                self.normalise_text(text),
+                truncation=False,
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+                verbose=False,
+            )
+        if len(full["input_ids"]) <= self.max_text_tokens:
+            return None
+        mask = full["special_tokens_mask"]
+        kept = max(0, self.max_text_tokens - sum(mask))
+        content = [end for (_, end), special in zip(full["offset_mapping"], mask, strict=True) if not special]
+        offsets = content[:kept]
+        return offsets[-1] if offsets else 0
