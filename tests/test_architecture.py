@@ -1,8 +1,10 @@
-"""The one-way architecture (`.importlinter`): packages depend webapp -> search -> ingestion -> core,
-checked by `lint-imports`. These tests run the real checker, and show it catches a violation."""
+"""The one-way architecture (`.importlinter`): packages depend webapp -> moderation -> search ->
+ingestion -> core, checked by `lint-imports`. These tests run the real checker, and show it catches
+a violation; and they keep what the README and docs/architecture.md say about it true."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import re
@@ -35,11 +37,17 @@ def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+DOCUMENTED_LAYERS = ["webapp", "moderation", "search", "ingestion", "core"]
+
+
 def test_the_layers_are_the_documented_ones() -> None:
-    for package in ("webapp", "search", "ingestion", "core", "launcher"):
-        assert package in PACKAGES
-    order = [layer for layer in LAYERS if layer in ("webapp", "search", "ingestion", "core")]
-    assert order == ["webapp", "search", "ingestion", "core"]
+    """Every layer, in order: a layer added, dropped or moved fails here until the words follow."""
+    assert LAYERS == DOCUMENTED_LAYERS
+    assert set(PACKAGES) == {*LAYERS, "launcher", "bench"}
+    line = " -> ".join(LAYERS)
+    assert line in LAYERS_CONTRACT
+    for doc in ("README.md", "docs/architecture.md"):
+        assert line in " ".join((ROOT / doc).read_text().split()), doc
 
 
 def test_the_project_keeps_its_contracts() -> None:
@@ -128,3 +136,35 @@ def test_the_wiring_guard_recognises_each_way_of_wiring() -> None:
     assert WIRING.search("@task_prerun.connect(weak=False, dispatch_uid='x')\ndef f(): ...")
     assert WIRING.search("post_delete.connect(\n    clean_up, sender=Image\n)")
     assert not WIRING.search("client.connect(host, port)\nsocket.connect((host, 80))")
+
+
+def deferred_imports(path: Path) -> list[str]:
+    """The imports inside functions of one module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [ast.unparse(n) for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return found
+
+
+def test_the_documented_deferred_imports_are_all_there_are() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    listed = text.split("Deferred imports (an `import` inside a function)", 1)[1].split("\n\n", 1)[0]
+    # Each item names its modules before its colon: "- `a.py`, `b.py`: why".
+    items = [line.split(":", 1)[0] for line in listed.splitlines() if line.startswith("- ")]
+    documented = {module for item in items for module in re.findall(r"`([\w/]+\.py)`", item)}
+    found = {
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts and deferred_imports(path)
+    }
+    assert found == documented, {"undocumented": found - documented, "gone": documented - found}
+
+
+def test_deferred_imports_are_found_inside_functions_only() -> None:
+    sample = ROOT / "tests" / "__init__.py"
+    assert deferred_imports(sample) == []
+    assert deferred_imports(Path(__file__)) == []  # this module imports at its top only
+    apps = deferred_imports(ROOT / "search" / "apps.py")
+    assert "from . import handlers, worker, worker_status" in apps

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -128,6 +129,4 @@ def restore(source: Path) -> RestoreReport:
 
 
 def _has_users() -> bool:
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.exists()
