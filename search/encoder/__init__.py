@@ -1,12 +1,15 @@
 """CLIP-style image and text encoder. This package is the only code that imports torch and
-transformers, and only its `loading`, `model` and `demo` modules do: importing the package itself
-(for `encoder_state`, `ModelUnavailable`, ...) stays torch-free.
+transformers, and only its `loading`, `model`, `preprocess` and demo modules do: importing the package
+itself (for `encoder_state`, `ModelUnavailable`, ...) and `families` stays torch-free.
 
 - `errors`: `ModelUnavailable` (a 503 `ServiceUnavailable`) and how to fix it.
 - `loading`: device, dtype and model resolution; `load_encoder`.
 - `model`: the loaded `Encoder`.
 - `holder`: the process-wide encoder's life cycle and its `EncoderState`.
-- `demo`: the offline random-weight demo CLIP.
+- `families`: the model families (CLIP, Chinese-CLIP, SigLIP 2, AltCLIP): languages, context
+  length, text normalisation, preprocessing, score cut-offs; the published models' figures.
+- `preprocess`: open_clip's and cn_clip's image transforms, reproduced without torchvision.
+- `demo`, `demo_families`: the offline random-weight demos (CLIP; Chinese-CLIP and SigLIP 2).
 """
 
 from __future__ import annotations
