@@ -46,6 +46,7 @@ from moderation.models import Group, Link
 from search import copies, index, variants
 from search.duplicates import SIMILAR, find_duplicates
 from search.encoder import load_encoder
+from search.encoder.families import near_duplicate_score
 from search.indexing import index_images
 from search.models import HashVariant
 from search.vector_store import close_client
@@ -89,9 +90,8 @@ def _pairs_clip(images: list[Image]) -> set[tuple[int, int]]:
     if not vectors:
         return set()
     store = index.embedding_store(images[0].embedding_model, len(vectors[0][1]))
-    results = store.range_search_many(
-        np.stack([v for _, v in vectors]), min_score=settings.NEAR_DUPLICATE_SCORE, limit=200
-    )
+    floor = near_duplicate_score(images[0].embedding_model)
+    results = store.range_search_many(np.stack([v for _, v in vectors]), min_score=floor, limit=200)
     return {
         tuple(sorted((pk, hit.id)))
         for (pk, _), hits in zip(vectors, results, strict=True)
@@ -230,7 +230,7 @@ class Command(BaseCommand):
             "model": encoder.model_id,
             "semantic_tier": copies.semantic_enabled(),
             "pdq_distance": settings.PDQ_MATCH_DISTANCE,
-            "near_duplicate_score": settings.NEAR_DUPLICATE_SCORE,
+            "near_duplicate_score": near_duplicate_score(encoder.model_id),
             "index_and_check_s_per_copy": round(per_copy_s, 3),
             "cost": _hashing_cost([pictures[i] for i in range(n_originals)]),
             "table": table,
