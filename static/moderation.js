@@ -1,6 +1,7 @@
 // Moderation queue keyboard shortcuts: j/k move between groups, 1-9 toggle keeping an image,
-// d/h keep the ticked and delete/hide the rest, n dismisses, x selects the group for bulk, v reveals
-// (or blurs again) the group's thumbnails when the moderator's setting blurs them.
+// d/h keep the ticked and delete/hide the rest, n dismisses (not a duplicate / not a match), b opens
+// the group's ban form, x selects the group for bulk, v reveals (or blurs again) the group's
+// thumbnails when the moderator's setting blurs them. Each key is also a button on the card.
 (function () {
   "use strict";
   const groups = () => Array.from(document.querySelectorAll(".mod-group"));
@@ -36,6 +37,15 @@
     else if (event.key === "d") { click(group, ".act-delete"); }
     else if (event.key === "h") { click(group, ".act-hide"); }
     else if (event.key === "n") { click(group, ".act-dismiss"); }
+    else if (event.key === "b" && group) {
+      const box = group.querySelector(".ban-box");
+      if (box) {
+        box.open = true;
+        const field = box.querySelector('input[name="bank"]');
+        if (field) field.focus();
+        event.preventDefault();  // the b is not typed into the field
+      }
+    }
     else if (event.key === "v") {
       // The focused group's thumbnails, or every group's when none is focused.
       const targets = group ? [group] : groups();

@@ -223,3 +223,92 @@ def test_a_ban_match_is_judged_side_by_side(page: Page, live_server, clean_index
     left, right = banned.bounding_box(), card.locator(f'figure[data-image="{copy.pk}"]').bounding_box()
     assert left["x"] + left["width"] <= right["x"] and abs(left["y"] - right["y"]) < 5  # side by side
     assert page.js_errors == []
+
+
+NO_SPLIT_WORDS = """section => {
+  // Every word of the cards' captions (the names aside: one line, cut with an ellipsis) lies on
+  // one line: a word broken in the middle has two client rectangles.
+  const split = [];
+  for (const caption of section.querySelectorAll("figcaption")) {
+    const walker = document.createTreeWalker(caption, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest(".mod-name")) continue;
+      for (const match of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        if (range.getClientRects().length > 1) split.push(match[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+def test_cards_are_readable_on_a_phone_and_decided_with_keys(browser, live_server, clean_index) -> None:
+    """Issue 17: at 390 px every thumbnail of a duplicate group and of a ban match is 160 px or
+    wider, a long name stays on one line (cut, whole in its title), no caption word breaks in the
+    middle, the decisions are buttons that name their keys, and a key press decides."""
+    from PIL import ImageOps
+
+    from moderation.bans import ban_image
+
+    moderator = make_user("mod")
+    moderator.groups.add(AuthGroup.objects.get_or_create(name=MODERATORS_GROUP)[0])
+    alice = make_user("alice_with_a_rather_long_username")
+    long_name = "Extraordinarily_long_holiday_photograph_without_any_spaces_2024_final_version.jpg"
+    original = photo(54)
+    first = make_image(alice, data=encode(original), title=long_name)
+    second = make_image(alice, data=encode(original.resize((320, 240))), title="Unbelievably photogenic")
+    source = make_image(make_user("carol"), data=encode(photo(55)), title="source")
+    index(first, second, source)
+    ban_image(moderator, source, "reported", category="violence")
+    copy = make_image(make_user("bob"), data=encode(ImageOps.mirror(photo(55))), title="mirrored copy")
+    index(copy)
+    duplicate = Group.objects.get(kind="duplicate", status="open")
+    banned = Group.objects.get(kind="banned", status="open")
+
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live_server.url, "mod", "/moderation/")
+    expect(page.locator("#queue-keys")).to_contain_text("ban from the site")
+    for group in (duplicate, banned):
+        section = page.locator(f"#group-{group.pk}")
+        images = section.locator("figure img")
+        expect(images).to_have_count(2)
+        for n in range(2):
+            images.nth(n).scroll_into_view_if_needed()
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=images.nth(n).element_handle()
+            )
+            assert images.nth(n).bounding_box()["width"] >= 160
+        assert section.evaluate(NO_SPLIT_WORDS) == []
+    name = page.locator(f'#group-{duplicate.pk} figure[data-image="{first.pk}"] .mod-name')
+    expect(name).to_have_attribute("title", f"#{first.pk} {long_name}")
+    box = name.evaluate(
+        "el => ({lines: el.getClientRects().length, height: el.getBoundingClientRect().height,"
+        " line: parseFloat(getComputedStyle(el).lineHeight), cut: el.scrollWidth > el.clientWidth,"
+        " ellipsis: getComputedStyle(el).textOverflow})"
+    )
+    assert box["lines"] == 1 and box["height"] < 1.5 * box["line"] and box["cut"], box
+    assert box["ellipsis"] == "ellipsis"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+
+    card = page.locator(f"#group-{banned.pk}")
+    dismiss = card.locator(".act-dismiss")
+    expect(dismiss).to_have_text("Not a match n")
+    expect(dismiss).to_have_attribute("aria-keyshortcuts", "n")
+    card.focus()
+    page.keyboard.press("b")  # the group's ban form opens, its first field focused
+    expect(card.locator(".ban-box input[name=bank]")).to_be_focused()
+    card.focus()
+    page.keyboard.press("n")  # not a match: the upload is shown again, the entry counts it
+    expect(page.locator(f"#group-{banned.pk}")).to_have_count(0)
+    banned.refresh_from_db()
+    assert banned.resolution == "false_positive" and banned.ban.false_positives == 1
+    copy.refresh_from_db()
+    assert copy.moderation == "visible"
+    assert errors == []
+    context.close()

@@ -16,6 +16,9 @@ AFTER = [("moderation", "0002_holds_and_ban_categories")]
 def migrate(targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    # Images keep today's table (ingestion depends on no moderation migration): rows made through
+    # an older Image model would miss columns added since, NOT NULL ones included (trash_origin).
+    targets = [*targets, *(n for n in executor.loader.graph.leaf_nodes() if n[0] == "ingestion")]
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 
