@@ -10,7 +10,8 @@
     el.dataset.status = image.status;
     el.dispatchEvent(new CustomEvent("image-status", { bubbles: true, detail: image }));
     el.querySelectorAll(".status").forEach((badge) => {
-      badge.textContent = gettext(image.status);
+      badge.textContent = gettext(image.status); // one of:
+      gettext_noop("pending"); gettext_noop("indexed"); gettext_noop("failed");
       badge.className = "status status-" + image.status;
       badge.title = image.failure_reason || "";
     });
