@@ -50,3 +50,21 @@ def test_the_worker_groups_copies_and_hides_a_banned_reupload(workers, clean_ind
     wait_for(lambda: Group.objects.filter(kind="banned", members__image_id=again).exists())
     assert owner.get(f"/api/images/{again}/").json()["moderation"] == "hidden"
     assert api_client().get(f"/api/images/{again}/").status_code == 404
+
+
+def test_a_new_ban_is_matched_retroactively_by_the_ingest_worker(workers, clean_index, alice, moderator):
+    """The rescan task is routed to the ingest queue and found by the worker (autodiscovered): a
+    copy stored before the ban is hidden, and the job's status URL says so."""
+    owner, mod = api_client(alice), api_client(moderator)
+    banned = photo(53)
+    source = post(owner, encode(banned), "e.jpg")
+    copy = post(owner, encode(banned.resize((480, 360)), quality=70), "f.jpg")
+    for pk in (source, copy):
+        wait_for(lambda pk=pk: owner.get(f"/api/images/{pk}/").json()["status"] == "indexed")
+    assert owner.get(f"/api/images/{copy}/").json()["moderation"] == "visible"
+    response = mod.post("/api/moderation/bans/", {"image": source, "reason": "spam"})
+    assert response.status_code == 201, response.content
+    status_url = response.json()["rescan"]["status_url"]
+    job = wait_for(lambda: (body := mod.get(status_url).json())["status"] == "done" and body)
+    assert (job["scanned"], job["matched"]) == (2, 1)
+    assert owner.get(f"/api/images/{copy}/").json()["moderation"] == "hidden"
