@@ -323,6 +323,9 @@ def import_csv(moderator, data: bytes) -> dict:
                     created_by=moderator,
                 )
             )
+        job = rescans.new_job(moderator, "import") if created else None
+        for entry in created:
+            entry.rescan = job
         created = BanEntry.objects.bulk_create(created, batch_size=1000)
         BanHash.objects.bulk_create(
             [BanHash(entry=e, kind="plain", pdq_hash=e.pdq_hash, quality=e.pdq_quality) for e in created],
@@ -331,7 +334,6 @@ def import_csv(moderator, data: bytes) -> dict:
         audit.record(
             moderator, "import_bans", f"{len(created)} entries", f"{len(rows) - len(created)} already banned"
         )
-        job = rescans.start(created, moderator, "import")
     fresh = list(BanEntry.objects.filter(pk__in=[e.pk for e in created]).prefetch_related("hashes"))
     for start in range(0, len(fresh), 1000):
         publish_entries(fresh[start : start + 1000])

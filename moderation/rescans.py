@@ -41,15 +41,20 @@ def start(entries: list[BanEntry], moderator, origin: str) -> Rescan | None:
     `queue_on_commit` once the entries' hashes are published: a step sooner would miss them."""
     if not entries:
         return None
-    stored = Image.objects.filter(status=Image.Status.INDEXED)
-    upto = stored.order_by("-pk").values_list("pk", flat=True).first() or 0
-    job = Rescan.objects.create(
-        origin=origin, upto=upto, total=stored.filter(pk__lte=upto).count(), created_by=moderator
-    )
+    job = new_job(moderator, origin)
     BanEntry.objects.filter(pk__in=[e.pk for e in entries]).update(rescan=job)
     for entry in entries:
         entry.rescan = job
     return job
+
+
+def new_job(moderator, origin: str) -> Rescan:
+    """A job over the images indexed now; the caller sets `BanEntry.rescan` on its new entries."""
+    stored = Image.objects.filter(status=Image.Status.INDEXED)
+    upto = stored.order_by("-pk").values_list("pk", flat=True).first() or 0
+    return Rescan.objects.create(
+        origin=origin, upto=upto, total=stored.filter(pk__lte=upto).count(), created_by=moderator
+    )
 
 
 def queue_on_commit(job: Rescan | None) -> None:
