@@ -71,7 +71,7 @@ def test_uploading_several_files(browser, alice) -> None:
     assert all(i.visibility == "private" and i.tag_names() == ["shapes"] for i in images)
     assert all(i.status == Image.Status.PENDING and i.title == "" for i in images)
     gallery = browser.get(response["Location"]).content.decode()
-    assert "Uploaded 3 image(s); they are being indexed." in gallery
+    assert "Uploaded 3 images; they are being indexed." in gallery
 
 
 def test_single_upload_keeps_its_title(browser, alice) -> None:
@@ -85,7 +85,7 @@ def test_a_bad_file_is_reported_and_the_good_ones_kept(browser, alice) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "&#x27;notes.txt&#x27; is not an image Pillow can read." in html
-    assert "Uploaded 2 image(s)" in html
+    assert "Uploaded 2 images" in html
     assert Image.objects.filter(owner=alice).count() == 2
 
 
