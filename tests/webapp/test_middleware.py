@@ -4,7 +4,6 @@ in the project's error shape) before Django reads or spools any of it."""
 from __future__ import annotations
 
 import socket
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -95,13 +94,14 @@ def test_upload_page_allows_many_images_but_not_more():
 def test_a_refusal_reaches_the_client_while_the_body_is_still_unsent(live_server, path):
     """Against a real server, signed in with a valid CSRF pair (so nothing before the view refuses
     the request unread): the headers claim more than the limit, a few bytes follow, and the 413
-    must come back at once; a server that read or spooled the body first would wait for the rest."""
+    must come back while the rest is unsent; a server that read or spooled the body first would
+    wait for it forever, and the read below would time out instead (a guard, not a speed bound)."""
     make_user("alice")
     client = Client()
     assert client.login(username="alice", password=PASSWORD)
     session = client.cookies["sessionid"].value
     url = urlsplit(live_server.url)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+    with socket.create_connection((url.hostname, url.port), timeout=60) as sock:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nHost: localhost\r\n".encode()
             + f"Cookie: sessionid={session}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n".encode()
@@ -111,7 +111,5 @@ def test_a_refusal_reaches_the_client_while_the_body_is_still_unsent(live_server
             + b"Content-Type: image/png\r\n\r\n"
             + b"\x89PNG" * 1024
         )
-        started = time.monotonic()
-        head = sock.recv(4096)
+        head = sock.recv(4096)  # the body's remaining bytes are never sent
     assert head.startswith(b"HTTP/1.1 413"), head[:200]
-    assert time.monotonic() - started < 5
