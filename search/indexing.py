@@ -18,6 +18,8 @@ Failure policy, stage by stage:
 - publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
   retries (or `reconcile` restores them without re-encoding).
 - drop the deleted: an image deleted while we worked must not leave vectors or a thumbnail behind.
+- label: suggested labels from the stored vectors (`search.labels`); a failure is logged and
+  left to the backfill, never failing the indexing.
 - announce: `search.signals.image_indexed(ids)` on commit; a receiver's failure (the moderation
   checks) is logged by Django's `send_robust` and never fails the indexing.
 """
@@ -41,7 +43,7 @@ from ingestion.processing import HashVariant as PdqVariant
 from ingestion.processing import Prepared, prepare
 from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 
-from . import index, switching
+from . import index, labels, switching
 from .encoder import get_encoder
 from .models import HashVariant
 from .signals import announce_indexed, screen
@@ -248,6 +250,7 @@ def index_prepared(batch: Batch, encoder: Encoder) -> IndexReport:
     mark_indexed(batch)
     gone = drop_deleted(batch)
     batch.report.indexed = sorted(set(batch.ids) - gone)
+    labels.label_indexed(batch.report.indexed, encoder)
     announce_indexed(batch.report.indexed)
     return batch.report
 

@@ -79,3 +79,55 @@ class ModelSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"active={self.active or '(CLIP_MODEL)'} target={self.target or '-'}"
+
+
+class LabelRun(models.Model):
+    """An image scored against the label vocabulary (`search.labels`), possibly with no label
+    passing the floor: by which model and which vocabulary. The backfill labels the indexed images
+    without a run for their current model and vocabulary."""
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="label_run")
+    model_id = models.CharField(max_length=255)
+    vocabulary = models.CharField(max_length=16)  # `labels.Vocabulary.digest`
+    done_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"labels of image {self.image_id} by {self.model_id}"
+
+
+class SuggestedLabel(models.Model):
+    """A label the model suggests for an image: apart from the owner's own tags, which it never
+    touches. `label` is a vocabulary slug; `score` the image-prompt cosine."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="suggested_labels")
+    label = models.CharField(max_length=64)
+    score = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "label"], name="one_suggestion_per_label")]
+        indexes = [models.Index(fields=["label", "-score"], name="suggested_label_best")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.label}"
+
+
+class LabelTextEmbedding(models.Model):
+    """The vocabulary's prompts embedded by one model's text tower: computed once per model and
+    vocabulary, by whichever worker labels first, and read by every later labelling."""
+
+    model_id = models.CharField(max_length=255)
+    vocabulary = models.CharField(max_length=16)
+    slugs = models.JSONField()  # the rows of `vectors`, in order
+    vectors = models.BinaryField()  # float32, len(slugs) x dim, each row L2-normalised
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_id", "vocabulary"], name="one_label_matrix_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"label prompts of {self.model_id}"
+
+    def matrix(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vectors), dtype=np.float32).reshape(len(self.slugs), -1)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ingestion.models import Image
 
-from . import index, rehashing, switching
+from . import index, labels, rehashing, switching
 from .models import ModelEmbedding
 from .queueing import enqueue_indexing
 from .signals import index_reconciled
@@ -33,6 +33,8 @@ class ReconcileReport:
     ocr_queued: int = 0  # indexed images whose words were never read
     rehash_outdated: int = 0  # indexed images hashed before the newest variants existed
     rehash_started: bool = False  # a chain of rehash tasks was queued for them
+    labels_outdated: int = 0  # indexed images without suggested labels from the active model
+    labels_started: bool = False  # a chain of labelling tasks was queued for them
     bans_restored: int = 0  # the ban collection's rows (moderation answers `index_reconciled`)
     ban_orphans_deleted: int = 0
     model_switch: dict | None = None  # what search.switching.heal mended
@@ -103,6 +105,8 @@ def reconcile(older_than: timedelta | None = None) -> ReconcileReport:
     report.ocr_queued = len(unread) if enqueue_ocr(unread) else 0
     report.rehash_outdated = len(rehashing.outdated_ids())
     report.rehash_started = bool(report.rehash_outdated) and rehashing.start_chain()
+    report.labels_outdated = len(labels.outdated_ids()) if labels.enabled() else 0
+    report.labels_started = bool(report.labels_outdated) and labels.start_chain()
     index_reconciled.send_robust(sender=ReconcileReport, report=report)
     log.info("reconcile: %s", report.as_dict())
     return report

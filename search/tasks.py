@@ -18,7 +18,7 @@ from django.conf import settings
 
 from ingestion.processing import decode
 
-from . import draining, indexing, queueing, rehashing, switching, text_reading, worker_status
+from . import draining, indexing, labels, queueing, rehashing, switching, text_reading, worker_status
 from .claims import Claims
 from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder, wait_for_encoder
 from .reconcile import reconcile
@@ -119,6 +119,20 @@ def rehash_images(self) -> dict:
     try:
         return rehashing.run_batch()
     except (VectorStoreError, redis.RedisError) as exc:
+        raise self.retry(exc=exc)
+
+
+@shared_task(
+    bind=True, name=labels.TASK, acks_late=True, ignore_result=True, max_retries=6, default_retry_delay=30
+)
+def label_images(self) -> dict:
+    """A batch of indexed images without suggested labels from the active model (search.labels)."""
+    try:
+        return labels.run_batch()
+    except ModelUnavailable:
+        labels.end_chain()  # no model to embed the prompts with: the next reconcile tries again
+        return {"labelled": 0, "remaining": None}
+    except redis.RedisError as exc:
         raise self.retry(exc=exc)
 
 

@@ -299,6 +299,13 @@ PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)
 DUPLICATE_SEMANTIC = env_str("DUPLICATE_SEMANTIC", "auto" if env_bool("MODERATION_SEMANTIC", True) else "off")
 if DUPLICATE_SEMANTIC not in ("auto", "on", "off"):
     raise ImproperlyConfigured(f"DUPLICATE_SEMANTIC must be one of auto, on, off, got {DUPLICATE_SEMANTIC!r}")
+# Suggested labels (`search.labels`: each image scored against an everyday vocabulary, English and
+# Chinese). LABELS: auto (off for the random-weight demo models, whose scores mean nothing), on, off.
+# LABEL_MIN_SCORE unset: each model family's floor (CLIP 0.26, SigLIP 0.09); set, it holds for all.
+LABELS = env_str("LABELS", "auto")
+if LABELS not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(f"LABELS must be one of auto, on, off, got {LABELS!r}")
+LABEL_MIN_SCORE = env_float("LABEL_MIN_SCORE", 0.0) if env_str("LABEL_MIN_SCORE") else None
 # An upload against a ban: the default of each bank's own distance. CSV import bounds.
 BAN_PDQ_DISTANCE = env_int("BAN_PDQ_DISTANCE", 31, minimum=0, maximum=255)
 MODERATION_IMPORT_MAX_BYTES = env_int("MODERATION_IMPORT_MAX_BYTES", 2_000_000, minimum=1)
@@ -339,6 +346,7 @@ CELERY_TASK_ROUTES = {
     "search.tasks.index_images": {"queue": INGEST_QUEUE},
     "search.tasks.reconcile": {"queue": INGEST_QUEUE},
     "search.tasks.rehash_images": {"queue": INGEST_QUEUE},
+    "search.tasks.label_images": {"queue": INGEST_QUEUE},
     "search.tasks.embed_*": {"queue": QUERY_QUEUE},
     "search.tasks.ocr_images": {"queue": OCR_QUEUE},
     "moderation.tasks.*": {"queue": INGEST_QUEUE},

@@ -37,6 +37,9 @@ class Family:
     near_duplicate_score: float  # image-image cosine of the "near" duplicate tier
     duplicate_min_score: float  # image-image cosine of the "similar" tier
     search_min_score: float | None  # text search floor when the request sets none (None: no cut)
+    # Image-label cosine a suggested label needs (`search.labels`): a matching prompt scores about
+    # 0.25-0.35 under softmax training, unrelated ones below 0.2.
+    label_min_score: float = 0.26
 
     def reads(self, language: str) -> bool:
         return "multi" in self.languages or language in self.languages
@@ -82,6 +85,9 @@ SIGLIP = Family(
     0.97,
     0.80,
     None,
+    # sigmoid(scale * cosine + bias) passes 0.1 at a cosine of about 0.09 with SigLIP's learnt
+    # scale (about 117) and bias (about -12.9): a set value, not measured here either.
+    label_min_score=0.09,
 )
 ALTCLIP = Family(
     "altclip",
