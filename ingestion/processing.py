@@ -199,12 +199,6 @@ def make_thumbnail(image: PILImage.Image, size: int | None = None) -> bytes:
     return out.getvalue()
 
 
-def _encode_webp(image: PILImage.Image, quality: int, method: int) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="WEBP", quality=quality, method=method)
-    return out.getvalue()
-
-
 def make_renditions(image: PILImage.Image) -> dict[str, bytes]:
     """Every size of ingestion/renditions.py, as WebP, from the already-decoded image (RGB, or RGBA
     to keep transparency). Each is resized from the smallest one already made that is still big
