@@ -232,10 +232,6 @@ def sync_collection(
     return SyncResult(restored, len(orphans))
 
 
-def embedding_rows(ids: list[int]) -> list[VectorRow]:
-    return [image_row(i, i.embedding_vector()) for i in Image.objects.filter(pk__in=ids)]
-
-
 def model_rows(model_id: str) -> Callable[[list[int]], list[VectorRow]]:
     """Rows of one model's collection for these image ids, from wherever the database keeps the
     vector: `Image.embedding` when it is that model's, else its ModelEmbedding row."""

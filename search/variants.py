@@ -87,13 +87,5 @@ def pdq_vector(hex_hash: str) -> np.ndarray:
     return (bits.astype(np.float32) * 2.0 - 1.0)[:PDQ_BITS]
 
 
-def distance_of_score(inner_product: float) -> int:
-    return round((PDQ_BITS - inner_product) / 2)
-
-
-def min_score_of(max_distance: int) -> int:
-    return PDQ_BITS - 2 * max_distance
-
-
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
