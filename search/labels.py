@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import get_language, gettext
 
+from core.errors import BadInput
 from ingestion.models import Image
 
 from . import switching
@@ -132,6 +133,23 @@ def parse_vocabulary(raw: bytes) -> Vocabulary:
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
     return parse_vocabulary(VOCABULARY_FILE.read_bytes())
+
+
+def display_name(slug: str) -> str:
+    """A slug's name in the active language (the slug itself when the vocabulary has none)."""
+    found = vocabulary().get(slug.strip().lower())
+    return found.name() if found else slug
+
+
+def check_filter(value: str) -> str:
+    """A `label` filter's slug; BadInput when labels are off (with the reason) or it is unknown."""
+    slug = value.strip().lower()
+    if not enabled():
+        raise BadInput(off_reason())
+    if vocabulary().get(slug) is None:
+        shown = slug[:MAX_SLUG_CHARS]
+        raise BadInput(f"label: unknown label '{shown}'; GET /api/labels/ lists the labels in use.")
+    return slug
 
 
 # ---------------------------------------------------------------------------- on, off, floor

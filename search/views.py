@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
 
-from . import copies, examples, regions
+from . import copies, examples, labels, regions
 from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
 from .query_language import Query
@@ -118,6 +119,7 @@ FILTER_LABELS = {
     "created_before": lambda v: f"To {v}",
     "tags": lambda v: f"Tags: {v}",
     "has_text": lambda v: "Has text" if v.lower() in ("true", "1", "yes", "on") else "No text",
+    "label": lambda v: gettext("Label: %(name)s") % {"name": labels.display_name(v)},
     "moderation": lambda v: "Withheld only",
     "owner": lambda v: "Only mine" if v == "me" else f"Owner: {v}",
     "visibility": lambda v: f"Only {v}",
