@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -13,15 +14,13 @@ from django.db.models import QuerySet
 from core.errors import BadInput
 from core.forms import IdListField, InputForm, MomentField, StrictChoiceField
 
-from .access import listed_images
+from .filters import UNKNOWN_OWNER, ImageFilter
 from .models import Image
 
 MAX_TAGS = 50
 MAX_TAG_CHARS = 64
 TAG_RE = re.compile(r"^[\w][\w .:+#&'-]*$")
 MAX_TITLE_CHARS = 200
-# No user has this id: an unknown owner name filters to nothing, on the database and in Milvus.
-UNKNOWN_OWNER = 0
 
 
 def parse_tags(value: str | Iterable[str] | None) -> list[str]:
@@ -84,7 +83,7 @@ def title_field() -> forms.CharField:
 
 
 class ImageFilterForm(InputForm):
-    """The filters every image listing and every search accepts."""
+    """The filters every image listing and every search accepts, parsed into an `ImageFilter`."""
 
     owner = forms.CharField(required=False, max_length=150, help_text="A username, or 'me'")
     visibility = visibility_field()
@@ -107,6 +106,16 @@ class ImageFilterForm(InputForm):
         owner = get_user_model().objects.filter(username=name).only("pk").first()
         return owner.pk if owner else UNKNOWN_OWNER
 
+    def image_filter(self) -> ImageFilter:
+        """The parsed filters, without a viewer (`ImageFilter.seen_by` adds one)."""
+        cleaned = self.cleaned()
+        return ImageFilter(
+            owner_id=cleaned["owner"],
+            visibility=cleaned["visibility"] or None,
+            created_after=cleaned["created_after"],
+            created_before=cleaned["created_before"],
+        )
+
 
 class ImageListForm(ImageFilterForm):
     """Gallery and `GET /api/images/`: the common filters plus status, tag and ids."""
@@ -117,31 +126,26 @@ class ImageListForm(ImageFilterForm):
     # Withheld images: the viewer's own, and for moderators every hidden public one.
     moderation = StrictChoiceField(choices=[Image.Moderation.HIDDEN])
 
+    def image_filter(self) -> ImageFilter:
+        cleaned = self.cleaned()
+        tag = " ".join(cleaned["tag"].split()).lower()
+        return replace(
+            super().image_filter(),
+            hidden=cleaned["moderation"] == Image.Moderation.HIDDEN,
+            status=cleaned["status"] or None,
+            tags=(tag,) if tag else (),
+            ids=tuple(cleaned["ids"]) if cleaned["ids"] else None,
+        )
+
     def apply(self, images: QuerySet[Image]) -> QuerySet[Image]:
-        return filter_images(images, self.cleaned())
+        """`images` filtered (no listing rule: `images` is one already, or the caller's own)."""
+        return images.filter(replace(self.image_filter(), hidden=False).as_q())
 
     def listing(self) -> QuerySet[Image]:
-        """The images this list shows its user (`access.listed_images`), filtered."""
-        hidden = self.cleaned()["moderation"] == Image.Moderation.HIDDEN
-        return self.apply(listed_images(self.user, hidden=hidden))
-
-
-def filter_images(images: QuerySet[Image], filters: dict[str, Any]) -> QuerySet[Image]:
-    if filters.get("owner") is not None:
-        images = images.filter(owner_id=filters["owner"])
-    for name, lookup in (
-        ("visibility", "visibility"),
-        ("status", "status"),
-        ("created_after", "created_at__gte"),
-        ("created_before", "created_at__lte"),
-    ):
-        if filters.get(name):
-            images = images.filter(**{lookup: filters[name]})
-    if filters.get("tag"):
-        images = images.filter(tags__name=" ".join(filters["tag"].split()).lower())
-    if filters.get("ids"):
-        images = images.filter(pk__in=filters["ids"])
-    return images
+        """The images this list shows its user (the listing rule of `access.listed_images`),
+        filtered."""
+        images = Image.objects.filter(self.image_filter().seen_by(self.user).as_q())
+        return images.select_related("owner").prefetch_related("tags")
 
 
 class ImageFieldsForm(InputForm):
@@ -171,6 +175,14 @@ class ImageUploadForm(ImageFieldsForm):
 
     def clean_allow_duplicate(self) -> bool:
         return self.cleaned_data["allow_duplicate"] not in ("false", "0")
+
+
+class UploadPageForm(ImageUploadForm):
+    """The upload page's plain form (no JavaScript): its box "Upload even if I already have it"
+    sends `allow_duplicate=true`; left unticked, a copy the uploader already has is refused."""
+
+    def clean_allow_duplicate(self) -> bool:
+        return self.cleaned_data["allow_duplicate"] in ("true", "1")
 
 
 SORTS = {"newest": ("-created_at", "-id"), "oldest": ("created_at", "id")}

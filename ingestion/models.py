@@ -35,14 +35,8 @@ class ImageQuerySet(models.QuerySet):
         """What listings (gallery, API list, search, an image's neighbours) show: what everyone
         sees plus the viewer's own. `hidden` lists the withheld images instead: the viewer's own,
         and for moderators every hidden public one (never others' private ones)."""
-        if hidden:
-            withheld = models.Q(moderation=Image.Moderation.HIDDEN)
-            scope = self._own(user) | (
-                models.Q(visibility=Image.Visibility.PUBLIC) if moderator else models.Q(pk__in=[])
-            )
-            return self.filter(withheld & scope)
-        shown = models.Q(visibility=Image.Visibility.PUBLIC, moderation=Image.Moderation.VISIBLE)
-        return self.filter(shown | self._own(user))
+        viewer_id = user.pk if user is not None and user.is_authenticated else None
+        return self.filter(listed_q(viewer_id, moderator=moderator, hidden=hidden))
 
     @staticmethod
     def _own(user) -> models.Q:
@@ -52,6 +46,17 @@ class ImageQuerySet(models.QuerySet):
 
     def trashed(self) -> ImageQuerySet:
         return self.filter(trashed_at__isnull=False)
+
+
+def listed_q(viewer_id: int | None, *, moderator: bool = False, hidden: bool = False) -> models.Q:
+    """The listing rule of `ImageQuerySet.listed_for` as a `Q` (`ingestion.filters.ImageFilter`
+    renders it beside the filters; `viewer_id` None is a signed-out viewer)."""
+    own = models.Q(owner_id=viewer_id) if viewer_id is not None else models.Q(pk__in=[])
+    if hidden:
+        # Moderators list every withheld public image; nobody lists others' private ones.
+        others = models.Q(visibility=Image.Visibility.PUBLIC) if moderator else models.Q(pk__in=[])
+        return models.Q(moderation=Image.Moderation.HIDDEN) & (own | others)
+    return models.Q(visibility=Image.Visibility.PUBLIC, moderation=Image.Moderation.VISIBLE) | own
 
 
 class LiveImageManager(models.Manager.from_queryset(ImageQuerySet)):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingestion.access import listed_images
+from ingestion.filters import ImageFilter
 from ingestion.models import Image
 
 from . import copies
@@ -40,8 +40,10 @@ def find_duplicates(image: Image, user, min_score: float | None = None, limit: i
     """Images the viewer may see that duplicate `image`: exact copies first, then near copies by
     PDQ distance, then (where the model can judge) similar images by score."""
     floor = duplicate_min_score(image.embedding_model or None) if min_score is None else min_score
-    pool = listed_images(user).filter(status=Image.Status.INDEXED).exclude(pk=image.pk)
-    viewer = SearchFilter(viewer_id=user.pk if user.is_authenticated else None)
+    # What the viewer's listings show, on both sides (the database's pool, Milvus's filter).
+    seen = ImageFilter(status=Image.Status.INDEXED).seen_by(user)
+    pool = Image.objects.filter(seen.as_q()).exclude(pk=image.pk).prefetch_related("tags")
+    viewer = SearchFilter(**seen.vector_terms())
     source = Image.objects.prefetch_related("hash_variants").get(pk=image.pk)
     matches = copies.copies_of(
         [source], among=pool, search_filter=viewer, neighbours=max(limit, copies.NEIGHBOURS)

@@ -5,6 +5,7 @@ relevance feedback (`more` / `less`: image ids added as `+ image:ID` / `- image:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -12,7 +13,7 @@ from django.conf import settings
 
 from core.errors import BadInput
 from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, IdListField, StrictChoiceField
-from ingestion.forms import UNKNOWN_OWNER, ImageFilterForm, TagsField
+from ingestion.forms import ImageFilterForm, TagsField
 from ingestion.validation import check_request_size, read_limited, reduce_query_image
 
 from .encoder.families import normalise_query
@@ -90,25 +91,22 @@ class SearchForm(ImageFilterForm):
 
     def params(self) -> SearchParams:
         cleaned = self.cleaned()
-        owner = cleaned["owner"]
         hidden = cleaned["moderation"] == "hidden"
-        only_ids = hidden_ids(self.user) if hidden else None
+        filters = replace(
+            self.image_filter(),
+            tags=tuple(cleaned["tags"] or ()),
+            has_text=cleaned["has_text"],
+            hidden=hidden,
+            withheld_ids=hidden_ids(self.user) if hidden else None,
+        )
         return SearchParams(
             limit=cleaned["limit"] or settings.SEARCH_DEFAULT_LIMIT,
             offset=cleaned["offset"] or 0,
             min_score=cleaned["min_score"],
             sort=cleaned["sort"] or "relevance",
             mode=cleaned["mode"] or "hybrid",
-            tags=tuple(cleaned["tags"] or ()),
-            has_text=cleaned["has_text"],
             collapse=cleaned["collapse"] is not False,
-            owner_id=None if owner in (None, UNKNOWN_OWNER) else owner,
-            visibility=cleaned["visibility"] or None,
-            created_after=_epoch(cleaned["created_after"]),
-            created_before=_epoch(cleaned["created_before"]),
-            no_match=owner == UNKNOWN_OWNER or only_ids == (),
-            hidden=hidden,
-            only_ids=only_ids,
+            filters=filters,
         )
 
     def text(self) -> str:
@@ -157,7 +155,3 @@ def example_image(request, missing: str) -> bytes:
     if upload is None:
         raise BadInput(missing)
     return reduce_query_image(read_limited(upload, settings.MAX_UPLOAD_BYTES), upload.name)
-
-
-def _epoch(moment) -> int | None:
-    return int(moment.timestamp()) if moment is not None else None

@@ -6,9 +6,9 @@ with pg_trgm-indexed ILIKE; both therefore match substrings and Chinese without 
 index cannot look up needles shorter than three characters (西湖, 面条), so those are matched with
 LIKE over the same columns, within the same candidate bound.
 
-Every lookup is restricted inside the database to the ids of a queryset the caller built from
-`ingestion.access.listed_images` plus the search filters: the keyword side sees exactly the images
-the vector side may show, never another user's private image."""
+Every lookup is restricted inside the database to the ids of a queryset the caller built from the
+search's `ingestion.filters.ImageFilter` (the viewer's listing rule and every filter): the keyword
+side sees exactly the images the vector side may show, never another user's private image."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.conf import settings
 from PIL import Image as PILImage
@@ -125,7 +125,7 @@ def similar_to_region(image: Image, region: Region, user, params: SearchParams) 
     left out, as with similar images."""
     check_pixels(image, region)
     vector = queries.embed_image(crop(image, region))
-    params = replace(params, exclude_ids=(*params.exclude_ids, image.pk))
+    params = params.excluding([image.pk])
     return run_search(vector, user, params), vector.model_id
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 import numpy as np
@@ -16,6 +16,7 @@ from django.db.models import F, QuerySet
 from django.utils.translation import gettext
 
 from ingestion.access import listed_images
+from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 
 from . import copies, keywords, queries, switching
@@ -37,24 +38,18 @@ class SearchParams:
     min_score: float | None = None
     sort: str = "relevance"
     mode: str = "hybrid"
-    owner_id: int | None = None
-    visibility: str | None = None
-    created_after: int | None = None  # epoch seconds, inclusive
-    created_before: int | None = None
-    tags: tuple[str, ...] = ()  # every one of them
-    has_text: bool | None = None  # words were read inside the image (OCR)
     collapse: bool = True  # exact and near duplicates shown once, with their count
-    exclude_ids: tuple[int, ...] = field(default_factory=tuple)
-    no_match: bool = False  # e.g. an unknown owner: the answer is empty without asking Milvus
-    # Withheld images instead (`access.listed_images(hidden=True)`): Milvus does not list them, so
-    # its side is restricted to these ids, which the database's rule chose (`hidden_ids`).
-    hidden: bool = False
-    only_ids: tuple[int, ...] | None = None
+    # Every filter (owner, visibility, dates, tags, words read, withheld images, excluded ids):
+    # the one filter object, which both sides render (`scope`).
+    filters: ImageFilter = field(default_factory=ImageFilter)
 
     @property
-    def database_only_filters(self) -> bool:
-        """Filters Milvus cannot apply: its candidates are filtered afterwards."""
-        return bool(self.tags) or self.has_text is not None
+    def no_match(self) -> bool:
+        """E.g. an unknown owner: the answer is empty without asking Milvus."""
+        return self.filters.matches_nothing
+
+    def excluding(self, ids: tuple[int, ...] | list[int]) -> SearchParams:
+        return replace(self, filters=self.filters.excluding(ids))
 
 
 @dataclass(frozen=True)
@@ -107,16 +102,14 @@ def query_notes(query: Query, vector: QueryVector | None) -> tuple[Note, ...]:
     return tuple(notes)
 
 
-def search_filter(user, params: SearchParams) -> SearchFilter:
-    return SearchFilter(
-        viewer_id=user.pk if user.is_authenticated else None,
-        owner_id=params.owner_id,
-        visibility=params.visibility,
-        created_after=params.created_after,
-        created_before=params.created_before,
-        exclude_ids=params.exclude_ids,
-        only_ids=params.only_ids,
-    )
+def scope(user, params: SearchParams) -> ImageFilter:
+    """The search's filter as `user` sees it: their listing rule, among indexed images."""
+    return replace(params.filters.seen_by(user), status=Image.Status.INDEXED)
+
+
+def search_filter(seen: ImageFilter) -> SearchFilter:
+    """The vector side's filter: the same filter rendered for Milvus."""
+    return SearchFilter(**seen.vector_terms())
 
 
 # A search among withheld images names them to Milvus one by one: the newest this many.
@@ -132,33 +125,13 @@ def hidden_ids(user) -> tuple[int, ...]:
 def candidates(user, params: SearchParams) -> QuerySet[Image]:
     """Every image a search may show `user`: the one visibility rule plus every filter. Both sides
     of a search are restricted to these rows."""
-    images = listed_images(user, hidden=params.hidden).filter(status=Image.Status.INDEXED)
-    if params.owner_id is not None:
-        images = images.filter(owner_id=params.owner_id)
-    if params.visibility is not None:
-        images = images.filter(visibility=params.visibility)
-    if params.created_after is not None:
-        images = images.filter(created_at__gte=_moment(params.created_after))
-    if params.created_before is not None:
-        images = images.filter(created_at__lte=_moment(params.created_before, end=True))
-    for tag in params.tags:
-        images = images.filter(tags__name=tag)
-    if params.has_text is not None:
-        images = images.exclude(ocr_text="") if params.has_text else images.filter(ocr_text="")
-    if params.exclude_ids:
-        images = images.exclude(pk__in=params.exclude_ids)
-    return images
+    return Image.objects.filter(scope(user, params).as_q())
 
 
-def _moment(epoch: int, end: bool = False) -> datetime:
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.replace(microsecond=999999) if end else moment
-
-
-def hydrate(hits: list[Hit], user) -> list[Result]:
-    """Rows in hit order; vectors whose rows are gone or hidden are dropped."""
-    rows = listed_images(user).filter(pk__in=[hit.id for hit in hits], status=Image.Status.INDEXED)
-    by_id = {row.pk: row for row in rows}
+def hydrate(hits: list[Hit], user, params: SearchParams) -> list[Result]:
+    """Rows in hit order; vectors whose rows are gone, hidden or filtered out are dropped."""
+    rows = candidates(user, params).filter(pk__in=[hit.id for hit in hits]).select_related("owner")
+    by_id = {row.pk: row for row in rows.prefetch_related("tags")}
     return [Result(by_id[hit.id], hit.score, ("semantic",)) for hit in hits if hit.id in by_id]
 
 
@@ -170,13 +143,15 @@ def _window(params: SearchParams) -> int:
     return params.offset + 2 * params.limit
 
 
-def _vector_hits(query: QueryVector, user, params: SearchParams, window: int) -> list[Hit]:
-    if params.no_match:
+def _vector_hits(query: QueryVector, seen: ImageFilter, params: SearchParams, window: int) -> list[Hit]:
+    """Milvus's candidates under `seen` (the search's `scope`, built beforehand: this may run in
+    another thread, which must not use the database)."""
+    if seen.matches_nothing:
         return []
-    if params.database_only_filters:
-        window = min(4 * window, 16_000)  # candidates are filtered by tags / text afterwards
+    if not seen.vector_exact:
+        window = min(4 * window, 16_000)  # its candidates are filtered in the database afterwards
     return embedding_store(query.model_id, query.dim).search(
-        query.vector, limit=window, offset=0, filter=search_filter(user, params), min_score=params.min_score
+        query.vector, limit=window, offset=0, filter=search_filter(seen), min_score=params.min_score
     )
 
 
@@ -185,16 +160,17 @@ def run_search(query: QueryVector, user, params: SearchParams) -> list[Result]:
     filters applied as in `search`; with none of those it pages in Milvus directly."""
     if params.no_match:
         return []
-    if params.collapse or params.sort == "date" or params.database_only_filters:
-        return _finish(fuse([], _vector_hits(query, user, params, _window(params))), user, params, query)
+    seen = scope(user, params)
+    if params.collapse or params.sort == "date" or not seen.vector_exact:
+        return _finish(fuse([], _vector_hits(query, seen, params, _window(params))), user, params, query)
     hits = embedding_store(query.model_id, query.dim).search(
         query.vector,
         limit=params.limit,
         offset=params.offset,
-        filter=search_filter(user, params),
+        filter=search_filter(seen),
         min_score=params.min_score,
     )
-    return hydrate(hits, user)
+    return hydrate(hits, user, params)
 
 
 def _embed_and_search(
@@ -203,13 +179,14 @@ def _embed_and_search(
     user,
     example: bytes | None,
     params: SearchParams,
+    seen: ImageFilter,
     window: int,
 ) -> tuple[QueryVector, list[Hit]]:
     """The vector side: the query worker's RPC, then Milvus. No database: it runs in another thread."""
     vector = embed(query, user, example)
     # The family's own floor where the request sets none (scores spread differently per family).
     params = replace(params, min_score=search_min_score(vector.model_id, params.min_score))
-    return vector, _vector_hits(vector, user, params, window)
+    return vector, _vector_hits(vector, seen, params, window)
 
 
 # The vector side waits on the query worker and Milvus while the keyword side runs in the database:
@@ -246,7 +223,7 @@ def answer(
     if params.mode == "text" and not any(t.words() for t in query.positive_text_terms):
         raise BadQuery("mode=text needs words to look for.")
     # The examples themselves are not results ("more like this" shows other images).
-    params = replace(params, exclude_ids=(*params.exclude_ids, *query.image_ids))
+    params = params.excluding(query.image_ids)
     if params.no_match:
         queries.example_vectors(query, user)  # still refuse an invisible image:ID
         return Answer([], "")
@@ -256,7 +233,10 @@ def answer(
         # image:ID terms are read (and a bad one refused) here, in this thread's connection.
         examples = queries.example_vectors(query, user)
         embed = embed or partial(queries.query_vector, examples=examples)
-        vector_side = _vector_side.submit(_embed_and_search, embed, query, user, example, params, window)
+        seen = scope(user, params)  # here: the viewer's role may need the database
+        vector_side = _vector_side.submit(
+            _embed_and_search, embed, query, user, example, params, seen, window
+        )
     keyword_hits = []
     if params.mode != "semantic":
         keyword_hits = keywords.search(query, candidates(user, params), window)
@@ -382,5 +362,4 @@ def similar_to(image: Image, user, params: SearchParams) -> list[Result]:
     vector = image.embedding_vector()
     if vector is None:
         raise BadQuery("This image is not indexed yet, so it has no neighbours to show.")
-    params = replace(params, exclude_ids=(*params.exclude_ids, image.pk))
-    return run_search(QueryVector(image.embedding_model, vector), user, params)
+    return run_search(QueryVector(image.embedding_model, vector), user, params.excluding([image.pk]))

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from core.errors import BadInput
+from ingestion.filters import UNKNOWN_OWNER
 from search.forms import SearchForm
 from search.queries import QueryVector
 from search.service import SearchParams, run_search
@@ -57,23 +58,24 @@ def test_dates_are_whole_days_or_instants() -> None:
         {"created_after": "2024-03-01", "created_before": "2024-03-02", "limit": "5", "min_score": "0.25"},
         user=AnonymousUser(),
     ).params()
-    assert params.created_after == int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
+    assert params.filters.created_after == datetime(2024, 3, 1, tzinfo=UTC)
     # A bare end date includes that whole day.
-    assert params.created_before == int(datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC).timestamp())
+    assert params.filters.created_before == datetime(2024, 3, 2, 23, 59, 59, 999999, tzinfo=UTC)
     assert (params.limit, params.min_score) == (5, 0.25)
     instant = SearchForm({"created_after": "2024-03-01T10:00:00+02:00"}, user=AnonymousUser()).params()
-    assert instant.created_after == int(datetime(2024, 3, 1, 8, tzinfo=UTC).timestamp())
+    assert instant.filters.created_after == datetime(2024, 3, 1, 8, tzinfo=UTC)
     naive = SearchForm({"created_before": "2024-03-01T10:00:00"}, user=AnonymousUser()).params()
-    assert naive.created_before == int(datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp())
+    # Whole seconds, as Milvus keeps upload times: the end of that second.
+    assert naive.filters.created_before == datetime(2024, 3, 1, 10, 0, 0, 999999, tzinfo=UTC)
 
 
 @pytest.mark.django_db
 def test_owner_by_name_or_me() -> None:
     alice = make_user("alice")
-    assert SearchForm({"owner": "alice"}, user=AnonymousUser()).params().owner_id == alice.pk
-    assert SearchForm({"owner": "me"}, user=alice).params().owner_id == alice.pk
+    assert SearchForm({"owner": "alice"}, user=AnonymousUser()).params().filters.owner_id == alice.pk
+    assert SearchForm({"owner": "me"}, user=alice).params().filters.owner_id == alice.pk
     unknown = SearchForm({"owner": "nobody"}, user=alice).params()
-    assert unknown.no_match and unknown.owner_id is None
+    assert unknown.no_match and unknown.filters.owner_id == UNKNOWN_OWNER
     # Nothing to ask Milvus: no collection, no vector, no error.
     assert run_search(QueryVector("no-such-model", np.ones(4, dtype=np.float32)), alice, unknown) == []
 
@@ -104,16 +106,21 @@ def test_query_text_is_collapsed_never_cut() -> None:
 def test_mode_filters_and_collapse() -> None:
     data = {"mode": "text", "tags": "Beach, sunset", "has_text": "yes", "collapse": "false"}
     params = SearchForm(data, user=AnonymousUser()).params()
-    assert (params.mode, params.tags, params.has_text, params.collapse) == (
+    assert (params.mode, params.filters.tags, params.filters.has_text, params.collapse) == (
         "text",
         ("beach", "sunset"),
         True,
         False,
     )
-    assert params.database_only_filters
+    assert not params.filters.vector_exact  # tags and words read are the database's alone
     default = SearchForm({}, user=AnonymousUser()).params()
-    assert (default.mode, default.tags, default.has_text, default.collapse) == ("hybrid", (), None, True)
-    assert SearchForm({"has_text": "0"}, user=AnonymousUser()).params().has_text is False
+    assert (default.mode, default.filters.tags, default.filters.has_text, default.collapse) == (
+        "hybrid",
+        (),
+        None,
+        True,
+    )
+    assert SearchForm({"has_text": "0"}, user=AnonymousUser()).params().filters.has_text is False
 
 
 @pytest.mark.parametrize(

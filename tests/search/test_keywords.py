@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
+from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 from search import keywords
 from search.query_language import parse
@@ -32,7 +33,8 @@ def indexed_image(owner, kind: str = "circle", **fields) -> Image:
 
 def find(q: str, user=None, **params) -> list[int]:
     user = user or AnonymousUser()
-    return [h.image_id for h in keywords.search(parse(q), candidates(user, SearchParams(**params)), 50)]
+    found = candidates(user, SearchParams(filters=ImageFilter(**params)))
+    return [h.image_id for h in keywords.search(parse(q), found, 50)]
 
 
 def hit(q: str, user=None):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 from search.forms import SearchForm
 from search.queries import BadQuery, QueryVector
@@ -151,9 +152,13 @@ def test_database_filters_apply_to_the_vector_side(indexed: Indexed) -> None:
     Image.objects.filter(pk=indexed.stripes.pk).update(ocr_text="SALE")
     indexed.circle.tags.add(Tag.objects.create(name="round"))
     query = indexed.query(indexed.square)
-    assert ids(run_search(query, indexed.alice, SearchParams(has_text=True))) == [indexed.stripes.pk]
-    assert ids(run_search(query, indexed.alice, SearchParams(tags=("round",)))) == [indexed.circle.pk]
-    without = set(ids(run_search(query, indexed.alice, SearchParams(has_text=False))))
+
+    def found(**filters) -> list[int]:
+        return ids(run_search(query, indexed.alice, SearchParams(filters=ImageFilter(**filters))))
+
+    assert found(has_text=True) == [indexed.stripes.pk]
+    assert found(tags=("round",)) == [indexed.circle.pk]
+    without = set(found(has_text=False))
     assert without == {indexed.circle.pk, indexed.square.pk}
 
 
