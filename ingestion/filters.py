@@ -68,6 +68,8 @@ class ImageFilter:
     status: str | None = None
     tags: tuple[str, ...] = ()  # every one of them (normalised names, as `forms.parse_tags` makes)
     has_text: bool | None = None  # words were read inside the image (OCR)
+    # A suggested label's slug (`search.labels`; validated there): the model labelled the image so.
+    label: str | None = None
     ids: tuple[int, ...] | None = None  # these images only
     exclude_ids: tuple[int, ...] = ()
     # For the vector side of a `hidden` search: Milvus cannot tell withheld rows from private ones,
@@ -114,6 +116,9 @@ class ImageFilter:
             q &= Q(pk__in=Image.tags.through.objects.filter(tag__name=tag).values("image_id"))
         if self.has_text is not None:
             q &= ~Q(ocr_text="") if self.has_text else Q(ocr_text="")
+        if self.label is not None:
+            # By the reverse relation's name: search's table, which ingestion may not import.
+            q &= Q(suggested_labels__label=self.label)
         if self.ids is not None:
             q &= Q(pk__in=self.ids)
         if self.exclude_ids:
@@ -143,10 +148,11 @@ class ImageFilter:
     @property
     def vector_exact(self) -> bool:
         """Whether the vector side selects exactly the rows the database side does (among indexed
-        images). Tags, words read and id lists are the database's alone; so is visibility, except
-        for a signed-out viewer: Milvus's public flag means "listed for everyone", so it cannot tell
-        a viewer's private image from their own public one withheld by moderation."""
-        if self.tags or self.has_text is not None or self.ids is not None:
+        images). Tags, words read, suggested labels and id lists are the database's alone; so is
+        visibility, except for a signed-out viewer: Milvus's public flag means "listed for
+        everyone", so it cannot tell a viewer's private image from their own public one withheld by
+        moderation."""
+        if self.tags or self.has_text is not None or self.label is not None or self.ids is not None:
             return False
         signed_out = self.viewer is not None and self.viewer.user_id is None
         return self.visibility is None or (signed_out and not self.hidden)

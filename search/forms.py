@@ -16,6 +16,7 @@ from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, IdListFie
 from ingestion.forms import ImageFilterForm, TagsField
 from ingestion.validation import check_request_size, read_limited, reduce_query_image
 
+from . import labels
 from .encoder.families import normalise_query
 from .query_language import MAX_TERMS, Query, Term, parse
 from .service import MODES, SORTS, SearchParams, hidden_ids
@@ -79,6 +80,7 @@ class SearchForm(ImageFilterForm):
     sort = StrictChoiceField(choices=list(SORTS))
     tags = TagsField()
     has_text = BooleanChoiceField()
+    label = forms.CharField(required=False, max_length=labels.MAX_SLUG_CHARS)  # a suggested label's slug
     collapse = BooleanChoiceField()
     # Withheld images instead: the viewer's own, and for moderators every hidden public one.
     moderation = StrictChoiceField(choices=["hidden"])
@@ -89,6 +91,13 @@ class SearchForm(ImageFilterForm):
         super().__init__(*args, **kwargs)
         self.fields["limit"].high = settings.SEARCH_MAX_LIMIT
 
+    def clean_label(self) -> str | None:
+        value = self.cleaned_data["label"]
+        try:
+            return labels.check_filter(value) if value.strip() else None
+        except BadInput as exc:
+            raise forms.ValidationError(str(exc), code="label") from None
+
     def params(self) -> SearchParams:
         cleaned = self.cleaned()
         hidden = cleaned["moderation"] == "hidden"
@@ -96,6 +105,7 @@ class SearchForm(ImageFilterForm):
             self.image_filter(),
             tags=tuple(cleaned["tags"] or ()),
             has_text=cleaned["has_text"],
+            label=cleaned["label"],
             hidden=hidden,
             withheld_ids=hidden_ids(self.user) if hidden else None,
         )
