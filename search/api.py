@@ -56,6 +56,7 @@ FILTERS = [
     OpenApiParameter(
         "has_text", bool, description="Only images with (true) or without (false) words in them"
     ),
+    OpenApiParameter("label", str, description="A suggested label (its slug: GET /api/labels/)"),
     OpenApiParameter("collapse", bool, description="Show copies of one image once (default true)"),
     OpenApiParameter("more", str, description="Feedback: image ids to find more like (+ image:ID)"),
     OpenApiParameter("less", str, description="Feedback: image ids to find less like (- image:ID)"),

@@ -98,6 +98,7 @@ def test_the_page_filters_by_label_and_shows_it() -> None:
     html = response.content.decode()
     assert f"/images/{cat.pk}/" in html and f"/images/{dog.pk}/" not in html
     assert 'data-filter="label"' in html  # the chip, which removes the filter
+    assert 'name="label" form="site-search" value="cat"' in html  # kept by the next search from the box
     chinese = signed_in(alice).get(
         "/search/", {"q": "pet", "mode": "text", "label": "cat"}, HTTP_ACCEPT_LANGUAGE="zh-Hans"
     )
