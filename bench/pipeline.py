@@ -24,8 +24,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from PIL import Image as PILImage
 
+from ingestion.intake import Intake, Source
 from ingestion.services import create_image
-from ingestion.validation import validate_image_bytes
 from search import indexing
 from search.encoder import load_encoder
 
@@ -38,9 +38,11 @@ def decode(data: bytes) -> PILImage.Image:
 
 def _store(owner, photos: list[bytes]) -> list[int]:
     """Pending rows with their originals stored, as an upload leaves them (not announced)."""
-    return [
-        create_image(owner, validate_image_bytes(p), filename="bench.jpg", announce=False).pk for p in photos
+    intakes = [
+        Intake(owner=owner, data=p, source=Source.SCRIPT, filename="bench.jpg", allow_duplicate=True)
+        for p in photos
     ]
+    return [create_image(intake, announce=False).pk for intake in intakes]
 
 
 def _index(encoder, ids: list[int]) -> None:

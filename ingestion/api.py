@@ -14,8 +14,8 @@ from core.errors import BadInput
 from . import services, trash
 from .access import get_image_for_user
 from .forms import ImageEditForm, ImageListForm, ImageUploadForm
+from .intake import Intake, Source
 from .serializers import ImageSerializer, ImageUpdateSerializer, ImageUploadSerializer
-from .upload_checks import refuse_exact_copy
 from .validation import check_request_size
 
 LIST_FILTERS = [
@@ -57,10 +57,9 @@ class ImageListCreate(generics.GenericAPIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise BadInput("Send the image as a multipart form field named 'file'.")
-        fields = dict(ImageUploadForm(request.data).cleaned())
-        if not fields.pop("allow_duplicate"):
-            refuse_exact_copy(request.user, upload, upload.name)
-        image = services.create_from_upload(request.user, upload, upload.name, **fields)
+        fields = ImageUploadForm(request.data).cleaned()
+        intake = Intake.from_form(request.user, upload, upload.name, fields, Source.API)
+        image = services.create_image(intake)  # a refused copy is a 409 (DuplicateUpload)
         body = ImageSerializer(image, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

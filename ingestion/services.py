@@ -1,18 +1,21 @@
 """Creating and updating images: the life cycle the pages, API and commands share. Input arrives
-already parsed by `ingestion.forms`; what happens next (indexing, index updates) is announced with
-the signals in `ingestion.signals`."""
+already parsed by `ingestion.forms`, an upload as one `ingestion.intake.Intake`; what happens next
+(indexing, index updates) is announced with the signals in `ingestion.signals`."""
 
 from __future__ import annotations
 
-from typing import IO
+import logging
 
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from .intake import Intake, preflight
 from .models import Image, Tag
 from .signals import announce_created
 from .storage import content_lock, store_original
-from .validation import ValidatedImage, validate_upload
+from .validation import ValidatedImage, validate_image_bytes
+
+logger = logging.getLogger(__name__)
 
 
 def set_tags(image: Image, names: list[str]) -> None:
@@ -20,18 +23,20 @@ def set_tags(image: Image, names: list[str]) -> None:
     image.tags.set(tags)
 
 
-def create_image(
-    owner,
-    validated: ValidatedImage,
-    *,
-    filename: str = "",
-    title: str = "",
-    tags: list[str] | None = None,
-    visibility: str = Image.Visibility.PUBLIC,
-    announce: bool = True,
-) -> Image:
-    """Store the original and the pending row. With `announce` the new image is announced once
-    the row is committed; bulk imports announce their batches themselves."""
+def create_image(intake: Intake, *, announce: bool = True) -> Image:
+    """The one way an upload becomes an image, whatever its door: the preflight checks
+    (`intake.preflight`: an exact copy the owner has is refused unless allowed), validation
+    (a real decode within the limits), then the stored original and the pending row. With
+    `announce` the new image is announced once the row is committed; bulk imports announce their
+    batches themselves."""
+    preflight(intake)  # before the decode: a refused copy costs a hash and a query, no pixels
+    validated = validate_image_bytes(intake.data, intake.filename)
+    image = _store(intake, validated, announce)
+    logger.debug("image %s stored from %s (%s)", image.pk, intake.source, intake.filename or "unnamed")
+    return image
+
+
+def _store(intake: Intake, validated: ValidatedImage, announce: bool) -> Image:
     # Under the content's lock until the row commits: a concurrent delete of the last other image
     # with these bytes either runs before (the file is stored again) or sees this row.
     with content_lock(validated.sha256):
@@ -39,19 +44,19 @@ def create_image(
         try:
             with transaction.atomic():
                 image = Image.objects.create(
-                    owner=owner,
-                    title=title.strip()[:200],
-                    visibility=visibility,
+                    owner=intake.owner,
+                    title=intake.title.strip()[:200],
+                    visibility=intake.visibility,
                     original=name,
-                    original_filename=(filename or "")[:255],
+                    original_filename=intake.filename[:255],
                     format=validated.format,
                     size_bytes=validated.size_bytes,
                     width=validated.width,
                     height=validated.height,
                     sha256=validated.sha256,
                 )
-                if tags:
-                    set_tags(image, tags)
+                if intake.tags:
+                    set_tags(image, list(intake.tags))
                 if announce:
                     announce_created([image.pk])
         except BaseException:
@@ -59,11 +64,6 @@ def create_image(
                 default_storage.delete(name)
             raise
     return image
-
-
-def create_from_upload(owner, fileobj: IO[bytes], filename: str = "", **fields) -> Image:
-    validated = validate_upload(fileobj, filename)
-    return create_image(owner, validated, filename=filename, **fields)
 
 
 def update_image(

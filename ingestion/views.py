@@ -25,7 +25,8 @@ from core.errors import BadInput
 
 from . import services, trash
 from .access import get_image_for_user, visible_images
-from .forms import SORTS, BulkForm, GalleryForm, ImageEditForm, ImageFieldsForm
+from .forms import SORTS, BulkForm, GalleryForm, ImageEditForm, UploadPageForm
+from .intake import DuplicateUpload, Intake, Source
 from .models import Tag
 from .validation import InvalidImage, check_request_size
 
@@ -139,7 +140,8 @@ def bulk(request):
 @login_required
 def upload(request):
     """The page: a drop zone whose script posts each file to `POST /api/images/`. Without
-    JavaScript the form posts here, and the files are stored one by one."""
+    JavaScript the form posts here, and the files are stored one by one through the same
+    `services.create_image` (a copy the uploader has is refused unless the box says otherwise)."""
     if request.method != "POST":
         limits = {
             "max_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -157,7 +159,7 @@ def upload(request):
                 f"{len(files)} files chosen; without JavaScript at most {settings.MAX_FILES_PER_UPLOAD} "
                 "can be sent at once."
             )
-        fields = ImageFieldsForm(request.POST).cleaned()
+        fields = UploadPageForm(request.POST).cleaned()
     except BadInput as exc:
         messages.error(request, str(exc))
         return redirect("upload")
@@ -166,10 +168,13 @@ def upload(request):
     created = 0
     for upload_file in files:
         try:
-            services.create_from_upload(request.user, upload_file, upload_file.name, **fields)
+            intake = Intake.from_form(request.user, upload_file, upload_file.name, fields, Source.PAGE)
+            services.create_image(intake)
             created += 1
         except InvalidImage as exc:
             messages.error(request, str(exc))
+        except DuplicateUpload as refusal:
+            messages.error(request, _duplicate_message(upload_file.name, refusal))
     if not created:
         return redirect("upload")
     messages.success(
@@ -182,6 +187,21 @@ def upload(request):
         % {"n": created},
     )
     return redirect(f"{reverse('gallery')}?owner=me")
+
+
+def _duplicate_message(name: str, refusal: DuplicateUpload) -> str:
+    """The page's words for the refusal the API answers with a 409 (same rule, same image)."""
+    if refusal.in_trash:
+        text = _(
+            "%(name)s is in your trash as #%(pk)d: restore it from the trash, or tick "
+            "“Upload even if I already have it” to upload it as a new image."
+        )
+    else:
+        text = _(
+            "%(name)s is already in your library as #%(pk)d, so it was not uploaded again; tick "
+            "“Upload even if I already have it” to keep another copy."
+        )
+    return text % {"name": name, "pk": refusal.existing_id}
 
 
 def _wants_json(request) -> bool:

@@ -50,10 +50,11 @@
         const result = el("span", { class: "file-result" }, megabytes(file.size) + " · " + gettext("waiting"));
         li.append(preview, name, remove, progress, result);
         queueList.appendChild(li);
-        // The tags and visibility for all, as they are when the file is added.
+        // The tags, visibility and duplicate choice for all, as they are when the file is added.
         const item = {
           file, li, progress, result, remove, state: "queued",
           tags: form.elements.tags.value, visibility: form.elements.visibility.value,
+          allowDuplicate: form.elements.allow_duplicate.checked,
         };
         remove.addEventListener("click", () => {
           if (item.state === "uploading") return; // a file on its way cannot be taken back here
@@ -155,7 +156,8 @@
     function duplicate(item, body) {
       setState(item, "duplicate");
       item.progress.hidden = true;
-      item.result.textContent = fmt(gettext("%(name)s is already in your library as"), { name: item.file.name }) + " ";
+      const where = body.in_trash ? gettext("%(name)s is in your trash as") : gettext("%(name)s is already in your library as");
+      item.result.textContent = fmt(where, { name: item.file.name }) + " ";
       const link = el("a", { href: body.duplicate_url || "/images/" + body.duplicate_of + "/" }, "#" + body.duplicate_of);
       const anyway = el("button", { type: "button", class: "link upload-anyway" }, gettext("Upload anyway"));
       anyway.addEventListener("click", () => { setState(item, "queued"); item.allowDuplicate = true; start(); });

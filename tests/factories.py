@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from bench.huge_images import huge_jpeg, huge_png  # noqa: F401 (the tests' huge images)
 from ingestion import services
+from ingestion.intake import Intake, Source
 from ingestion.models import Image
-from ingestion.validation import validate_image_bytes
 from search.indexing import IndexReport, index_images
 from search.vector_store import PK, VECTOR, VectorStore, get_client
 
@@ -105,16 +105,17 @@ def make_image(
     """A pending row with its stored original, created as an upload would be (without announcing
     it, so no worker indexes it behind the test's back)."""
     data = data if data is not None else image_bytes(draw_image(kind, color=color), "PNG")
-    validated = validate_image_bytes(data, f"{kind}.png")
-    image = services.create_image(
-        owner,
-        validated,
+    intake = Intake(
+        owner=owner,
+        data=data,
+        source=Source.SCRIPT,
         filename=f"{kind}.png",
         title=title or kind,
-        tags=tags,
+        tags=tags or (),
         visibility=visibility,
-        announce=False,
+        allow_duplicate=True,  # tests make copies on purpose
     )
+    image = services.create_image(intake, announce=False)
     if created_at is not None:
         Image.objects.filter(pk=image.pk).update(created_at=created_at)
         image.refresh_from_db()

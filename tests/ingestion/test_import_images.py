@@ -39,6 +39,9 @@ def test_imports_nested_folders(photos: Path) -> None:
     out, err = run(str(photos), owner="alice", tags="Holiday, 2024", visibility="private")
 
     assert "Imported 3 image(s), skipped 1 duplicate(s), rejected 1." in out
+    copy = Image.objects.get(original_filename="copy-of-circle.png")
+    skipped = photos / "trip" / "day1" / "circle.PNG"
+    assert f"  skipped {skipped}: circle.PNG is already in your library as #{copy.pk}." in out
     assert f"rejected {photos / 'broken.jpg'}: 'broken.jpg' is not an image Pillow can read." in err
     images = Image.objects.filter(owner=owner)
     # Files are taken in path order: the copy comes before day1/circle.PNG, which is skipped.

@@ -13,9 +13,9 @@ from django.forms import MultiWidget
 from django.test import Client
 
 from ingestion import services
+from ingestion.intake import Intake, Source
 from ingestion.models import Image
 from ingestion.signals import image_visibility_changed, images_created
-from ingestion.validation import validate_image_bytes
 from search.index import embedding_store, hash_store
 from search.vector_store import SearchFilter
 from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image, make_user
@@ -64,10 +64,10 @@ def anonymous_hits(image: Image) -> list[int]:
 def test_a_new_image_is_announced_after_commit_and_not_before(
     alice, django_capture_on_commit_callbacks
 ) -> None:
-    validated = validate_image_bytes(image_bytes(draw_image("square"), "PNG"), "square.png")
+    intake = Intake(owner=alice, data=image_bytes(draw_image("square"), "PNG"), source=Source.SCRIPT)
     with recording(images_created) as received:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            image = services.create_image(alice, validated, filename="square.png")
+            image = services.create_image(intake)
             assert received == []  # the row is not committed yet
         assert callbacks
         assert received == [{"sender": Image, "ids": [image.pk]}]
@@ -76,9 +76,9 @@ def test_a_new_image_is_announced_after_commit_and_not_before(
 def test_an_import_that_announces_its_own_batches_sends_nothing_per_image(
     alice, django_capture_on_commit_callbacks
 ) -> None:
-    validated = validate_image_bytes(image_bytes(draw_image("circle"), "PNG"), "circle.png")
+    intake = Intake(owner=alice, data=image_bytes(draw_image("circle"), "PNG"), source=Source.SCRIPT)
     with recording(images_created) as received, django_capture_on_commit_callbacks(execute=True):
-        services.create_image(alice, validated, announce=False)
+        services.create_image(intake, announce=False)
     assert received == []
 
 
@@ -173,8 +173,8 @@ def test_a_change_on_the_instance_that_created_the_row_is_announced(
     alice, django_capture_on_commit_callbacks
 ) -> None:
     """Not only rows loaded from the database: the object `create_image` returned counts too."""
-    validated = validate_image_bytes(image_bytes(draw_image("stripes"), "PNG"), "stripes.png")
-    image = services.create_image(alice, validated, announce=False)
+    intake = Intake(owner=alice, data=image_bytes(draw_image("stripes"), "PNG"), source=Source.SCRIPT)
+    image = services.create_image(intake, announce=False)
     with recording(image_visibility_changed) as received, django_capture_on_commit_callbacks(execute=True):
         image.visibility = Image.Visibility.PRIVATE
         image.save()

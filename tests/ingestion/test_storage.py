@@ -11,8 +11,8 @@ from django.core.files.storage import default_storage
 from django.db import connections
 
 from ingestion import services, storage
+from ingestion.intake import Intake, Source
 from ingestion.models import Image
-from ingestion.validation import validate_image_bytes
 from tests.factories import make_image, make_user, noise_png
 
 RACE_TRIALS = 120
@@ -53,15 +53,15 @@ def test_a_thumbnail_stays_while_any_row_has_its_content(django_capture_on_commi
 @pytest.mark.django_db
 def test_a_failed_row_leaves_no_new_file(monkeypatch):
     alice = make_user("alice")
-    validated = validate_image_bytes(noise_png(), "x.png")
+    intake = Intake(owner=alice, data=noise_png(), source=Source.SCRIPT, filename="x.png")
 
     def broken(*args, **kwargs):
         raise RuntimeError("database refused the row")
 
     monkeypatch.setattr(Image.objects, "create", broken)
     with pytest.raises(RuntimeError):
-        services.create_image(alice, validated, announce=False)
-    assert not default_storage.exists(storage.original_name(validated.sha256, "png"))
+        services.create_image(intake, announce=False)
+    assert not default_storage.exists(storage.original_name(intake.sha256, "png"))
 
 
 def _in_thread(work, errors: list, barrier: threading.Barrier) -> threading.Thread:
@@ -90,13 +90,13 @@ def test_delete_racing_an_upload_of_the_same_bytes_never_loses_the_new_file():
     while trials < RACE_TRIALS and time.monotonic() < deadline:
         trials += 1
         data = noise_png(seed=trials)
-        validated = validate_image_bytes(data, "same.png")
+        intake = Intake(owner=bob, data=data, source=Source.SCRIPT, filename="same.png")
         old = make_image(alice, data=data)
         created: list[Image] = []
         barrier = threading.Barrier(2)
 
-        def upload(into: list[Image] = created, validated=validated) -> None:
-            into.append(services.create_image(bob, validated, announce=False))
+        def upload(into: list[Image] = created, intake=intake) -> None:
+            into.append(services.create_image(intake, announce=False))
 
         threads = [_in_thread(old.delete, errors, barrier), _in_thread(upload, errors, barrier)]
         for thread in threads:

@@ -38,9 +38,9 @@ from django.utils import timezone
 
 from bench.images import HEADLINE_TRANSFORMS, TRANSFORMS, encode, photo
 from ingestion import services
+from ingestion.intake import Intake, Source
 from ingestion.models import Image
 from ingestion.processing import pdq_variants
-from ingestion.validation import validate_image_bytes
 from moderation import detection
 from moderation.models import Group, Link
 from search import copies, index, variants
@@ -162,9 +162,10 @@ class Command(BaseCommand):
         original_of: dict[int, int] = {}
 
         def upload(data: bytes, name: str) -> Image:
-            return services.create_image(
-                owner, validate_image_bytes(data, name), filename=name, title=name, announce=False
+            intake = Intake(
+                owner=owner, data=data, source=Source.SCRIPT, filename=name, title=name, allow_duplicate=True
             )
+            return services.create_image(intake, announce=False)
 
         def index_and_check(images: list[Image]) -> None:
             ids = [i.pk for i in images]

@@ -1,4 +1,6 @@
-"""Bulk import: every image under DIR becomes a pending row; indexing is queued in batches."""
+"""Bulk import: every image under DIR becomes a pending row; indexing is queued in batches. Each
+file is an `Intake` through `services.create_image`, so a file the owner already has (in the
+library or the trash, or earlier in this run) is skipped by the same rule as an upload's 409."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from tqdm import tqdm
 from core.errors import BadInput
 from ingestion import services
 from ingestion.forms import parse_tags
+from ingestion.intake import DuplicateUpload, Intake, Source, read_upload
 from ingestion.models import Image
 from ingestion.signals import announce_created
-from ingestion.validation import InvalidImage, validate_upload
+from ingestion.validation import InvalidImage
 
+LISTED = 50  # skipped and rejected files named in the report; the rest are counted
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
 
@@ -38,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-duplicates",
             action="store_true",
-            help="import files the owner already has (same SHA-256)",
+            help="import files the owner already has (same SHA-256), in the library or in the trash",
         )
         parser.add_argument("--batch-size", type=int, default=settings.INGEST_BATCH_SIZE)
         parser.add_argument("--wait", action="store_true", help="wait and show indexing progress")
@@ -57,34 +61,17 @@ class Command(BaseCommand):
         if not paths:
             self.stdout.write(f"No image files found in {root}.")
             return
-        known = (
-            set()
-            if opts["allow_duplicates"]
-            else set(Image.objects.filter(owner=owner).values_list("sha256", flat=True))
-        )
-        created, duplicates, rejected = [], 0, []
+        created, skipped, rejected = [], [], []
         batch: list[int] = []
         for path in tqdm(paths, desc="Importing", unit="file", disable=opts["verbosity"] == 0):
             try:
-                with path.open("rb") as fh:
-                    validated = validate_upload(fh, path.name)
+                image = services.create_image(self._intake(path, owner, tags, opts), announce=False)
+            except DuplicateUpload as refusal:  # the owner has it (in the library or the trash)
+                skipped.append(f"{path}: {refusal}")
+                continue
             except (InvalidImage, OSError) as exc:
                 rejected.append(f"{path}: {exc}")
                 continue
-            if validated.sha256 in known:
-                duplicates += 1
-                continue
-            if not opts["allow_duplicates"]:
-                known.add(validated.sha256)
-            image = services.create_image(
-                owner,
-                validated,
-                filename=path.name,
-                tags=tags,
-                visibility=opts["visibility"],
-                title=path.stem,
-                announce=False,
-            )
             created.append(image.pk)
             batch.append(image.pk)
             if len(batch) >= opts["batch_size"]:
@@ -92,12 +79,35 @@ class Command(BaseCommand):
                 batch = []
         announce_created(batch)
         self.stdout.write(
-            f"Imported {len(created)} image(s), skipped {duplicates} duplicate(s), rejected {len(rejected)}."
+            f"Imported {len(created)} image(s), skipped {len(skipped)} duplicate(s), "
+            f"rejected {len(rejected)}."
         )
-        for line in rejected[:50]:
-            self.stderr.write(f"  rejected {line}")
+        self._list(self.stdout, "skipped", skipped)
+        self._list(self.stderr, "rejected", rejected)
         if opts["wait"] and created:
             self._wait(created, opts["timeout"], opts["verbosity"])
+
+    @staticmethod
+    def _intake(path: Path, owner, tags: list[str], opts: dict) -> Intake:
+        with path.open("rb") as fh:
+            data = read_upload(fh)
+        return Intake(
+            owner=owner,
+            data=data,
+            source=Source.IMPORT,
+            filename=path.name,
+            title=path.stem,
+            tags=tags,
+            visibility=opts["visibility"],
+            allow_duplicate=opts["allow_duplicates"],
+        )
+
+    @staticmethod
+    def _list(stream, verb: str, lines: list[str]) -> None:
+        for line in lines[:LISTED]:
+            stream.write(f"  {verb} {line}")
+        if len(lines) > LISTED:
+            stream.write(f"  ... and {len(lines) - LISTED} more {verb}")
 
     def _owner(self, username: str, create: bool):
         User = get_user_model()
