@@ -5,6 +5,5 @@ from . import explore, views
 urlpatterns = [
     path("search/", views.search_page, name="search"),
     path("search/example/<str:token>/", views.example_preview, name="search-example"),
-    path("images/<int:pk>/", views.image_page, name="image-detail"),
     path("explore/", explore.explore_page, name="explore"),
 ]
