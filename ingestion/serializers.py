@@ -87,7 +87,10 @@ class ImageUploadSerializer(serializers.Serializer):
     allow_duplicate = serializers.BooleanField(
         required=False,
         default=True,
-        help_text="false: a file you already have (same bytes) is refused: 409 with its id (duplicate_of)",
+        help_text=(
+            "false: a file you already have (same bytes) is refused: 409 with its id (duplicate_of); "
+            "one in your trash too, with in_trash and restore_url"
+        ),
     )
 
 
