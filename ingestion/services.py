@@ -32,7 +32,8 @@ def create_image(intake: Intake, *, announce: bool = True) -> Image:
     preflight(intake)  # before the decode: a refused copy costs a hash and a query, no pixels
     validated = validate_image_bytes(intake.data, intake.filename)
     image = _store(intake, validated, announce)
-    logger.debug("image %s stored from %s (%s)", image.pk, intake.source, intake.filename or "unnamed")
+    # %r: a file name may hold newlines, which must not forge log lines.
+    logger.debug("image %s stored from %s (%r)", image.pk, intake.source, intake.filename)
     return image
 
 
@@ -40,6 +41,9 @@ def _store(intake: Intake, validated: ValidatedImage, announce: bool) -> Image:
     # Under the content's lock until the row commits: a concurrent delete of the last other image
     # with these bytes either runs before (the file is stored again) or sees this row.
     with content_lock(validated.sha256):
+        # Again under the lock: the same bytes sent twice at once (a double click) were both new
+        # before the decode; the second waits here for the first's commit and is refused.
+        preflight(intake)
         name, written = store_original(validated.data, validated.sha256, validated.extension)
         try:
             with transaction.atomic():

@@ -187,6 +187,23 @@ def test_a_refused_copy_is_never_decoded(alice, monkeypatch) -> None:
         services.create_image(Intake(owner=alice, data=data, source=Source.API, allow_duplicate=True))
 
 
+def test_a_copy_committed_while_the_upload_was_decoded_is_refused(alice, monkeypatch) -> None:
+    """Two posts of the same file at once: both pass the first check; the second, under the
+    content's lock, sees the first's row and is refused."""
+    data = noise_png(18)
+    real_decode = services.validate_image_bytes
+
+    def decode_while_the_other_post_commits(*args, **kwargs):
+        monkeypatch.setattr(services, "validate_image_bytes", real_decode)
+        make_image(alice, data=data)  # the other post, committed meanwhile
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(services, "validate_image_bytes", decode_while_the_other_post_commits)
+    with pytest.raises(DuplicateUpload):
+        services.create_image(Intake(owner=alice, data=data, source=Source.PAGE, filename="twice.png"))
+    assert Image.objects.filter(owner=alice).count() == 1
+
+
 def test_an_intake_is_typed_and_immutable(alice) -> None:
     intake = Intake(owner=alice, data=b"x", source=Source.PAGE, tags=["a", "b"])
     assert intake.tags == ("a", "b") and intake.allow_duplicate is False
