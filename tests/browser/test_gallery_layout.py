@@ -146,3 +146,26 @@ def test_details_on_hover_or_focus_filters_on_demand_and_the_scrubber(
     expect(page.locator("#bulk-count")).to_have_text("1 selected")
     expect(first).to_have_class(re.compile(r"\bpicked\b"))
     assert page.js_errors == []
+
+
+def test_a_click_or_tap_anywhere_on_a_picture_opens_it(browser, live_server, library) -> None:
+    """The caption shown on hover covers the lower part of a tile (most of a 120 px phone tile): a
+    click there must still reach the picture's link, as only the caption's own links take one."""
+    for options in (
+        {"viewport": {"width": 1280, "height": 900}},
+        {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    ):
+        context = browser.new_context(**options)
+        page = context.new_page()
+        page.goto(live_server.url + "/")
+        tile = page.locator("#month-2024-06 .tile").nth(1)
+        image_id = tile.get_attribute("data-image-id")
+        box = tile.bounding_box()
+        point = {"x": box["width"] * 0.3, "y": box["height"] - 8}  # on the caption, off its links
+        if options.get("has_touch"):
+            tile.tap(position=point)
+        else:
+            tile.hover()
+            tile.click(position=point)
+        expect(page).to_have_url(re.compile(rf"/images/{image_id}/$"))
+        context.close()
