@@ -228,8 +228,9 @@ _SCAN_BATCH = 500
 def all_copies(progress: Callable[[int], None] | None = None) -> Iterator[Match]:
     """Every copy pair of the indexed collection, each once (query_id < other_id): exact twins
     (each linked to the first of its bytes: groups are transitive), every pair whose hashes meet
-    (an exact in-memory join of the hashes in the database, `search.variant_join`, over the same
-    query and stored kinds as `copies_of`), and the clip tier where it is on. `progress(n)`: n more
+    (an exact in-memory join of the hashes in the database, `search.variant_join`: each image's
+    turns and flips against every other's stored variants, which sees both ends of every pair that
+    `copies_of` links at upload), and the clip tier where it is on. `progress(n)`: n more
     images scanned."""
     from .variant_join import near_pairs  # faiss is only loaded by a whole-collection scan
 

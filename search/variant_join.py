@@ -1,6 +1,6 @@
 """Every pair of indexed images whose hashes lie within a Hamming distance: the whole-collection
-self-join behind `manage.py find_duplicates`. Each image's hashes (turns and flips and its stored
-variants: the queries) meet every other image's stored variants, exactly as at indexing time; both
+self-join behind `manage.py find_duplicates`. Each image's turns and flips (the queries) meet every
+other image's stored variants (`search.variants.SCAN_QUERY_KINDS` says why that is enough); both
 ends of every pair are scanned, so this covers what the index-time check covers. The hashes are
 read from the database and joined in memory (`search.hamming`)."""
 
@@ -16,7 +16,7 @@ from ingestion.models import Image
 
 from .hamming import HammingIndex, pack
 from .models import HashVariant
-from .variants import QUERY_KINDS, STORED_KINDS
+from .variants import SCAN_QUERY_KINDS, STORED_KINDS
 
 _READ_CHUNK = 20_000
 QUERY_CHUNK = 20_000  # query hashes per search: bounds the memory of one batch of matches
@@ -91,7 +91,7 @@ def near_pairs(
     """The closest hash pair of every two images within `max_distance`; `progress(n)` is told how
     many more images were scanned."""
     stored = load_hashes(tuple(STORED_KINDS), min_quality)
-    queries = load_hashes(QUERY_KINDS, min_quality)
+    queries = load_hashes(SCAN_QUERY_KINDS, min_quality)
     index = HammingIndex(stored.codes, max_distance, max_bytes=settings.RESCAN_INDEX_MAX_MB * 2**20)
     found: dict[tuple[int, int], VariantPair] = {}
     start = 0

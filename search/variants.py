@@ -43,7 +43,13 @@ STORED_KINDS = {
     "cut20-left": 19,
     "cut20-right": 20,
 }
+# An upload is checked with all its hashes: it must meet copies stored before it from both sides
+# (its own crop meets an earlier upload of the crop's picture, its plain hash an earlier crop).
 QUERY_KINDS = tuple(dict.fromkeys((*DIHEDRAL_KINDS, *STORED_KINDS)))
+# A whole-collection scan sees both ends of every pair, so the turns and flips of each image meeting
+# the stored variants of every other find the same pairs; only a crop of one meeting a crop of the
+# other (both already linked to their original) is left out, and the scan stays 3.6x smaller.
+SCAN_QUERY_KINDS = DIHEDRAL_KINDS
 _KIND_OF_SLOT = {slot: kind for kind, slot in STORED_KINDS.items()}
 VARIANT_SLOTS = 32  # room for more kinds; owner ids stay below 2**58
 # The collections of variant rows. The layout (slots per owner) is part of the name: a row id
