@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_GET
 
 from core.errors import UserFacingError
@@ -19,6 +19,14 @@ from .query_language import Query
 from .service import MODES, SearchParams, answer, similar_to
 
 DETAIL_NEIGHBOURS = 12
+# What a result's badges call the signals that found it (the template translates them by name).
+MATCH_NAMES = (
+    gettext_noop("semantic"),
+    gettext_noop("ocr"),
+    gettext_noop("tags"),
+    gettext_noop("title"),
+    gettext_noop("filename"),
+)
 
 
 def search_page(request):

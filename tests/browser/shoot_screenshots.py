@@ -24,9 +24,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 OUT = Path(os.environ.get("SCREENSHOTS_DIR", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
 # Which pages each kind of screenshot shows.
 WANTED = {
-    "desktop": {"gallery", "upload", "image", "status"},
-    "phone": {"gallery", "upload", "image"},
+    "desktop": {"gallery", "upload", "image", "status", "search"},
+    "phone": {"gallery", "upload", "image", "search"},
     "dark": {"gallery", "image"},
+    "zh": {"gallery", "image", "search"},  # a phone asking for 简体中文
 }
 PALETTE = [(231, 111, 81), (42, 157, 143), (233, 196, 106), (38, 70, 83), (244, 162, 97), (106, 76, 147)]
 
@@ -58,9 +59,9 @@ def shoot(page: Page, name: str, full: bool = False) -> None:
 
 def log_in(page: Page, base: str) -> None:
     page.goto(base + "/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("main form").get_by_role("button", name="Log in").click()
+    page.locator("input[name=username]").fill("alice")
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("main form [type=submit]").click()
 
 
 def test_screenshots(browser, live_server, workers, clean_index) -> None:
@@ -86,18 +87,22 @@ def test_screenshots(browser, live_server, workers, clean_index) -> None:
         images.append(make_image(alice, data=scene(n), title=title, tags=["trip"], created_at=created))
     enqueue_indexing([i.pk for i in images])
     base = live_server.url
-    for shot_no, (kind, viewport, scheme) in enumerate(
+    phone = {"width": 390, "height": 844}
+    for shot_no, (kind, viewport, scheme, locale) in enumerate(
         (
-            ("desktop", {"width": 1280, "height": 860}, "light"),
-            ("phone", {"width": 390, "height": 844}, "light"),
-            ("dark", {"width": 1280, "height": 860}, "dark"),
+            ("desktop", {"width": 1280, "height": 860}, "light", "en-GB"),
+            ("phone", phone, "light", "en-GB"),
+            ("dark", {"width": 1280, "height": 860}, "dark", "en-GB"),
+            ("zh", phone, "light", "zh-CN"),
         )
     ):
-        context = browser.new_context(viewport=viewport, color_scheme=scheme, device_scale_factor=1)
+        context = browser.new_context(
+            viewport=viewport, color_scheme=scheme, device_scale_factor=1, locale=locale
+        )
         page = context.new_page()
         log_in(page, base)
         page.goto(base + "/")
-        expect(page.locator("#gallery .card .status").first).to_have_text("indexed", timeout=90_000)
+        expect(page.locator('#gallery .card[data-status="indexed"]').first).to_be_attached(timeout=90_000)
         expect(page.locator('#gallery [data-status="pending"]')).to_have_count(0, timeout=90_000)
         page.reload()
         page.wait_for_load_state("networkidle")
@@ -112,6 +117,11 @@ def test_screenshots(browser, live_server, workers, clean_index) -> None:
         if "status" in WANTED[kind]:
             page.goto(base + "/status/")
             shoot(page, f"{kind}-status")
+        if "search" in WANTED[kind]:
+            page.goto(base + "/search/?q=" + ("湖边的山" if kind == "zh" else "hills by a lake"))
+            expect(page.locator("#results .card").first).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            shoot(page, f"{kind}-search")
         context.close()
 
 
