@@ -201,7 +201,10 @@ def watch_parent(interval: float = 0.2) -> threading.Thread | None:
     def watch() -> None:
         while not parent_gave_up(parent, handled):
             time.sleep(interval)
-        os.kill(os.getpid(), signal.SIGTERM)
+        # To the main thread itself: a process-wide signal may land on this thread, and then the
+        # main thread's blocking call (migrate, a port, the encoder's wait) is not interrupted and
+        # the handler waits until that call returns on its own (minutes on a busy machine).
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
 
     thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
     thread.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from launcher.stack import Stack, free_port
 from search.index import forget_collections
@@ -131,6 +132,15 @@ def on_milvus_standalone(milvus_standalone, milvus_server, settings) -> str:
 @pytest.fixture
 def services(redis_server, milvus_server) -> tuple[str, str]:
     return redis_server, milvus_server
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request answered in zh-Hans by the test client
+    leaves its language active in this thread, and the next test's messages would be Chinese."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

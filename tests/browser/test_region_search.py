@@ -57,7 +57,7 @@ def test_a_box_dragged_over_the_picture_searches_by_that_part(
     page.mouse.up()
     page.get_by_role("button", name="Search this region").click()
 
-    expect(page).to_have_url(re.compile(r"/search/\?.*region="))
+    expect(page).to_have_url(re.compile(r"/search/\?.*region="), timeout=30_000)
     similar, region = region_in(page.url)
     assert similar == str(source.pk)
     assert region.x == pytest.approx(0.52, abs=0.02) and region.y == pytest.approx(0.04, abs=0.02)
@@ -99,8 +99,8 @@ def test_the_box_works_from_the_keyboard(page: Page, live_server, workers, clean
     assert f"/images/{source.pk}/" in page.url
     page.keyboard.press("Enter")  # again: the box is where it was left
     expect(box).to_be_focused()
-    page.keyboard.press("Enter")  # searches
-    expect(page).to_have_url(re.compile(r"/search/\?.*region="))
+    page.keyboard.press("Enter")  # searches: the server crops and encodes (slow on a busy machine)
+    expect(page).to_have_url(re.compile(r"/search/\?.*region="), timeout=30_000)
     _, region = region_in(page.url)
     assert (region.x, region.w) == (pytest.approx(0.52), pytest.approx(0.48))
     assert (region.y, region.h) == (pytest.approx(0.19), pytest.approx(0.52))
