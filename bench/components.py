@@ -26,12 +26,13 @@ from PIL import Image as PILImage
 from ingestion.models import Image
 from ingestion.processing import prepare
 from ingestion.validation import validate_image_bytes
-from search import index, ocr
-from search.encoder import load_encoder
-from search.queries import QueryVector, weighted
-from search.query_language import parse
-from search.service import SearchParams, search
-from search.vector_store import SearchFilter, VectorRow, VectorStore, close_client
+from search import index
+from search.engines import ocr
+from search.engines.encoder import load_encoder
+from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, close_client
+from search.query.queries import QueryVector, weighted
+from search.query.query_language import parse
+from search.query.service import SearchParams, search
 
 from .corpus import WORDS, drawn_sign, synthetic_photo
 

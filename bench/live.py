@@ -31,11 +31,11 @@ from django.utils import timezone
 from ingestion.models import Image, Tag
 from ingestion.processing import prepare
 from search import index
-from search.encoder import load_encoder
+from search.engines.encoder import load_encoder
+from search.engines.vector_store import SearchFilter
 from search.models import OcrRun
-from search.queries import embed_texts
-from search.service import SearchParams, _window
-from search.vector_store import SearchFilter
+from search.query.queries import embed_texts
+from search.query.service import SearchParams, _window
 
 from . import stacks as bench_stacks
 from .corpus import WORDS, query_texts, synthetic_photo

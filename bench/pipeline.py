@@ -2,7 +2,7 @@
 
 - encoder: the forward pass alone (`encode_image_inputs` over inputs made beforehand), in batches of
   ENCODE_BATCH_SIZE: the most the model lets a worker index on this machine.
-- pipeline: the ingest worker's own code (`search.indexing`: decode, WebP sizes, PDQ hashes and
+- pipeline: the ingest worker's own code (`search.pipeline.indexing`: decode, WebP sizes, PDQ hashes and
   variants, model inputs, forward pass, database rows, ban screening, Milvus write, duplicate
   checks) over stored originals, in INGEST_BATCH_SIZE batches with the next batch prepared during
   this one's forward pass, as the worker drains its queue. What it leaves out, against a live run:
@@ -26,8 +26,8 @@ from PIL import Image as PILImage
 
 from ingestion.intake import Intake, Source
 from ingestion.services import create_image
-from search import indexing
-from search.encoder import load_encoder
+from search.engines.encoder import load_encoder
+from search.pipeline import indexing
 
 from .corpus import synthetic_photo
 

@@ -3,7 +3,7 @@
 added here once.
 
 `as_q()` renders the whole filter for the database. `vector_terms()` renders what Milvus can apply
-as the keyword arguments of `search.vector_store.SearchFilter` (plain values: ingestion may not
+as the keyword arguments of `search.engines.vector_store.SearchFilter` (plain values: ingestion may not
 import search, and the vector store imports no app). Milvus keeps beside each vector only the
 image's id, owner, upload time in whole seconds and a "listed for everyone" flag
 (`search.index.image_row`); whatever it cannot say is the database's alone, and `vector_exact`
@@ -26,7 +26,7 @@ UNKNOWN_OWNER = 0
 
 
 class VectorTerms(TypedDict):
-    """`search.vector_store.SearchFilter`'s arguments (a test checks the two agree)."""
+    """`search.engines.vector_store.SearchFilter`'s arguments (a test checks the two agree)."""
 
     viewer_id: int | None
     owner_id: int | None
@@ -68,12 +68,12 @@ class ImageFilter:
     status: str | None = None
     tags: tuple[str, ...] = ()  # every one of them (normalised names, as `forms.parse_tags` makes)
     has_text: bool | None = None  # words were read inside the image (OCR)
-    # A suggested label's slug (`search.labels`; validated there): the model labelled the image so.
+    # A suggested label's slug (`search.pipeline.labels`; validated there): the model labelled the image so.
     label: str | None = None
     ids: tuple[int, ...] | None = None  # these images only
     exclude_ids: tuple[int, ...] = ()
     # For the vector side of a `hidden` search: Milvus cannot tell withheld rows from private ones,
-    # so it is restricted to these ids, which the database's rule chose (`search.service.hidden_ids`).
+    # so it is restricted to these ids, which the database's rule chose (`search.query.service.hidden_ids`).
     withheld_ids: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
 """Ban enforcement: uploads (and, retroactively, stored images) matched against the enabled banks
-by the one copy judgement (`search.copies`), each bank at its own distance; a match is withheld
+by the one copy judgement (`search.query.copies`), each bank at its own distance; a match is withheld
 and queued as a `banned` group beside the banned content."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import numpy as np
 from django.db import transaction
 
 from ingestion.models import Image
-from search import copies, index
+from search import index
+from search.query import copies
 
 from . import audit, withholding
 from .models import BanEntry, Bank, Group, GroupMember, Hold, Link

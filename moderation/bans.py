@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.errors import BadInput, PayloadTooLarge
 from ingestion.models import Image
 from search import index, variants
-from search.vector_store import VectorRow
+from search.engines.vector_store import VectorRow
 
 from . import audit, rescans, withholding
 from .models import BanCategory, BanEntry, BanHash, Bank, Group, Hold

@@ -1,5 +1,5 @@
 """Near-duplicate links and groups for the moderation queue. Whether two images are copies is
-`search.copies`' judgement (the one the duplicates endpoint uses); this module turns its matches
+`search.query.copies`' judgement (the one the duplicates endpoint uses); this module turns its matches
 into links, and links into groups (connected components, kept incrementally). Links moderators
 dismissed or resolved never come back. Ban enforcement lives with the bans (`ban_matching`).
 """
@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ingestion.models import Image
-from search import copies
+from search.query import copies
 
 from . import ban_matching
 from .models import BanEntry, Group, GroupMember, Link
@@ -175,7 +175,7 @@ def _indexed_ids() -> list[int]:
 
 
 def rescan_candidates(progress: Callable[[int], None] | None = None) -> list[Candidate]:
-    """Every link of the whole collection (`search.copies.all_copies`). `progress(n)`: n more
+    """Every link of the whole collection (`search.query.copies.all_copies`). `progress(n)`: n more
     images scanned."""
     found: dict[tuple[int, int], Candidate] = {}
     for match in copies.all_copies(progress):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from search.vector_store import VectorStoreError
+from search.engines.vector_store import VectorStoreError
 
 from . import rescans
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
 from ingestion.access import get_image_for_user
-from search.copies import semantic_off_reason
+from search.query.copies import semantic_off_reason
 
 from . import bans, review, services, withholding
 from .forms import (

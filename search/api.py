@@ -13,14 +13,14 @@ from rest_framework.response import Response
 
 from ingestion.access import get_image_for_user
 
-from . import copies
-from .duplicates import find_duplicates
 from .forms import MAX_OFFSET, SearchForm, example_image
-from .query_language import Query
-from .regions import parse_region, similar_to_region
+from .query import copies
+from .query.duplicates import find_duplicates
+from .query.query_language import Query
+from .query.regions import parse_region, similar_to_region
+from .query.service import Note, Result, similar_to
+from .query.service import answer as run_query
 from .serializers import DuplicateSerializer, SearchResultSerializer, duplicates_json, results_json
-from .service import Note, Result, similar_to
-from .service import answer as run_query
 
 RESULTS = inline_serializer(
     "SearchResults",

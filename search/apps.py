@@ -12,7 +12,8 @@ class SearchConfig(AppConfig):
         from ingestion.models import Image
         from ingestion.signals import image_restored, image_trashed, image_visibility_changed, images_created
 
-        from . import handlers, worker, worker_status
+        from . import handlers
+        from .pipeline import worker, worker_status
         from .views import image_page as draw_image_page
 
         image_page.provide(draw_image_page)  # ingestion's image-detail route, drawn by search

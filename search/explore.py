@@ -1,4 +1,4 @@
-"""The Explore page and `GET /api/labels/`: the suggested labels (`search.labels`) by category,
+"""The Explore page and `GET /api/labels/`: the suggested labels (`search.pipeline.labels`) by category,
 each with how many of the images the viewer may list carry it and the best-scored few, in the
 viewer's language, linking to the search filtered by that label. Only images the viewer may list
 (`access.listed_images`): others' private images and withheld ones are never counted or shown.
@@ -23,9 +23,9 @@ from rest_framework.response import Response
 from ingestion.access import listed_images
 from ingestion.models import Image
 
-from . import labels, switching
-from .encoder.families import family_of
+from .engines.encoder.families import family_of
 from .models import SuggestedLabel
+from .pipeline import labels, switching
 
 FEATURED = 24  # categories the page shows with thumbnails; the rest as links
 PER_CATEGORY = 4

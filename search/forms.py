@@ -1,5 +1,5 @@
 """Search input, parsed once for the search page and the API: the query (in the query language of
-`search.query_language`), the mode, paging, score floor, sort order, the filters every image listing
+`search.query.query_language`), the mode, paging, score floor, sort order, the filters every image listing
 accepts (`ingestion.forms.ImageFilterForm`) plus tags and "has text", duplicate collapsing, and
 relevance feedback (`more` / `less`: image ids added as `+ image:ID` / `- image:ID` terms)."""
 
@@ -16,10 +16,10 @@ from core.forms import MAX_ID, BoundedFloatField, BoundedIntegerField, IdListFie
 from ingestion.forms import ImageFilterForm, TagsField
 from ingestion.validation import check_request_size, read_limited, reduce_query_image
 
-from . import labels
-from .encoder.families import normalise_query
-from .query_language import MAX_TERMS, Query, Term, parse
-from .service import MODES, SORTS, SearchParams, hidden_ids
+from .engines.encoder.families import normalise_query
+from .pipeline import labels
+from .query.query_language import MAX_TERMS, Query, Term, parse
+from .query.service import MODES, SORTS, SearchParams, hidden_ids
 
 BOOLEANS = {
     "true": True,

@@ -10,8 +10,8 @@ from django.db import transaction
 from ingestion.models import Image
 
 from . import index
-from .queueing import enqueue_indexing
-from .vector_store import VectorStoreError
+from .engines.vector_store import VectorStoreError
+from .pipeline.queueing import enqueue_indexing
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The search index facade: which Milvus collections hold an image, and publishing, unpublishing
 and reconciling an image across all of them in one place. The rest of the app speaks images here;
-`search.vector_store` below speaks rows and collections.
+`search.engines.vector_store` below speaks rows and collections.
 
 Two kinds of collection, both rebuilt from the database alone:
 - one per embedding model and dimension (cosine), from `Image.embedding` (the active model's
@@ -11,7 +11,7 @@ Two kinds of collection, both rebuilt from the database alone:
 - one for the hashes of an image's transforms (`search.models.HashVariant`: the plain image,
   its border-trimmed copy, central crops, corners and one side cut off; the turns and flips are
   only ever queried), and one for the ban bank's hashes, both with row id = owner id *
-  VARIANT_SLOTS + the variant's slot (`search.variants`; the judgement is `search.copies`).
+  VARIANT_SLOTS + the variant's slot (`search.variants`; the judgement is `search.query.copies`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from django.db.models import prefetch_related_objects
 from ingestion.models import Image
 
 from . import variants
+from .engines.vector_store import Collection, HashStore, VectorRow, VectorStore, collection_name
 from .models import HashVariant, ModelEmbedding, ModelSwitch
-from .vector_store import Collection, HashStore, VectorRow, VectorStore, collection_name
 
 PDQ_COLLECTION = "pdq_256"
 _RESTORE_BATCH = 500

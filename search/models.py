@@ -1,5 +1,5 @@
 """The search app's own bookkeeping. The keyword index itself is a table kept by SQL triggers
-(migration 0001, `search.keywords`), not a model: it follows every write to images and tags,
+(migration 0001, `search.query.keywords`), not a model: it follows every write to images and tags,
 whoever makes it (pages, API, admin, bulk updates)."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class ModelSwitch(models.Model):
 
 
 class LabelRun(models.Model):
-    """An image scored against the label vocabulary (`search.labels`), possibly with no label
+    """An image scored against the label vocabulary (`search.pipeline.labels`), possibly with no label
     passing the floor: by which model and which vocabulary. The backfill labels the indexed images
     without a run for their current model and vocabulary."""
 

@@ -11,8 +11,8 @@ from ingestion.access import is_moderator
 from ingestion.models import Image
 from ingestion.serializers import ImageSerializer
 
-from .duplicates import Duplicate
-from .service import Result
+from .query.duplicates import Duplicate
+from .query.service import Result
 
 
 class SearchResultSerializer(ImageSerializer):

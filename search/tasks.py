@@ -18,19 +18,19 @@ from django.conf import settings
 
 from ingestion.processing import decode
 
-from . import draining, indexing, labels, queueing, rehashing, switching, text_reading, worker_status
-from .claims import Claims
-from .encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder, wait_for_encoder
-from .reconcile import reconcile
-from .vector_store import VectorStoreError
+from .engines.encoder import EncoderState, ModelUnavailable, encoder_state, get_encoder, wait_for_encoder
+from .engines.vector_store import VectorStoreError
+from .pipeline import draining, indexing, labels, queueing, rehashing, switching, text_reading, worker_status
+from .pipeline.claims import Claims
+from .pipeline.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name="search.tasks.index_images", acks_late=True, ignore_result=True, max_retries=6)
 def index_images(self, ids: list[int], force: bool = False) -> dict:
-    """Index `ids` and whatever else is pending beside them, in batches (search.draining), with the
-    active model (search.switching; during a switch, with the target model too)."""
+    """Index `ids` and whatever else is pending beside them, in batches (search.pipeline.draining), with the
+    active model (search.pipeline.switching; during a switch, with the target model too)."""
     try:
         encoder = get_encoder(switching.active_model_or_current())
     except ModelUnavailable as exc:
@@ -73,7 +73,7 @@ def index_images(self, ids: list[int], force: bool = False) -> dict:
             return {"pending": claims.held, "reason": str(exc)}
         except redis.RedisError as exc:
             # The broker itself is gone: no retry can be sent. Marked as unqueued, the rows are queued
-            # again by the 30-second sweep once it is back (search.queueing).
+            # again by the 30-second sweep once it is back (search.pipeline.queueing).
             held = sorted(set(ids) | set(claims.held))
             log.warning("Indexing %d image(s) stopped, Redis failed: %s", len(held), exc)
             indexing.note_pending(held, queueing.UNQUEUED_REASON)
@@ -115,7 +115,7 @@ def reconcile_task() -> dict:
     bind=True, name=rehashing.TASK, acks_late=True, ignore_result=True, max_retries=6, default_retry_delay=30
 )
 def rehash_images(self) -> dict:
-    """A batch of images hashed before the newest variants existed (search.rehashing)."""
+    """A batch of images hashed before the newest variants existed (search.pipeline.rehashing)."""
     try:
         return rehashing.run_batch()
     except (VectorStoreError, redis.RedisError) as exc:
@@ -126,7 +126,7 @@ def rehash_images(self) -> dict:
     bind=True, name=labels.TASK, acks_late=True, ignore_result=True, max_retries=6, default_retry_delay=30
 )
 def label_images(self) -> dict:
-    """A batch of indexed images without suggested labels from the active model (search.labels)."""
+    """A batch of indexed images without suggested labels from the active model (search.pipeline.labels)."""
     try:
         return labels.run_batch()
     except ModelUnavailable:

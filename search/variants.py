@@ -1,5 +1,5 @@
 """The vocabulary of copy detection: which PDQ hash variants an image publishes, where each one
-sits in a Milvus row id, and which hashes are strong enough to trust. `search.copies` owns the
+sits in a Milvus row id, and which hashes are strong enough to trust. `search.query.copies` owns the
 judgement built on it; this module sits below `search.index` so that the index can publish the
 rows without importing the judgement.
 

@@ -12,11 +12,12 @@ from core.errors import UserFacingError
 from ingestion.access import get_image_for_user
 from ingestion.models import Image
 
-from . import copies, examples, labels, regions
-from .duplicates import SIMILAR, find_duplicates
 from .forms import SearchPageForm, example_image
-from .query_language import Query
-from .service import MODES, SearchParams, answer, similar_to
+from .pipeline import labels
+from .query import copies, examples, regions
+from .query.duplicates import SIMILAR, find_duplicates
+from .query.query_language import Query
+from .query.service import MODES, SearchParams, answer, similar_to
 
 DETAIL_NEIGHBOURS = 12
 # What a result's badges call the signals that found it (the template translates them by name).

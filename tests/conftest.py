@@ -19,9 +19,9 @@ from django.test import Client
 from django.utils import translation
 
 from launcher.stack import Stack, free_port
+from search.engines.vector_store import close_client, get_client
 from search.index import forget_collections
-from search.vector_store import close_client, get_client
-from search.worker_status import SummaryState, encoder_summary, read_all
+from search.pipeline.worker_status import SummaryState, encoder_summary, read_all
 from tests.factories import PASSWORD, make_user
 from webapp.celery import app as celery_app
 

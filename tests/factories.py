@@ -18,8 +18,8 @@ from bench.huge_images import huge_jpeg, huge_png  # noqa: F401 (the tests' huge
 from ingestion import services
 from ingestion.intake import Intake, Source
 from ingestion.models import Image
-from search.indexing import IndexReport, index_images
-from search.vector_store import PK, VECTOR, VectorStore, get_client
+from search.engines.vector_store import PK, VECTOR, VectorStore, get_client
+from search.pipeline.indexing import IndexReport, index_images
 
 PASSWORD = "s3cret-pass"
 

@@ -78,14 +78,34 @@ def test_the_copy_keeps_its_contracts_too(copy_of_the_project: Path) -> None:
 # contracts used wildcards: (module file, the import, the chain lint-imports must report).
 PLANTS = {
     "layers": ("ingestion/models.py", "import webapp.settings", "ingestion.models -> webapp.settings"),
-    "bench": ("search/copies.py", "import bench.images", "search.copies -> bench.images"),
+    "bench": ("search/query/copies.py", "import bench.images", "search.query.copies -> bench.images"),
     "apps-launcher": ("webapp/urls.py", "import launcher.stack", "webapp.urls -> launcher.stack"),
-    "leaves": ("search/hamming.py", "import search.variants", "search.hamming -> search.variants"),
+    "engines": (
+        "search/engines/hamming.py",
+        "import search.variants",
+        "search.engines.hamming -> search.variants",
+    ),
+    "engines-apart": (
+        "search/engines/ocr.py",
+        "import search.engines.hamming",
+        "search.engines.ocr -> search.engines.hamming",
+    ),
+    "pipeline": (
+        "search/pipeline/claims.py",
+        "import search.query.fusion",
+        "search.pipeline.claims -> search.query.fusion",
+    ),
+    "query": (
+        "search/query/fusion.py",
+        "import search.pipeline.indexing",
+        "search.query.fusion -> search.pipeline.indexing",
+    ),
+    "index": ("search/variants.py", "import search.query.fusion", "search.variants -> search.query.fusion"),
     "launcher": ("launcher/stack.py", "import django", "launcher.stack -> django"),
-    "torch": ("search/rehashing.py", "import torch", "search.rehashing -> torch"),
+    "torch": ("search/pipeline/rehashing.py", "import torch", "search.pipeline.rehashing -> torch"),
     "milvus": ("moderation/bans.py", "import pymilvus", "moderation.bans -> pymilvus"),
     "ocr": ("moderation/detection.py", "import cv2", "moderation.detection -> cv2"),
-    "faiss": ("search/copies.py", "import faiss", "search.copies -> faiss"),
+    "faiss": ("search/query/copies.py", "import faiss", "search.query.copies -> faiss"),
 }
 CONTRACTS = {
     section.removeprefix("importlinter:contract:"): CONFIG[section]
@@ -126,8 +146,9 @@ def test_the_contracts_cover_every_package() -> None:
     assert set(CONTRACTS["bench"]["source_modules"].split()) == everything - {"bench"}
     assert set(CONTRACTS["apps-launcher"]["source_modules"].split()) == set(LAYERS)
     assert set(CONTRACTS["launcher"]["forbidden_modules"].split()) == everything - {"launcher"} | {"django"}
-    leaves_forbid = set(CONTRACTS["leaves"]["forbidden_modules"].split())
-    assert leaves_forbid == everything - {"search", "core"} | {"search.*"}
+    engines_forbid = set(CONTRACTS["engines"]["forbidden_modules"].split())
+    assert engines_forbid == everything - {"search", "core"} | {"search.*"}
+    assert CONTRACTS["engines-apart"]["modules"].split() == ["search.engines.*"]
 
 
 ABOVE_INGESTION = LAYERS[: LAYERS.index("ingestion")]  # webapp, search and any layer between
@@ -202,4 +223,4 @@ def test_deferred_imports_are_found_inside_functions_only() -> None:
     assert deferred_imports(sample) == []
     assert deferred_imports(Path(__file__)) == []  # this module imports at its top only
     apps = deferred_imports(ROOT / "search" / "apps.py")
-    assert "from . import handlers, worker, worker_status" in apps
+    assert "from .pipeline import worker, worker_status" in apps

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from search.keywords import FIELDS
+from search.query.keywords import FIELDS
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from ingestion.models import Image
 from moderation.bans import publish_entries
 from moderation.models import BanEntry
-from search.reconcile import ReconcileReport, reconcile
+from search.pipeline.reconcile import ReconcileReport, reconcile
 
 FORMAT = 1
 DATABASE = "database.json"

@@ -1,9 +1,9 @@
 import redis
 from django.conf import settings
 
-from search import switching
-from search.encoder import DEMO_MODELS
-from search.worker_status import SummaryState, encoder_summary, read_all
+from search.engines.encoder import DEMO_MODELS
+from search.pipeline import switching
+from search.pipeline.worker_status import SummaryState, encoder_summary, read_all
 
 
 def site(request) -> dict:

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
-from search.vector_store import VectorStoreError, ping
-from search.worker_status import SummaryState, WorkerState, encoder_summary, read_all, redis_client
+from search.engines.vector_store import VectorStoreError, ping
+from search.pipeline.worker_status import SummaryState, WorkerState, encoder_summary, read_all, redis_client
 
 ENCODER_STATE_HEADER = "X-Encoder-State"
 WORKER_STATES_HEADER = "X-Worker-States"

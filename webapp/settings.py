@@ -238,7 +238,7 @@ MAX_QUERY_IMAGE_PIXELS = env_int("MAX_QUERY_IMAGE_PIXELS", 25_000_000, minimum=1
 QUERY_IMAGE_SIDE = env_int("QUERY_IMAGE_SIDE", 1024, minimum=64)
 # Large decodes at once per process (search examples on the web side and query worker, ingest).
 HEAVY_DECODES_PER_PROCESS = env_int("HEAVY_DECODES_PER_PROCESS", 2, minimum=1)
-# Disk all kept search examples may use together (search/examples.py); past it the oldest go first.
+# Disk all kept search examples may use together (search/query/examples.py); past it the oldest go first.
 SEARCH_EXAMPLES_MAX_BYTES = env_int("SEARCH_EXAMPLES_MAX_MB", 500, minimum=1) * 1024 * 1024
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 384, minimum=1)
 
@@ -282,14 +282,14 @@ OCR_MAX_SIDE = env_int("OCR_MAX_SIDE", 1600, minimum=64)  # the working size: lo
 # onnxruntime intra-op threads of the OCR worker (its own process: reading never delays indexing).
 OCR_THREADS = env_int("OCR_THREADS", max(1, CPU_CORES // 4), minimum=1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 32, minimum=1)
-# An indexing task short of a batch waits this long for uploads still arriving (search.draining).
+# An indexing task short of a batch waits this long for uploads still arriving (search.pipeline.draining).
 INGEST_BATCH_WAIT_MS = env_int("INGEST_BATCH_WAIT_MS", 200, minimum=0)
-# Copies (`search.copies`, the one judgement for the duplicates endpoint, search, the queue and
+# Copies (`search.query.copies`, the one judgement for the duplicates endpoint, search, the queue and
 # the bans): the same bytes; PDQ variants within the match distance (HMA's 31; the earlier name
 # MODERATION_PDQ_DISTANCE is still read); CLIP cosine >= NEAR_DUPLICATE_SCORE where the model can
 # judge, and "similar" above DUPLICATE_MIN_SCORE. DUPLICATE_SEMANTIC: auto (off for the
 # random-weight demo model), on, or off (MODERATION_SEMANTIC=0, the earlier switch, means off).
-# Unset (None): each model family's own (search.encoder.families: CLIP 0.90 and 0.99; SigLIP's
+# Unset (None): each model family's own (search.engines.encoder.families: CLIP 0.90 and 0.99; SigLIP's
 # sigmoid-trained cosines sit lower); set, they hold for every family.
 DUPLICATE_MIN_SCORE = env_float("DUPLICATE_MIN_SCORE", 0.0) if env_str("DUPLICATE_MIN_SCORE") else None
 NEAR_DUPLICATE_SCORE = env_float("NEAR_DUPLICATE_SCORE", 0.0) if env_str("NEAR_DUPLICATE_SCORE") else None
@@ -299,7 +299,7 @@ PDQ_MIN_QUALITY = env_int("PDQ_MIN_QUALITY", 50, minimum=0)
 DUPLICATE_SEMANTIC = env_str("DUPLICATE_SEMANTIC", "auto" if env_bool("MODERATION_SEMANTIC", True) else "off")
 if DUPLICATE_SEMANTIC not in ("auto", "on", "off"):
     raise ImproperlyConfigured(f"DUPLICATE_SEMANTIC must be one of auto, on, off, got {DUPLICATE_SEMANTIC!r}")
-# Suggested labels (`search.labels`: each image scored against an everyday vocabulary, English and
+# Suggested labels (`search.pipeline.labels`: each image scored against an everyday vocabulary, English and
 # Chinese). LABELS: auto (off for the random-weight demo models, whose scores mean nothing), on, off.
 # LABEL_MIN_SCORE unset: each model family's floor (CLIP 0.26, SigLIP 0.09); set, it holds for all.
 LABELS = env_str("LABELS", "auto")

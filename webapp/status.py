@@ -1,5 +1,5 @@
 """The indexing status page and its JSON (the header indicator polls it): what waits, what is being
-indexed right now (the workers' marks in Redis, search/worker_status.py), how fast images are
+indexed right now (the workers' marks in Redis, search/pipeline/worker_status.py), how fast images are
 being indexed, what failed and why, with a retry that queues failed images again; the active
 model and a model switch's progress (staff), started, cancelled and finished by superusers.
 
@@ -26,9 +26,9 @@ from django.views.decorators.http import require_POST
 from core.errors import BadInput
 from core.forms import IdListField, InputForm
 from ingestion.models import Image
-from search import switching
-from search.queueing import enqueue_indexing
-from search.worker_status import SummaryState, encoder_summary, read_all, read_indexing, redis_client
+from search.pipeline import switching
+from search.pipeline.queueing import enqueue_indexing
+from search.pipeline.worker_status import SummaryState, encoder_summary, read_all, read_indexing, redis_client
 
 RATE_WINDOW = timedelta(minutes=10)
 RATE_MIN_SPAN = timedelta(minutes=1)

@@ -3,7 +3,7 @@ so admin edits, tag renames and bulk updates reach it too; and the OCR bookkeepi
 
 SQLite: an FTS5 table with the trigram tokenizer (substrings and Chinese without spaces).
 PostgreSQL: a plain table with pg_trgm GIN indexes (ILIKE substrings) and a `simple` tsvector.
-Both are rebuilt from the images by `search.keywords.rebuild()`."""
+Both are rebuilt from the images by `search.query.keywords.rebuild()`."""
 
 import django.db.models.deletion
 from django.db import migrations, models

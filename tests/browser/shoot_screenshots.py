@@ -16,7 +16,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 from playwright.sync_api import Page, expect
 
-from search.queueing import enqueue_indexing
+from search.pipeline.queueing import enqueue_indexing
 from tests.factories import PASSWORD, image_bytes, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from ingestion import views as gallery_views
 from ingestion.models import Image
-from search.queueing import enqueue_indexing
+from search.pipeline.queueing import enqueue_indexing
 from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
-from search.regions import parse_region
+from search.query.regions import parse_region
 from tests.browser.test_experience import watch_console
 from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image
 

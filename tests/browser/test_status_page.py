@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from ingestion.models import Image
-from search.worker_status import (
+from search.pipeline.worker_status import (
     INDEXING_PREFIX,
     SummaryState,
     encoder_summary,
@@ -50,7 +50,7 @@ def test_being_indexed_now_follows_the_worker_without_a_reload(page: Page, live_
     served = encoder_summary(read_all(), settings.INGEST_QUEUE)[0] == SummaryState.OK
     expect(page.locator("#queue-indicator .queue-text")).to_have_text("3 indexing" if served else "3 waiting")
 
-    # What an ingest worker does as a batch starts (search.worker_status, on Celery's task_prerun).
+    # What an ingest worker does as a batch starts (search.pipeline.worker_status, on Celery's task_prerun).
     mark_indexing("browser-batch", [images[0].pk, images[1].pk])
     page.evaluate("window.__sameDocument = true")
     expect(indexing).to_have_text("2", timeout=15_000)

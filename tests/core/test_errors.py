@@ -7,9 +7,9 @@ import pytest
 
 from core.errors import BadInput, Forbidden, PayloadTooLarge, ServiceUnavailable, UserFacingError
 from ingestion.validation import InvalidImage
-from search.encoder.errors import ModelUnavailable, unavailable
-from search.queries import BadQuery, QueryUnavailable
-from search.vector_store import VectorStoreError
+from search.engines.encoder.errors import ModelUnavailable, unavailable
+from search.engines.vector_store import VectorStoreError
+from search.query.queries import BadQuery, QueryUnavailable
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from ingestion.models import Image
+from search.engines.vector_store import SearchFilter
 from search.index import embedding_store
-from search.vector_store import SearchFilter
 from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """`ingestion.filters.ImageFilter`, the one filter of listings and searches: its database side
-(`as_q`) and its vector side (`vector_terms`, rendered by `search.vector_store.SearchFilter`) select
+(`as_q`) and its vector side (`vector_terms`, rendered by `search.engines.vector_store.SearchFilter`) select
 the same images, checked for many random filters over a varied library on Milvus Lite and on the
 Milvus 2.3.5 server."""
 
@@ -21,10 +21,10 @@ from ingestion.access import MODERATORS_GROUP
 from ingestion.filters import UNKNOWN_OWNER, ImageFilter, VectorTerms, Viewer
 from ingestion.forms import ImageListForm
 from ingestion.models import Image
+from search.engines.vector_store import PK, SearchFilter, VectorStore, close_client, get_client
 from search.forms import SearchForm
 from search.index import image_row
-from search.service import candidates, hidden_ids
-from search.vector_store import PK, SearchFilter, VectorStore, close_client, get_client
+from search.query.service import candidates, hidden_ids
 from tests.factories import draw_image, image_bytes, make_image, make_user
 
 DIM = 4

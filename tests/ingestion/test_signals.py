@@ -16,8 +16,8 @@ from ingestion import services
 from ingestion.intake import Intake, Source
 from ingestion.models import Image
 from ingestion.signals import image_visibility_changed, images_created
+from search.engines.vector_store import SearchFilter
 from search.index import embedding_store, hash_store
-from search.vector_store import SearchFilter
 from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image, make_user
 from webapp.celery import app as celery_app
 

@@ -20,7 +20,7 @@ from ingestion import trash
 from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image
 from search import index as search_index
-from search.reconcile import reconcile
+from search.pipeline.reconcile import reconcile
 from tests.factories import PASSWORD, api_client, index, make_image, make_user, noise_png, signed_in
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from search import switching
+from search.pipeline import switching
 from tests.integration.test_model_switch import wait_for
 from tests.integration.test_upload_search_flow import api, upload, wait_indexed  # noqa: F401
 

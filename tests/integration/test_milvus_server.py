@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ingestion.models import Image
 from search import variants
+from search.engines.vector_store import VectorRow, VectorStore, engine, get_client
 from search.index import PDQ_COLLECTION, embedding_store, hash_store, variant_store
-from search.reconcile import reconcile
-from search.vector_store import VectorRow, VectorStore, engine, get_client
+from search.pipeline.reconcile import reconcile
 from tests.factories import api_client, draw_image, image_bytes, index, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -12,9 +12,9 @@ import pytest
 from django.core.management import call_command
 
 from ingestion.models import Image
-from search import switching
+from search.engines.vector_store import collection_name, get_client
 from search.models import ModelSwitch
-from search.vector_store import collection_name, get_client
+from search.pipeline import switching
 from tests.integration.test_upload_search_flow import api, image_search, upload, wait_indexed  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

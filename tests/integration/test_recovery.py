@@ -7,7 +7,7 @@ import time
 import pytest
 
 from ingestion.models import Image
-from search.worker_status import read_all
+from search.pipeline.worker_status import read_all
 from tests.factories import make_image, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

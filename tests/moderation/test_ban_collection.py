@@ -10,8 +10,8 @@ from bench.images import encode, photo
 from moderation import bans
 from moderation.models import Group
 from search import index, variants
-from search.reconcile import reconcile
-from search.vector_store import VectorRow, VectorStore, get_client
+from search.engines.vector_store import VectorRow, VectorStore, get_client
+from search.pipeline.reconcile import reconcile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 

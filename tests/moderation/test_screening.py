@@ -12,9 +12,9 @@ from ingestion.models import Image
 from moderation.models import Group
 from search import index as search_index
 from search import variants
-from search.indexing import index_images
+from search.engines.vector_store import VectorStoreError
+from search.pipeline.indexing import index_images
 from search.signals import images_screening
-from search.vector_store import VectorStoreError
 from tests.factories import api_client, make_image, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from ingestion.models import Image
-from search import queries
-from search.encoder import get_encoder
-from search.queries import QueryVector, weighted
+from search.engines.encoder import get_encoder
+from search.query import queries
+from search.query.queries import QueryVector, weighted
 from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user, noise_png
 
 pytestmark = pytest.mark.django_db

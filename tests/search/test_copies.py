@@ -1,4 +1,4 @@
-"""The one copy judgement (`search.copies`): when the CLIP tier may judge, the earlier setting
+"""The one copy judgement (`search.query.copies`): when the CLIP tier may judge, the earlier setting
 names still read, the new cut variants, and crops taken from the picture as it is."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from PIL import Image
 
 from bench.images import central_crop, cut, photo
 from ingestion.processing import compute_pdq, pdq_variants, trim_borders
-from search import copies, variants
+from search import variants
+from search.query import copies
 
 ROOT = Path(__file__).resolve().parents[2]
 

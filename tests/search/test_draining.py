@@ -1,6 +1,7 @@
-"""Batches across uploads (search.draining, search.claims): single-image indexing tasks share forward
-passes, two workers never hold the same image, and nothing is lost when a batch fails or a worker
-dies. The real pipeline in this process: demo encoder, the session's Redis and Milvus Lite."""
+"""Batches across uploads (search.pipeline.draining, search.pipeline.claims): single-image indexing
+tasks share forward passes, two workers never hold the same image, and nothing is lost when a batch
+fails or a worker dies. The real pipeline in this process: demo encoder, the session's Redis and
+Milvus Lite."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import redis
 from django.db import connection
 
 from ingestion.models import Image
-from search import claims as claims_module
-from search import draining, indexing, queueing, tasks
-from search.claims import Claims
-from search.encoder import get_encoder
-from search.vector_store import VectorStoreError
+from search import tasks
+from search.engines.encoder import get_encoder
+from search.engines.vector_store import VectorStoreError
+from search.pipeline import claims as claims_module
+from search.pipeline import draining, indexing, queueing
+from search.pipeline.claims import Claims
 from tests.factories import make_image, make_user, noise_png
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]

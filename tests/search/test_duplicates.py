@@ -1,4 +1,4 @@
-"""Duplicates of one image (`search.duplicates` over `search.copies`): exact copies by SHA-256,
+"""Duplicates of one image (`search.query.duplicates` over `search.query.copies`): exact copies by SHA-256,
 near copies by PDQ variants or (where the model can judge) a very high CLIP score, the rest similar."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from PIL import Image as PILImage
 from PIL import ImageDraw, ImageOps
 
 from ingestion.models import Image
-from search import copies
-from search.duplicates import EXACT, NEAR, SIMILAR, find_duplicates
+from search.query import copies
+from search.query.duplicates import EXACT, NEAR, SIMILAR, find_duplicates
 from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]

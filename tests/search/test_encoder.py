@@ -18,9 +18,9 @@ from safetensors.torch import load_file
 from transformers import CLIPImageProcessor
 
 from core.errors import ServiceUnavailable
-from search import encoder as encoder_package
-from search.encoder import Encoder, EncoderHolder, EncoderState, ModelUnavailable, load_encoder
-from search.encoder.demo import DEMO_DIR_NAME, ensure_demo_model
+from search.engines import encoder as encoder_package
+from search.engines.encoder import Encoder, EncoderHolder, EncoderState, ModelUnavailable, load_encoder
+from search.engines.encoder.demo import DEMO_DIR_NAME, ensure_demo_model
 
 CAT_IDS = [49406, 320, 1125, 539, 320, 2368, 49407]
 TEXTS = ["a photo of a cat", "a red circle", "", "two dogs on a beach", "x " * 200]
@@ -366,8 +366,8 @@ def test_model_unavailable_is_a_503() -> None:
 
 
 def test_facade_exposes_the_public_names() -> None:
-    from search.encoder.loading import load_encoder as loading_load_encoder
-    from search.encoder.model import Encoder as model_encoder
+    from search.engines.encoder.loading import load_encoder as loading_load_encoder
+    from search.engines.encoder.model import Encoder as model_encoder
 
     assert encoder_package.Encoder is model_encoder
     assert encoder_package.load_encoder is loading_load_encoder
@@ -395,8 +395,8 @@ def test_facade_exposes_the_public_names() -> None:
 
 def test_web_processes_import_the_package_without_torch(tmp_path: Path) -> None:
     code = (
-        "import django, sys; django.setup(); import search.encoder, search.worker_status; "
-        "from search.encoder import encoder_state, ModelUnavailable; "
+        "import django, sys; django.setup(); import search.engines.encoder, search.pipeline.worker_status; "
+        "from search.engines.encoder import encoder_state, ModelUnavailable; "
         "print(encoder_state()[0], 'torch' in sys.modules, 'transformers' in sys.modules)"
     )
     # TMPDIR: the child's throw-away DATA_DIR goes under tmp_path and is cleaned with it.
@@ -410,7 +410,8 @@ def test_web_processes_import_the_package_without_torch(tmp_path: Path) -> None:
 
 
 def test_a_worker_sets_the_torch_threads_of_its_role(settings) -> None:
-    """The ingest worker's TORCH_NUM_THREADS, the query worker's QUERY_TORCH_THREADS (search.worker)."""
+    """The ingest worker's TORCH_NUM_THREADS, the query worker's QUERY_TORCH_THREADS
+    (search.pipeline.worker)."""
     before = torch.get_num_threads()
     try:
         load_encoder("demo", device="cpu", threads=1)
@@ -449,7 +450,7 @@ def test_demo_64_is_a_second_model_of_another_dimension_through_the_real_loader(
 
 
 def test_a_process_holds_each_model_once_and_lets_the_old_one_go(monkeypatch, encoder: Encoder) -> None:
-    from search.encoder import holder as holder_module
+    from search.engines.encoder import holder as holder_module
 
     made: list[str] = []
 
@@ -481,7 +482,7 @@ def test_a_process_holds_each_model_once_and_lets_the_old_one_go(monkeypatch, en
 
 
 def test_every_model_a_worker_loads_gets_its_roles_torch_threads(monkeypatch, encoder: Encoder) -> None:
-    from search.encoder import holder as holder_module
+    from search.engines.encoder import holder as holder_module
 
     seen: dict = {}
 

@@ -17,8 +17,8 @@ from PIL import Image
 from skimage import data as photos
 from transformers import AutoImageProcessor
 
-from search.encoder import DEMO_MODELS, load_encoder
-from search.encoder.families import (
+from search.engines.encoder import DEMO_MODELS, load_encoder
+from search.engines.encoder.families import (
     CHINESE_CLIP,
     CLIP,
     SIGLIP,
@@ -29,9 +29,9 @@ from search.encoder.families import (
     normalise_query,
     search_min_score,
 )
-from search.queries import QueryVector
-from search.query_language import parse
-from search.service import query_notes
+from search.query.queries import QueryVector
+from search.query.query_language import parse
+from search.query.service import query_notes
 
 FAMILY_DEMOS = {"demo": "clip", "demo-zh": "chinese_clip", "demo-siglip": "siglip"}
 ZH = ["杭州西湖的夜景", "北京故宫的雪景"]

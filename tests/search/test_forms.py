@@ -11,8 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 from core.errors import BadInput
 from ingestion.filters import UNKNOWN_OWNER
 from search.forms import SearchForm
-from search.queries import QueryVector
-from search.service import SearchParams, run_search
+from search.query.queries import QueryVector
+from search.query.service import SearchParams, run_search
 from tests.factories import make_user
 
 

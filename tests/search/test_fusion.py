@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from search.fusion import RRF_K, fuse, rrf
-from search.keywords import KeywordHit
-from search.vector_store import Hit
+from search.engines.vector_store import Hit
+from search.query.fusion import RRF_K, fuse, rrf
+from search.query.keywords import KeywordHit
 
 
 def kw(image_id: int, exact: bool = True, fields=("title",), score: float = 1.0) -> KeywordHit:

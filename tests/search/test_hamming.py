@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search import hamming
+from search.engines import hamming
 
 
 def flip(code: np.ndarray, bits) -> np.ndarray:

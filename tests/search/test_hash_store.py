@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from pymilvus import DataType
 
-from search.variants import pdq_vector
-from search.vector_store import (
+from search.engines.vector_store import (
     PK,
     VECTOR,
     HashHit,
@@ -23,6 +22,7 @@ from search.vector_store import (
     close_client,
     get_client,
 )
+from search.variants import pdq_vector
 
 BITS = 256
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search import copies, variants
+from search import variants
+from search.engines.vector_store import VectorRow
 from search.index import variant_store
+from search.query import copies
 from search.variants import pdq_vector
-from search.vector_store import VectorRow
 
 pytestmark = pytest.mark.usefixtures("clean_index")
 

@@ -10,9 +10,9 @@ from django.core.files.storage import default_storage
 from ingestion.models import Image
 from ingestion.processing import decode
 from ingestion.storage import read_file
-from search.encoder import get_encoder
+from search.engines.encoder import get_encoder
 from search.index import embedding_store
-from search.indexing import index_images
+from search.pipeline.indexing import index_images
 from tests.factories import index, make_image, make_user, noise_png, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]

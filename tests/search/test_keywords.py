@@ -9,9 +9,9 @@ from django.db import connection
 
 from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
-from search import keywords
-from search.query_language import parse
-from search.service import SearchParams, candidates
+from search.query import keywords
+from search.query.query_language import parse
+from search.query.service import SearchParams, candidates
 from tests.factories import make_image, make_user
 
 pytestmark = pytest.mark.django_db

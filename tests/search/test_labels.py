@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from ingestion.models import Image
-from search import labels
-from search.encoder import get_encoder
-from search.encoder.families import CHINESE_CLIP, CLIP, SIGLIP
+from search.engines.encoder import get_encoder
+from search.engines.encoder.families import CHINESE_CLIP, CLIP, SIGLIP
 from search.models import LabelRun, LabelTextEmbedding, SuggestedLabel
-from search.reconcile import reconcile
-from search.worker_status import redis_client
+from search.pipeline import labels
+from search.pipeline.reconcile import reconcile
+from search.pipeline.worker_status import redis_client
 from tests.factories import index, make_image, make_user
 
 DIM = 8

@@ -19,9 +19,10 @@ from rest_framework.test import APIClient
 from skimage import data as skimage_data
 
 from ingestion.models import Image
-from search import ocr, text_reading
+from search.engines import ocr
 from search.models import OcrRun
-from search.reconcile import reconcile
+from search.pipeline import text_reading
+from search.pipeline.reconcile import reconcile
 from tests.factories import draw_image, image_bytes, index, make_image, make_user, noise_png
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

@@ -12,10 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ingestion.models import Image
 from launcher.stack import free_port
-from search import indexing, queueing
+from search.engines.vector_store import VectorStoreError
 from search.index import forget_collections
-from search.reconcile import reconcile, requeue_pending
-from search.vector_store import VectorStoreError
+from search.pipeline import indexing, queueing
+from search.pipeline.reconcile import reconcile, requeue_pending
 from tests.factories import api_client, draw_image, image_bytes, make_image, make_user
 from webapp.celery import app as celery_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.query_language import MAX_TERMS, Query, QuerySyntaxError, Term, parse
+from search.query.query_language import MAX_TERMS, Query, QuerySyntaxError, Term, parse
 
 
 def test_plain_words_are_one_term() -> None:

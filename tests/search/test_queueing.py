@@ -12,7 +12,7 @@ from django.db import connection
 
 from ingestion.models import Image
 from launcher.stack import free_port
-from search import queueing
+from search.pipeline import queueing
 from tests.factories import api_client, draw_image, image_bytes, make_image, make_user, noise_png
 from tests.search.test_outages import broker_at
 

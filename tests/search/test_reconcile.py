@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from ingestion.models import Image
+from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, get_client
 from search.index import embedding_store
-from search.reconcile import reconcile
-from search.vector_store import SearchFilter, VectorRow, VectorStore, get_client
+from search.pipeline.reconcile import reconcile
 from tests.factories import index, make_image, make_user, noise_png, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]

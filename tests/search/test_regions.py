@@ -15,8 +15,8 @@ from django.test import Client
 from PIL import Image as PILImage
 
 from ingestion.access import MODERATORS_GROUP
-from search import regions
-from search.queries import BadQuery
+from search.query import regions
+from search.query.queries import BadQuery
 from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user, signed_in
 
 # ---------------------------------------------------------------------------- parsing

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 
 from bench.images import cut, photo
-from search import rehashing, variants
-from search.duplicates import NEAR, find_duplicates
+from search import variants
 from search.index import variant_store
 from search.models import HashVariant
-from search.reconcile import reconcile
-from search.worker_status import redis_client
+from search.pipeline import rehashing
+from search.pipeline.reconcile import reconcile
+from search.pipeline.worker_status import redis_client
+from search.query.duplicates import NEAR, find_duplicates
 from tests.factories import image_bytes, index, make_image
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]

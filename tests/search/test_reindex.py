@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from ingestion.models import Image
-from search.encoder import get_encoder
+from search.engines.encoder import get_encoder
 from search.index import embedding_store
 from tests.factories import index, make_image, make_user
 

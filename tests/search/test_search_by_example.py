@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from search import examples
+from search.query import examples
 from tests.factories import draw_image, image_bytes, index, make_image
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("workers", "clean_index")]

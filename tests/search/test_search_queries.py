@@ -17,11 +17,12 @@ from rest_framework.test import APIRequestFactory
 
 from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image, Tag
-from search import index, keywords, service
-from search.queries import BadQuery, QueryVector
-from search.query_language import parse
+from search import index
+from search.query import keywords, service
+from search.query.queries import BadQuery, QueryVector
+from search.query.query_language import parse
+from search.query.service import SearchParams, search
 from search.serializers import SearchResultSerializer, results_context, results_json
-from search.service import SearchParams, search
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from django.contrib.auth.models import AnonymousUser
 from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 from search.forms import SearchForm
-from search.queries import BadQuery, QueryVector
-from search.query_language import parse
-from search.service import SearchParams, run_search, search, similar_to
+from search.query.queries import BadQuery, QueryVector
+from search.query.query_language import parse
+from search.query.service import SearchParams, run_search, search, similar_to
 from tests.factories import index, make_image, make_user
 
 

@@ -1,4 +1,4 @@
-"""Switching the embedding model without downtime (search.switching), in this process, between
+"""Switching the embedding model without downtime (search.pipeline.switching), in this process, between
 two demo models of different dimensions: demo (128) and demo-64."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from ingestion.models import Image
 from ingestion.processing import decode
 from ingestion.storage import read_file
 from search import index as search_index
-from search import reconcile, switching, tasks
-from search.encoder import get_encoder, use_model
+from search import tasks
+from search.engines.encoder import get_encoder, use_model
+from search.engines.vector_store import collection_name, get_client
 from search.models import ModelEmbedding, ModelSwitch
-from search.queries import QueryVector
-from search.service import SearchParams, run_search
-from search.vector_store import collection_name, get_client
+from search.pipeline import reconcile, switching
+from search.query.queries import QueryVector
+from search.query.service import SearchParams, run_search
 from tests.factories import index, make_image, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
@@ -190,7 +191,7 @@ def test_reconcile_rebuilds_a_switch_collection_from_the_database_and_mends_stra
 
 
 def test_sweeps_queue_a_build_only_when_none_waits_or_runs(monkeypatch) -> None:
-    from search.worker_status import redis_client
+    from search.pipeline.worker_status import redis_client
 
     sent: list = []
     monkeypatch.setattr(switching.current_app, "send_task", lambda *args, **kwargs: sent.append(args))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from search import tasks
-from search.encoder import EncoderHolder, get_encoder
-from search.encoder import holder as encoder_module
+from search.engines.encoder import EncoderHolder, get_encoder
+from search.engines.encoder import holder as encoder_module
 from tests.factories import draw_image, image_bytes
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ingestion.models import Image
 from search.models import HashVariant
-from search.variant_join import near_pairs
+from search.query.variant_join import near_pairs
 from tests.factories import make_image
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_each_image_keeps_its_nearest_partners_and_reports_progress(alice):
 
 
 def test_query_chunks_smaller_than_an_image_find_the_same_pairs(alice, monkeypatch):
-    from search import variant_join
+    from search.query import variant_join
 
     plain = random_hash()
     a = indexed_image(alice, {"plain": plain})

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import vector_store
-from search.vector_store import (
+from search.engines import vector_store
+from search.engines.vector_store import (
     Engine,
     Hit,
     SearchFilter,
@@ -351,7 +351,7 @@ def test_flush_only_where_the_engine_needs_it(store: VectorStore, monkeypatch) -
 
 WRITER = """
 import sys, numpy as np
-from search.vector_store import VectorRow, VectorStore
+from search.engines.vector_store import VectorRow, VectorStore
 store = VectorStore(sys.argv[1], {dim}, uri=sys.argv[2], token="")
 v = np.random.default_rng(11).normal(size={dim}).astype(np.float32)
 store.upsert([VectorRow(id=777, vector=v / np.linalg.norm(v), owner_id=5, is_public=True, created_at=1)])

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from search import text_reading, worker
-from search.encoder import EncoderState
+from search.engines.encoder import EncoderState
+from search.pipeline import text_reading, worker
 
 
 @pytest.fixture

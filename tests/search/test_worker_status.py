@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from search.encoder import EncoderHolder, EncoderState, load_encoder
-from search.encoder import holder as holder_module
-from search.worker_status import (
+from search.engines.encoder import EncoderHolder, EncoderState, load_encoder
+from search.engines.encoder import holder as holder_module
+from search.pipeline.worker_status import (
     KEY_PREFIX,
     Heartbeat,
     SummaryState,

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from ingestion import trash
 from ingestion.models import Image
 from search import index
-from search.vector_store import get_client
+from search.engines.vector_store import get_client
 from tests.factories import api_client, make_image, make_user, stored_vectors
 from tests.factories import index as index_images
 

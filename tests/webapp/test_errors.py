@@ -9,8 +9,8 @@ from django.test import Client
 from django.utils.html import escape
 
 from launcher.stack import free_port
+from search.engines.vector_store import VectorStoreError
 from search.index import forget_collections
-from search.vector_store import VectorStoreError
 from tests.factories import PASSWORD, api_client, index, make_image, make_user
 
 pytestmark = pytest.mark.django_db

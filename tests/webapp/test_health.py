@@ -56,8 +56,8 @@ def test_redis_down(client, settings) -> None:
 
 def test_worker_states_say_which_queues_can_answer(client, monkeypatch) -> None:
     """`make run` waits on this header until every worker it started can answer."""
-    from search import worker_status
-    from search.encoder import EncoderState
+    from search.engines.encoder import EncoderState
+    from search.pipeline import worker_status
     from webapp import health
 
     states = [

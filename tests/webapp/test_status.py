@@ -13,9 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from ingestion.models import Image
-from search.queueing import enqueue_indexing
-from search.tasks import index_images, ocr_images
-from search.worker_status import (
+from search.pipeline.queueing import enqueue_indexing
+from search.pipeline.worker_status import (
     INDEXING_PREFIX,
     INDEXING_TTL_SECONDS,
     mark_indexing,
@@ -24,6 +23,7 @@ from search.worker_status import (
     renew_indexing,
     unmark_indexing,
 )
+from search.tasks import index_images, ocr_images
 from tests.factories import draw_image, image_bytes, make_image, make_user, signed_in
 from webapp import status
 
@@ -108,7 +108,7 @@ def test_a_batch_counts_as_being_indexed_from_its_start_to_its_end(no_marks) -> 
     Image.objects.filter(pk=done.pk).update(status="indexed", indexed_at=timezone.now())
     ids = [image.pk for image in [*hers, his]]
 
-    # Celery sends these around every task the worker runs (search.worker_status connects them).
+    # Celery sends these around every task the worker runs (search.pipeline.worker_status connects them).
     task_prerun.send(sender=index_images, task_id="batch-1", task=index_images, args=(ids,), kwargs={})
     assert no_marks.ttl(INDEXING_PREFIX + "batch-1") <= INDEXING_TTL_SECONDS
     mine = signed_in(alice).get("/status/summary.json").json()

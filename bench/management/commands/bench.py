@@ -284,7 +284,7 @@ def own_peak_rss_mb() -> int:
 
 def vit_b32_folder() -> Path:
     """The random-weight ViT-B/32 (`CLIPConfig()` defaults) under MODEL_CACHE_DIR, built once."""
-    from search.encoder.benchmodel import ensure_vit_b32_model
+    from search.engines.encoder.benchmodel import ensure_vit_b32_model
 
     return ensure_vit_b32_model(Path(settings.MODEL_CACHE_DIR))
 

@@ -5,7 +5,7 @@ Quality: drawn photographs (originals) and distinct distractors go through the r
 transform (issue 6's, three off-centre crops, and 15% and 20% cut off each side) is applied to
 every original and uploaded the same way. A copy counts as found when it is linked to its
 original; a link between two different families (an original with its copies, or a distractor)
-is a false link. Both doors that judge copies are measured, and must agree (`search.copies` is
+is a false link. Both doors that judge copies are measured, and must agree (`search.query.copies` is
 the one judgement): the per-image endpoint, asked for every image, and the groups the moderation
 queue gets. Beside them: plain hashes only (what the endpoint did before) and CLIP >=
 NEAR_DUPLICATE_SCORE (measured even when the tier is off). The cost of the variants per image
@@ -43,13 +43,14 @@ from ingestion.models import Image
 from ingestion.processing import pdq_variants
 from moderation import detection
 from moderation.models import Group, Link
-from search import copies, index, variants
-from search.duplicates import SIMILAR, find_duplicates
-from search.encoder import load_encoder
-from search.encoder.families import near_duplicate_score
-from search.indexing import index_images
+from search import index, variants
+from search.engines.encoder import load_encoder
+from search.engines.encoder.families import near_duplicate_score
+from search.engines.vector_store import close_client
 from search.models import HashVariant
-from search.vector_store import close_client
+from search.pipeline.indexing import index_images
+from search.query import copies
+from search.query.duplicates import SIMILAR, find_duplicates
 
 TIERS = ("endpoint", "queue", "pdq plain", "clip near")
 _WHAT = {

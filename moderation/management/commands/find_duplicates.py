@@ -1,7 +1,7 @@
 """Rescan the whole collection for near-duplicates (and, with --bans, ban matches).
 
 Every indexed image's turns and flips are joined with every other image's stored variant hashes in
-memory (exact, `search.variant_join`), read from the database; links moderators dismissed or
+memory (exact, `search.query.variant_join`), read from the database; links moderators dismissed or
 resolved stay as they are. The variant collection in Milvus, which uploads are checked against,
 is first brought in line with the database, so a rescan also repairs a lost or stale index."""
 

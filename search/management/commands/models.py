@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from search import switching
-from search.encoder import DEMO_MODELS
-from search.encoder.families import DEMO_FAMILIES, FAMILIES, KNOWN_MODELS, RECOMMENDED
+from search.engines.encoder import DEMO_MODELS
+from search.engines.encoder.families import DEMO_FAMILIES, FAMILIES, KNOWN_MODELS, RECOMMENDED
+from search.pipeline import switching
 
 LANGUAGES = {"en": "English", "zh": "Chinese", "multi": "many (English, Chinese, ...)"}
 

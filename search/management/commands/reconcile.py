@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from search import keywords
-from search.reconcile import reconcile
+from search.pipeline.reconcile import reconcile
+from search.query import keywords
 
 
 class Command(BaseCommand):

@@ -4,10 +4,10 @@ from tqdm import tqdm
 
 from core.errors import BadInput
 from ingestion.models import Image
-from search import indexing, switching
-from search.encoder import ModelUnavailable, get_encoder
-from search.queueing import enqueue_indexing
-from search.text_reading import read_images
+from search.engines.encoder import ModelUnavailable, get_encoder
+from search.pipeline import indexing, switching
+from search.pipeline.queueing import enqueue_indexing
+from search.pipeline.text_reading import read_images
 
 
 class Command(BaseCommand):

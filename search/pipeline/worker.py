@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from ..engines.encoder import get_encoder, start_loading_in_background, use_model
 from . import claims, switching, text_reading
-from .encoder import get_encoder, start_loading_in_background, use_model
 from .reconcile import requeue_pending
 from .worker_status import Heartbeat
 

@@ -15,10 +15,10 @@ from ingestion.models import Image
 from ingestion.processing import decode_keeping_alpha, flatten, pdq_variants, working_copy
 from ingestion.storage import read_file
 
-from . import index
+from .. import index
+from ..signals import announce_indexed, screen
+from ..variants import NEWEST_KIND
 from .indexing import replace_variants
-from .signals import announce_indexed, screen
-from .variants import NEWEST_KIND
 from .worker_status import redis_client
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..engines.vector_store import Hit
 from .keywords import KeywordHit
-from .vector_store import Hit
 
 RRF_K = 60
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import redis
 from django.conf import settings
 
-from .encoder import EncoderState, encoder_state, get_encoder
+from ..engines.encoder import EncoderState, encoder_state, get_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Heartbeat:
         self.hostname = hostname or socket.gethostname()
         self.queues = queues
         self.on_ready = on_ready
-        self.on_beat = on_beat  # e.g. renewing this worker's leases on images (search.claims)
+        self.on_beat = on_beat  # e.g. renewing this worker's leases on images (search.pipeline.claims)
         # What this worker needs before it can answer: the encoder, unless it says otherwise (the
         # OCR worker reports its OCR engine).
         self.state = state

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from ingestion.models import Image
 
-from . import index, labels, rehashing, switching
-from .models import ModelEmbedding
+from .. import index
+from ..models import ModelEmbedding
+from ..signals import index_reconciled
+from . import labels, rehashing, switching
 from .queueing import enqueue_indexing
-from .signals import index_reconciled
 from .text_reading import enqueue_ocr, unread_ids
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class ReconcileReport:
     labels_started: bool = False  # a chain of labelling tasks was queued for them
     bans_restored: int = 0  # the ban collection's rows (moderation answers `index_reconciled`)
     ban_orphans_deleted: int = 0
-    model_switch: dict | None = None  # what search.switching.heal mended
+    model_switch: dict | None = None  # what search.pipeline.switching.heal mended
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -57,7 +57,8 @@ class Encoder:
         self.dtype: torch.dtype = next(model.parameters()).dtype
         self.on_cuda = str(device).startswith("cuda")
         config = model.config
-        # Each family's own text length, text normalisation and preprocessing (search.encoder.families).
+        # Each family's own text length, text normalisation and preprocessing
+        # (search.engines.encoder.families).
         self.family = family_of_model_type(config.model_type)
         text_config = getattr(config, "text_config", config)
         limits = [

@@ -8,7 +8,7 @@ DEMO_MODEL_ID = "demo"
 # The offline random-weight demo CLIPs and their embedding size: "demo-64" differs from "demo" only
 # in its projection, so switching between them exercises a model switch across dimensions.
 # "demo-zh" (Chinese-CLIP) and "demo-siglip" (SigLIP 2) are the other families' demos
-# (search.encoder.demo_families).
+# (search.engines.encoder.demo_families).
 DEMO_MODELS = {DEMO_MODEL_ID: 128, "demo-64": 64, "demo-zh": 128, "demo-siglip": 64}
 HOW_TO_FIX = (
     "Set CLIP_MODEL to a local folder with a downloaded model, "

@@ -6,7 +6,7 @@
   SentencePiece BPE model trained here on English words and Chinese characters from those wheels
   (Gemma's own vocabulary ships in no package).
 
-Only `search.encoder.loading` imports this module (it imports torch and transformers).
+Only `search.engines.encoder.loading` imports this module (it imports torch and transformers).
 """
 
 from __future__ import annotations

@@ -21,10 +21,11 @@ from django.db.models import Count, QuerySet
 
 from ingestion.models import Image
 
-from . import index, switching, variants
-from .encoder import DEMO_MODELS
-from .encoder.families import near_duplicate_score
-from .vector_store import HashStore, SearchFilter
+from .. import index, variants
+from ..engines.encoder import DEMO_MODELS
+from ..engines.encoder.families import near_duplicate_score
+from ..engines.vector_store import HashStore, SearchFilter
+from ..pipeline import switching
 
 EXACT, PDQ, CLIP = "exact", "pdq", "clip"  # the tiers (moderation stores them on its links)
 NEAR, SIMILAR = "near", "similar"  # how the duplicates endpoint names a pdq/clip and a weaker match
@@ -228,7 +229,7 @@ _SCAN_BATCH = 500
 def all_copies(progress: Callable[[int], None] | None = None) -> Iterator[Match]:
     """Every copy pair of the indexed collection, each once (query_id < other_id): exact twins
     (each linked to the first of its bytes: groups are transitive), every pair whose hashes meet
-    (an exact in-memory join of the hashes in the database, `search.variant_join`: each image's
+    (an exact in-memory join of the hashes in the database, `search.query.variant_join`: each image's
     turns and flips against every other's stored variants, which sees both ends of every pair that
     `copies_of` links at upload), and the clip tier where it is on. `progress(n)`: n more
     images scanned."""

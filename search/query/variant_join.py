@@ -2,7 +2,7 @@
 self-join behind `manage.py find_duplicates`. Each image's turns and flips (the queries) meet every
 other image's stored variants (`search.variants.SCAN_QUERY_KINDS` says why that is enough); both
 ends of every pair are scanned, so this covers what the index-time check covers. The hashes are
-read from the database and joined in memory (`search.hamming`)."""
+read from the database and joined in memory (`search.engines.hamming`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.conf import settings
 
 from ingestion.models import Image
 
-from .hamming import HammingIndex, pack
-from .models import HashVariant
-from .variants import SCAN_QUERY_KINDS, STORED_KINDS
+from ..engines.hamming import HammingIndex, pack
+from ..models import HashVariant
+from ..variants import SCAN_QUERY_KINDS, STORED_KINDS
 
 _READ_CHUNK = 20_000
 QUERY_CHUNK = 20_000  # query hashes per search: bounds the memory of one batch of matches

@@ -37,7 +37,7 @@ class Family:
     near_duplicate_score: float  # image-image cosine of the "near" duplicate tier
     duplicate_min_score: float  # image-image cosine of the "similar" tier
     search_min_score: float | None  # text search floor when the request sets none (None: no cut)
-    # Image-label cosine a suggested label needs (`search.labels`): a matching prompt scores about
+    # Image-label cosine a suggested label needs (`search.pipeline.labels`): a matching prompt scores about
     # 0.25-0.35 under softmax training, unrelated ones below 0.2.
     label_min_score: float = 0.26
 
@@ -166,7 +166,7 @@ KNOWN_MODELS = (
 )  # fmt: skip
 KNOWN_BY_ID = {m.model_id: m for m in KNOWN_MODELS}
 
-# The offline random-weight demo of each family (search.encoder.demo builds them).
+# The offline random-weight demo of each family (search.engines.encoder.demo builds them).
 DEMO_FAMILIES = {"demo": "clip", "demo-64": "clip", "demo-zh": "chinese_clip", "demo-siglip": "siglip"}
 # What to switch to for queries in a language the active model cannot read.
 RECOMMENDED = {"zh": "OFA-Sys/chinese-clip-vit-base-patch16", "multi": "google/siglip2-base-patch16-224"}

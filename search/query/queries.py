@@ -14,7 +14,7 @@ from core.errors import BadInput, ServiceUnavailable
 from ingestion.access import visible_images
 from ingestion.models import Image
 
-from . import tasks
+from .. import tasks
 from .query_language import Query
 
 

@@ -1,5 +1,5 @@
 """Duplicates of one image, as its page and `GET /api/images/{id}/duplicates/` show them: the
-judgement is `search.copies` (the one the moderation queue uses), limited to what the viewer may
+judgement is `search.query.copies` (the one the moderation queue uses), limited to what the viewer may
 see, plus the weaker `similar` tier where the model can judge."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 from ingestion.filters import ImageFilter
 from ingestion.models import Image
 
+from ..engines.encoder.families import duplicate_min_score
+from ..engines.vector_store import SearchFilter
 from . import copies
-from .encoder.families import duplicate_min_score
-from .vector_store import SearchFilter
 
 EXACT, NEAR, SIMILAR = copies.EXACT, copies.NEAR, copies.SIMILAR
 _RANK = {EXACT: 0, NEAR: 1, SIMILAR: 2}

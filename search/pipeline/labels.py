@@ -9,7 +9,7 @@ from the owner's own tags, which they never touch.
   matrix product.
 - New images are labelled as the last step of indexing (`indexing.index_prepared`); images
   indexed before (or by another model, or under an older vocabulary) by a chain of ingest tasks
-  that `reconcile` starts, as `search.rehashing` does for hashes.
+  that `reconcile` starts, as `search.pipeline.rehashing` does for hashes.
 - LABELS: `auto` is off for the random-weight demo models (their scores mean nothing), `on` /
   `off` decide for a model folder; off, nothing is labelled, the Explore page and API say why and
   the `label` filter is refused with the same reason.
@@ -39,24 +39,24 @@ from django.utils.translation import get_language, gettext
 from core.errors import BadInput
 from ingestion.models import Image
 
+from ..engines.encoder import DEMO_MODELS, get_encoder
+from ..engines.encoder.families import Family, family_of
+from ..models import LabelRun, LabelTextEmbedding, SuggestedLabel
 from . import switching
-from .encoder import DEMO_MODELS, get_encoder
-from .encoder.families import Family, family_of
-from .models import LabelRun, LabelTextEmbedding, SuggestedLabel
 from .worker_status import redis_client
 
 if TYPE_CHECKING:  # the class itself lives beside torch, which only the workers load
-    from .encoder import Encoder
+    from ..engines.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
-VOCABULARY_FILE = Path(__file__).resolve().parent / "vocabulary" / "labels.json"
+VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "vocabulary" / "labels.json"
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG_CHARS = 64
 MAX_PER_IMAGE = 5
 BATCH = 512  # images a backfill task labels: one matrix product, a few hundred rows written
 TASK = "search.tasks.label_images"
-# While set, a chain of labelling tasks is queued or running (see search.rehashing).
+# While set, a chain of labelling tasks is queued or running (see search.pipeline.rehashing).
 CHAIN_KEY = "imagesearch:label-chain"
 CHAIN_SECONDS = 900
 

@@ -13,7 +13,7 @@ Why the database and leases, rather than celery-batches or a Redis list of ids:
 - the database already says what waits (a `pending` row) and stays the source of truth: nothing has
   to be kept in step, and a row left pending by a Redis outage, a failed enqueue or a worker that
   died mid-batch is simply taken by the next task that drains (or re-queued by the sweeps);
-- leases (`search.claims`: one atomic `SET NX EX` per image, renewed by the heartbeat, expiring
+- leases (`search.pipeline.claims`: one atomic `SET NX EX` per image, renewed by the heartbeat, expiring
   with a dead worker) keep two ingest workers from indexing the same image at once, on SQLite too
   (which has no `SELECT ... SKIP LOCKED`);
 - celery-batches buffers messages inside one worker, which needs a large prefetch (this project
@@ -37,7 +37,7 @@ from . import indexing
 from .claims import Claims
 
 if TYPE_CHECKING:  # the class lives beside torch, which only the workers load
-    from .encoder import Encoder
+    from ..engines.encoder import Encoder
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 state that can be read at any time without blocking and without importing torch.
 
 A process normally holds one model: settings.CLIP_MODEL, or the model `use_model` names (the
-search app reads the active one from the database, search.switching). During a model switch a
+search app reads the active one from the database, search.pipeline.switching). During a model switch a
 worker may hold a second one (`get_encoder(model_id)`), loaded lazily and let go with
 `release_models` once the switch is over."""
 
@@ -37,7 +37,7 @@ class EncoderState(enum.StrEnum):
 
 
 def _load_configured(threads: int | None = None, model_id: str | None = None) -> Encoder:
-    # Deferred import: web processes import search.encoder for its state and errors, never torch.
+    # Deferred import: web processes import search.engines.encoder for its state and errors, never torch.
     from .loading import load_encoder
 
     return load_encoder(model_id, threads=threads)
@@ -49,7 +49,7 @@ class EncoderHolder:
     retry_after_error_s = 30.0
 
     def __init__(self, loader: Callable[[], Encoder] | None = None, model_id: str | None = None) -> None:
-        self.threads: int | None = None  # torch threads for this process's role (search.worker)
+        self.threads: int | None = None  # torch threads for this process's role (search.pipeline.worker)
         self._loader = loader or (lambda: _load_configured(self.threads, model_id))
         self._settled = threading.Event()  # set once a load has ended, loaded or failed
         self._lock = threading.Lock()

@@ -54,7 +54,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Deferred import: web processes import search.encoder for its state and errors, never torch.
+    # Deferred import: web processes import search.engines.encoder for its state and errors, never torch.
     if name == "Encoder":
         from .model import Encoder
 

@@ -23,8 +23,8 @@ from PIL import ImageOps
 from ingestion.models import Image
 from ingestion.storage import read_file
 
-from .encoder import EncoderState
-from .models import OcrRun
+from ..engines.encoder import EncoderState
+from ..models import OcrRun
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ _warm_error = ""
 
 def _warm_up() -> None:
     global _warm_error
-    from . import ocr  # deferred: see read_images
+    from ..engines import ocr  # deferred: see read_images
 
     try:
         ocr.engine(settings.OCR_THREADS)
@@ -84,7 +84,7 @@ def start_warming_up() -> None:
 
 
 def reader_state() -> tuple[EncoderState, str]:
-    """The OCR worker's readiness, in the states every worker publishes (search.worker_status)."""
+    """The OCR worker's readiness, in the states every worker publishes (search.pipeline.worker_status)."""
     if not _warm.is_set():
         return EncoderState.LOADING, "loading the OCR engine"
     if _warm_error:
@@ -115,7 +115,7 @@ def read_images(ids: list[int], *, force: bool = False) -> OcrReport:
     """Read the words of the indexed images among `ids` (those not read yet, unless `force`)."""
     # Deferred: OpenCV and onnxruntime (about 100 MB) load only in the worker that reads, never in
     # web processes, which import the task module to send tasks.
-    from . import ocr
+    from ..engines import ocr
 
     report = OcrReport()
     images = Image.objects.filter(pk__in=ids, status=Image.Status.INDEXED).order_by("pk")

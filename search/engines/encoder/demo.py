@@ -1,6 +1,6 @@
 """A small random-weight CLIP with the real CLIP tokenizer, for offline runs and tests.
 
-Only `search.encoder.loading` imports this module (it imports torch and transformers).
+Only `search.engines.encoder.loading` imports this module (it imports torch and transformers).
 """
 
 from __future__ import annotations

@@ -19,13 +19,14 @@ from ingestion.access import listed_images
 from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 
-from . import copies, keywords, queries, switching
-from .encoder.families import language_hint, search_min_score
+from ..engines.encoder.families import language_hint, search_min_score
+from ..engines.vector_store import Hit, SearchFilter
+from ..index import embedding_store
+from ..pipeline import switching
+from . import copies, keywords, queries
 from .fusion import Fused, fuse
-from .index import embedding_store
 from .queries import BadQuery, QueryVector
 from .query_language import Query
-from .vector_store import Hit, SearchFilter
 
 SORTS = ("relevance", "date")
 MODES = ("hybrid", "semantic", "text")
@@ -336,7 +337,7 @@ def _cosine(query: QueryVector, blob: bytes | None, model_id: str) -> float | No
 
 def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
     """Exact copies (same SHA-256) and near copies (plain PDQ hashes within the match distance:
-    `search.copies`, the judgement of the duplicates view) are shown once, at the best-ranked
+    `search.query.copies`, the judgement of the duplicates view) are shown once, at the best-ranked
     copy's place, with the others' ids. Embedding similarity alone is not used: under a weak model
     unrelated pictures score above any "near" threshold."""
     near = copies.earlier_copies([(row.pdq_hash, row.pdq_quality) for row in rows])

@@ -10,7 +10,7 @@ Failure policy, stage by stage:
 - encode: ModelUnavailable propagates; every row stays `pending` (queued again when a worker has
   a usable model).
 - persist: thumbnail, hash and embedding go to the database first, the source of truth. During a
-  model switch (`search.switching`) the batch is also encoded by the target model, and that
+  model switch (`search.pipeline.switching`) the batch is also encoded by the target model, and that
   vector is kept too (`ModelEmbedding`) and published to its collection: uploads are indexed by
   both models.
 - screen: `search.signals.images_screening` lets the apps above withhold an image (a ban match)
@@ -18,7 +18,7 @@ Failure policy, stage by stage:
 - publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
   retries (or `reconcile` restores them without re-encoding).
 - drop the deleted: an image deleted while we worked must not leave vectors or a thumbnail behind.
-- label: suggested labels from the stored vectors (`search.labels`); a failure is logged and
+- label: suggested labels from the stored vectors (`search.pipeline.labels`); a failure is logged and
   left to the backfill, never failing the indexing.
 - announce: `search.signals.image_indexed(ids)` on commit; a receiver's failure (the moderation
   checks) is logged by Django's `send_robust` and never fails the indexing.
@@ -43,13 +43,14 @@ from ingestion.processing import HashVariant as PdqVariant
 from ingestion.processing import Prepared, prepare
 from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 
-from . import index, labels, switching
-from .encoder import get_encoder
-from .models import HashVariant
-from .signals import announce_indexed, screen
+from .. import index
+from ..engines.encoder import get_encoder
+from ..models import HashVariant
+from ..signals import announce_indexed, screen
+from . import labels, switching
 
 if TYPE_CHECKING:  # the class itself lives beside torch, which only the workers load
-    from .encoder import Encoder
+    from ..engines.encoder import Encoder
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ written: `CLIP_MODEL`). A switch:
    collection. Those rows are the cursor: a build stopped anywhere (worker killed, restart, Redis
    down) picks up where it stopped. Each task does a few batches, then queues the next, so uploads
    waiting on the same queue are never held up behind a whole collection. Meanwhile new uploads
-   are indexed by both models (`search.indexing`), and searches keep using the active model.
+   are indexed by both models (`search.pipeline.indexing`), and searches keep using the active model.
 3. Once every indexed image has a vector of X (and X's collection holds them all), `activate`
    swaps, in one transaction, each image's `Image.embedding` (the active model's vector, which
    similar, duplicates and `image:ID` read) with its X vector and updates the row: from its
@@ -42,8 +42,8 @@ from ingestion.models import Image
 from ingestion.processing import decode
 from ingestion.storage import read_file
 
-from . import index
-from .encoder import (
+from .. import index
+from ..engines.encoder import (
     EncoderState,
     ModelUnavailable,
     current_model,
@@ -53,12 +53,12 @@ from .encoder import (
     start_loading_in_background,
     use_model,
 )
-from .models import ModelEmbedding, ModelSwitch
+from ..models import ModelEmbedding, ModelSwitch
 from .queueing import enqueue_indexing
 from .worker_status import redis_client
 
 if TYPE_CHECKING:  # the class lives beside torch, which only the workers load
-    from .encoder import Encoder
+    from ..engines.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
