@@ -10,6 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# Assertions wait as long as actions do (context.set_default_timeout below): `make test` runs two
+# passes with their own workers on 2 cores, where an upload can take longer than Playwright's 5 s.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

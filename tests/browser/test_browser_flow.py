@@ -106,7 +106,7 @@ def test_sign_up_upload_search_and_log_in_again(page: Page, live_server, workers
     # Sent as soon as they are chosen, from the page itself: each file gets its result, pending
     # first (indexing runs in the worker).
     done = page.locator('#upload-queue li[data-state="done"]')
-    expect(done).to_have_count(3)
+    expect(done).to_have_count(3, timeout=30_000)  # three decodes and stores on a busy machine
     expect(page.locator("#upload-summary")).to_have_text("3 uploaded")
     expect(done.locator(".status")).to_have_text(["indexed"] * 3, timeout=INDEXING_TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"

@@ -165,6 +165,11 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert readable == {}
 
 
+def _interrupts_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("sig", "moment"),
     [
@@ -182,7 +187,16 @@ def test_a_signal_to_make_stops_everything_at_any_moment(tmp_path: Path, sig: in
     env.update(DATA_DIR=str(data), PORT=str(free_port()), CLIP_MODEL="demo")
     log = tmp_path / "run.log"
     with log.open("wb") as out:
-        make = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        make = subprocess.Popen(
+            ["make", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # As from a terminal. A suite started as a background job (`make test &`, CI runners)
+            # inherits SIGINT ignored, and make then leaves it ignored: the signal would do nothing.
+            preexec_fn=_interrupts_as_from_a_terminal,
+        )
     try:
         wait_for(moment, log, timeout=300)  # three workers start on 2 busy cores
         assert make.poll() is None, log.read_text()
