@@ -31,7 +31,7 @@ def test_a_superuser_follows_and_cancels_a_switch_on_a_phone(page: Page, live_se
     page.goto(live_server.url + "/status/")
 
     switch = page.locator("#model-switch")
-    expect(switch).to_contain_text("Switching to demo-64: 0 of 2 indexed images encoded (0.0%)")
+    expect(switch).to_contain_text("Switching to demo-64: 0 of 2 indexed images encoded (0%)")
     expect(page.get_by_label("Model switch progress")).to_be_visible()
     expect(page.locator("#active-model")).to_have_text("demo")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
