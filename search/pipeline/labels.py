@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import get_language, gettext
@@ -42,7 +41,7 @@ from ingestion.models import Image
 from ..engines.encoder import DEMO_MODELS, get_encoder
 from ..engines.encoder.families import Family, family_of
 from ..models import LabelRun, LabelTextEmbedding, SuggestedLabel
-from . import switching
+from . import chains, switching
 from .worker_status import redis_client
 
 if TYPE_CHECKING:  # the class itself lives beside torch, which only the workers load
@@ -56,9 +55,7 @@ MAX_SLUG_CHARS = 64
 MAX_PER_IMAGE = 5
 BATCH = 512  # images a backfill task labels: one matrix product, a few hundred rows written
 TASK = "search.tasks.label_images"
-# While set, a chain of labelling tasks is queued or running (see search.pipeline.rehashing).
-CHAIN_KEY = "imagesearch:label-chain"
-CHAIN_SECONDS = 900
+CHAIN_KEY = "imagesearch:label-chain"  # while set, a chain is queued or running (search.pipeline.chains)
 
 
 # ---------------------------------------------------------------------------- the vocabulary
@@ -324,18 +321,8 @@ def next_batch() -> list[int]:
 
 
 def start_chain() -> bool:
-    """Queue the first task of a chain unless one is under way; False when nothing was queued
-    (labels off, none needed, one running, or Redis down: the next `reconcile` tries again)."""
-    if not next_batch():
-        return False
-    try:
-        if not redis_client().set(CHAIN_KEY, "queued", nx=True, ex=CHAIN_SECONDS):
-            return False
-        current_app.send_task(TASK, retry=False)  # by name: the task module imports this one
-    except (redis.RedisError, OSError) as exc:
-        log.warning("Could not queue labelling (%s); the next reconcile tries again", exc)
-        return False
-    return True
+    """Queue a chain of labelling tasks unless labels are off, none is needed or one is under way."""
+    return bool(next_batch()) and chains.start(TASK, CHAIN_KEY)
 
 
 def run_batch() -> dict:
@@ -348,12 +335,7 @@ def run_batch() -> dict:
         encoder = get_encoder(model_id)  # ModelUnavailable: the task ends the chain; reconcile retries
     done = label_images(ids, encoder)
     remaining = len(outdated_ids()) if enabled() else 0
-    client = redis_client()
-    if done and remaining:
-        client.set(CHAIN_KEY, "running", ex=CHAIN_SECONDS)
-        current_app.send_task(TASK, retry=False)
-    else:  # finished, or nothing in this batch could be labelled: reconcile decides later
-        client.delete(CHAIN_KEY)
+    chains.follow(TASK, CHAIN_KEY, progressed=bool(done), remaining=remaining)
     return {"labelled": len(done), "remaining": remaining}
 
 

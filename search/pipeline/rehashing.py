@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
-from celery import current_app
-
 from ingestion.models import Image
 from ingestion.processing import decode_keeping_alpha, flatten, pdq_variants, working_copy
 from ingestion.storage import read_file
@@ -18,17 +15,14 @@ from ingestion.storage import read_file
 from .. import index
 from ..signals import announce_indexed, screen
 from ..variants import NEWEST_KIND
+from . import chains
 from .indexing import replace_variants
-from .worker_status import redis_client
 
 log = logging.getLogger(__name__)
 
 BATCH = 64
 TASK = "search.tasks.rehash_images"
-# While set, a chain of rehash tasks is queued or running; each batch keeps it alive, so a chain
-# lost with a worker is started again by a later `reconcile` once the mark expires.
-CHAIN_KEY = "imagesearch:rehash-chain"
-CHAIN_SECONDS = 900
+CHAIN_KEY = "imagesearch:rehash-chain"  # while set, a chain is queued or running (search.pipeline.chains)
 
 
 def outdated_ids() -> list[int]:
@@ -70,28 +64,13 @@ def next_batch() -> list[int]:
 
 
 def start_chain() -> bool:
-    """Queue the first task of a chain unless one is already under way; False when nothing was
-    queued (none needed, one running, or Redis down: the next `reconcile` tries again)."""
-    if not next_batch():
-        return False
-    try:
-        if not redis_client().set(CHAIN_KEY, "queued", nx=True, ex=CHAIN_SECONDS):
-            return False
-        current_app.send_task(TASK, retry=False)  # by name: the task module imports this one
-    except (redis.RedisError, OSError) as exc:
-        log.warning("Could not queue rehashing (%s); the next reconcile tries again", exc)
-        return False
-    return True
+    """Queue a chain of rehash tasks unless none is needed or one is under way."""
+    return bool(next_batch()) and chains.start(TASK, CHAIN_KEY)
 
 
 def run_batch() -> dict:
     """One link of the chain: a batch, then the next link while images remain."""
     done = rehash(next_batch())
     remaining = len(outdated_ids())
-    client = redis_client()
-    if done and remaining:
-        client.set(CHAIN_KEY, "running", ex=CHAIN_SECONDS)
-        current_app.send_task(TASK, retry=False)
-    else:  # finished, or nothing in this batch could be hashed again: reconcile decides later
-        client.delete(CHAIN_KEY)
+    chains.follow(TASK, CHAIN_KEY, progressed=bool(done), remaining=remaining)
     return {"rehashed": len(done), "remaining": remaining}

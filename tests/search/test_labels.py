@@ -15,7 +15,7 @@ from ingestion.models import Image
 from search.engines.encoder import get_encoder
 from search.engines.encoder.families import CHINESE_CLIP, CLIP, SIGLIP
 from search.models import LabelRun, LabelTextEmbedding, SuggestedLabel
-from search.pipeline import labels
+from search.pipeline import chains, labels
 from search.pipeline.reconcile import reconcile
 from search.pipeline.worker_status import redis_client
 from tests.factories import index, make_image, make_user
@@ -271,7 +271,7 @@ def test_reconcile_starts_the_backfill_and_the_chain_labels_every_image(
         if name == labels.TASK:
             sent.append(name)
 
-    monkeypatch.setattr(labels.current_app, "send_task", send_task)
+    monkeypatch.setattr(chains.current_app, "send_task", send_task)
     monkeypatch.setattr(labels, "BATCH", 2)
     assert labels.outdated_ids() == [i.pk for i in images]
 

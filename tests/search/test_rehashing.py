@@ -10,7 +10,7 @@ from bench.images import cut, photo
 from search import variants
 from search.index import variant_store
 from search.models import HashVariant
-from search.pipeline import rehashing
+from search.pipeline import chains, rehashing
 from search.pipeline.reconcile import reconcile
 from search.pipeline.worker_status import redis_client
 from search.query.duplicates import NEAR, find_duplicates
@@ -64,7 +64,7 @@ def test_reconcile_starts_one_chain_and_the_chain_ends_when_all_are_done(alice, 
         if name == rehashing.TASK:
             sent.append(name)
 
-    monkeypatch.setattr(rehashing.current_app, "send_task", send_task)
+    monkeypatch.setattr(chains.current_app, "send_task", send_task)
     monkeypatch.setattr(rehashing, "BATCH", 2)
 
     report = reconcile()
@@ -84,7 +84,7 @@ def test_a_missing_original_keeps_its_hashes_and_stops_the_chain(alice, no_chain
     index(image)
     hashed_by_an_earlier_version(image)
     image.original.storage.delete(image.original.name)
-    monkeypatch.setattr(rehashing.current_app, "send_task", lambda name, **kw: None)
+    monkeypatch.setattr(chains.current_app, "send_task", lambda name, **kw: None)
     assert rehashing.run_batch() == {"rehashed": 0, "remaining": 1}
     assert not redis_client().exists(rehashing.CHAIN_KEY)  # no endless chain over a lost file
     assert HashVariant.objects.filter(image=image).exists()
