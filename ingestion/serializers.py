@@ -1,7 +1,19 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from . import facts
 from .access import is_moderator
 from .models import Image
+
+
+class ImageListSerializer(serializers.ListSerializer):
+    """Reads the facts other apps keep (`ingestion.facts`) for the whole page at once."""
+
+    def to_representation(self, data) -> list[dict]:
+        images = list(data.all() if hasattr(data, "all") else data)
+        self.child.page_facts = facts.of([image.pk for image in images])
+        return super().to_representation(images)
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -14,9 +26,15 @@ class ImageSerializer(serializers.ModelSerializer):
         " scale the shorter side to 256 and 512 px, preview the longer side to 1440 px; never upscaled."
     )
     page_url = serializers.SerializerMethodField()
+    # Kept by search (`ingestion.facts`), not by this app.
+    pdq_hash = serializers.SerializerMethodField(help_text="The PDQ hash (64 hex digits); empty until indexed")
+    pdq_quality = serializers.SerializerMethodField(help_text="PDQ's quality, 0-100; null until indexed")
+    embedding_model = serializers.SerializerMethodField(help_text="The model whose vector indexes it")
+    ocr_text = serializers.SerializerMethodField(help_text="Words read in the image; empty until read")
 
     class Meta:
         model = Image
+        list_serializer_class = ImageListSerializer
         fields = [
             "id",
             "status",
@@ -54,6 +72,28 @@ class ImageSerializer(serializers.ModelSerializer):
             data["moderation"] = image.moderation
             data["moderation_reason"] = image.moderation_reason
         return data
+
+    def _facts(self, image: Image) -> dict:
+        page = getattr(self, "page_facts", None)
+        if page is None or image.pk not in page:
+            page = self.page_facts = facts.of([image.pk])
+        return page[image.pk]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_pdq_hash(self, image: Image) -> str:
+        return self._facts(image)["pdq_hash"]
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_pdq_quality(self, image: Image) -> int | None:
+        return self._facts(image)["pdq_quality"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_embedding_model(self, image: Image) -> str:
+        return self._facts(image)["embedding_model"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_ocr_text(self, image: Image) -> str:
+        return self._facts(image)["ocr_text"]
 
     def get_tags(self, image: Image) -> list[str]:
         return [t.name for t in image.tags.all()]

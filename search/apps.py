@@ -8,15 +8,19 @@ class SearchConfig(AppConfig):
         from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
         from django.db.models.signals import post_delete
 
-        from ingestion import image_page
+        from ingestion import facts, image_page
         from ingestion.models import Image
         from ingestion.signals import image_restored, image_trashed, image_visibility_changed, images_created
 
-        from . import handlers
+        from . import handlers, image_facts
         from .pipeline import worker, worker_status
         from .views import image_page as draw_image_page
 
         image_page.provide(draw_image_page)  # ingestion's image-detail route, drawn by search
+        # The image JSON's fields that search keeps in its own tables.
+        facts.provide("hashes", image_facts.hashes)
+        facts.provide("embeddings", image_facts.embeddings)
+        facts.provide("words", image_facts.words)
 
         images_created.connect(handlers.queue_new_images, sender=Image, dispatch_uid="search-queue-new")
         image_visibility_changed.connect(
