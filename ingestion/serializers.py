@@ -27,7 +27,7 @@ class ImageSerializer(serializers.ModelSerializer):
     )
     page_url = serializers.SerializerMethodField()
     # Kept by search (`ingestion.facts`), not by this app.
-    pdq_hash = serializers.SerializerMethodField(help_text="The PDQ hash (64 hex digits); empty until indexed")
+    pdq_hash = serializers.SerializerMethodField(help_text="PDQ hash, 64 hex digits; empty until indexed")
     pdq_quality = serializers.SerializerMethodField(help_text="PDQ's quality, 0-100; null until indexed")
     embedding_model = serializers.SerializerMethodField(help_text="The model whose vector indexes it")
     ocr_text = serializers.SerializerMethodField(help_text="Words read in the image; empty until read")
