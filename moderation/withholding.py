@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import BadInput, Forbidden
+from ingestion import states
 from ingestion.models import Image
 from search import index
 
@@ -82,9 +83,7 @@ def sync(images: Iterable[Image]) -> None:
         reason = reasons.get(image.pk, "")
         if (image.moderation, image.moderation_reason) == (state, reason):
             continue
-        Image.objects.filter(pk=image.pk).update(
-            moderation=state, moderation_reason=reason, updated_at=timezone.now()
-        )
+        states.set_withheld(image.pk, hidden, reason)
         image.moderation, image.moderation_reason = state, reason
         if image.status == Image.Status.INDEXED:
             changed.append(image)

@@ -25,14 +25,23 @@ from django.views.decorators.http import require_POST
 
 from core.errors import BadInput
 from core.forms import IdListField, InputForm
+from ingestion import states
 from ingestion.models import Image
 from search.pipeline import switching
 from search.pipeline.queueing import enqueue_indexing
-from search.pipeline.worker_status import SummaryState, encoder_summary, read_all, read_indexing, redis_client
+from search.pipeline.worker_status import (
+    SummaryState,
+    WorkerState,
+    encoder_summary,
+    read_all,
+    read_indexing,
+    redis_client,
+)
 
 RATE_WINDOW = timedelta(minutes=10)
 RATE_MIN_SPAN = timedelta(minutes=1)
 FAILED_SHOWN = 100
+OCR_OFF = "off"  # ocr_state when OCR_ENABLED is false
 
 
 def _scope(user):
@@ -62,10 +71,12 @@ def _summary(user) -> tuple[dict, set[int]]:
         states = read_all(client)
         state, detail = encoder_summary(states)
         ingest_state, ingest_detail = encoder_summary(states, settings.INGEST_QUEUE)
+        ocr_state, ocr_detail = _ocr_summary(states)
         indexing_ids = read_indexing(client)
     except redis.RedisError:
         state, detail = SummaryState.ERROR, "the task queue (Redis) is unreachable."
         ingest_state, ingest_detail = state, detail
+        ocr_state, ocr_detail = _ocr_summary(None)
     # Marks name whole batches, maybe of other people's images: count this viewer's, still pending.
     indexing = set()
     if indexing_ids:
@@ -82,10 +93,22 @@ def _summary(user) -> tuple[dict, set[int]]:
         "model_detail": detail,
         "ingest_state": str(ingest_state),
         "ingest_detail": ingest_detail,
+        "ocr_state": str(ocr_state),  # the OCR worker's engine, as the encoder's: ok | loading | ... | off
+        "ocr_detail": ocr_detail,
         "scope": "all" if user.is_staff else "mine",
         "model": switching.active_model_id(),
         **(_switch_fields() if user.is_staff else {}),
     }, indexing
+
+
+def _ocr_summary(states: list[WorkerState] | None) -> tuple[str, str]:
+    """The OCR worker's engine, summed up as the encoder's is; "off" when OCR_ENABLED is false
+    (no worker needs to read words). `None`: Redis is unreachable."""
+    if not settings.OCR_ENABLED:
+        return OCR_OFF, "OCR is off (OCR_ENABLED)"
+    if states is None:
+        return SummaryState.ERROR, "the task queue (Redis) is unreachable."
+    return encoder_summary(states, settings.OCR_QUEUE)
 
 
 def _switch_fields() -> dict:
@@ -160,9 +183,7 @@ def retry(request):
     if ids:
         failed = failed.filter(pk__in=ids)
     chosen = list(failed.values_list("pk", flat=True)[:1000])
-    Image.objects.filter(pk__in=chosen, status=Image.Status.FAILED).update(
-        status=Image.Status.PENDING, failure_reason="", attempts=0, updated_at=timezone.now()
-    )
+    states.retry_failed(chosen)
     if chosen and not enqueue_indexing(chosen):
         messages.warning(request, _("The task queue is unreachable; they stay pending and are queued later."))
     n = len(chosen)

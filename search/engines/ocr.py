@@ -15,14 +15,19 @@ English and Chinese text keeps every word. Noise there scored up to 0.72 ("O" on
 
 from __future__ import annotations
 
+import enum
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from PIL import Image as PILImage
 from rapidocr_onnxruntime import RapidOCR
+
+logger = logging.getLogger(__name__)
 
 MIN_SCORE = 0.8  # recognitions less sure than this are dropped (rapidocr's own floor, 0.5, read noise)
 # One or two characters are what noise looks like ("O", "n", "M6"): they must be surer.
@@ -34,9 +39,6 @@ USE_CLS = False  # the angle classifier only helps upside-down lines and costs a
 # between letters, is a space. Letter gaps measured up to 0.33 of the height, word gaps 0.42 and up.
 WORD_GAP = 0.38
 WORD_GAP_RATIO = 1.8
-
-_engine: RapidOCR | None = None
-_lock = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,107 @@ def lines(boxes: list[TextBox]) -> list[list[TextBox]]:
     return [sorted(line, key=lambda b: min(x for x, _ in b.box)) for line in grouped]
 
 
-def engine(threads: int | None = None) -> RapidOCR:
-    """The process-wide engine (loading the three ONNX models takes about a second). `threads`:
-    onnxruntime's intra-op threads, fixed when the engine is made (None: onnxruntime's default)."""
-    global _engine
-    with _lock:
-        if _engine is None:
-            # One inter-op thread: the models are sequential graphs; parallelism is intra-op.
-            sized = {"intra_op_num_threads": threads, "inter_op_num_threads": 1} if threads else {}
-            _engine = RapidOCR(print_verbose=False, **sized)
-        return _engine
+class OcrState(enum.StrEnum):
+    """The engine's life cycle, in the very words of the encoder's (`EncoderState`: an engine imports
+    no other engine), so a worker publishes either the same way (search.pipeline.worker_status)."""
+
+    IDLE = "idle"  # not loaded (yet)
+    LOADING = "loading"
+    OK = "ok"
+    ERROR = "error"  # the load failed; the detail says why
+
+
+class OcrUnavailable(RuntimeError):
+    """The OCR engine could not be loaded; the message says why."""
+
+
+def _rapidocr(threads: int | None) -> RapidOCR:
+    # One inter-op thread: the models are sequential graphs; parallelism is intra-op.
+    sized = {"intra_op_num_threads": threads, "inter_op_num_threads": 1} if threads else {}
+    return RapidOCR(print_verbose=False, **sized)
+
+
+class OcrEngine:
+    """The process's OCR engine, with the encoder's life cycle (search.engines.encoder.holder): loaded
+    once, under a lock (threads asking at once wait for the one load), its state readable at any
+    time without blocking; a failed load is kept and reported, and tried again only after a
+    cool-down, not on every image. `threads`: onnxruntime's intra-op threads, fixed when the engine
+    is made (None: onnxruntime's default)."""
+
+    retry_after_error_s = 30.0
+
+    def __init__(self, factory: Callable[[int | None], RapidOCR] = _rapidocr) -> None:
+        self._factory = factory
+        self._load_lock = threading.Lock()
+        # One onnxruntime session set, used by one thread at a time.
+        self._run_lock = threading.Lock()
+        self._engine: RapidOCR | None = None
+        self._error = ""
+        self._error_at = 0.0
+        self._state: tuple[OcrState, str] = (OcrState.IDLE, "")
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def state(self) -> tuple[OcrState, str]:
+        """(state, plain-words detail): never blocks, never loads."""
+        return self._state
+
+    def load(self, threads: int | None = None) -> RapidOCR:
+        """The engine, loaded on first use (about a second: three ONNX models). OcrUnavailable when
+        the load fails, or failed less than `retry_after_error_s` ago."""
+        if self._engine is not None:
+            return self._engine
+        with self._load_lock:
+            if self._engine is not None:
+                return self._engine
+            if self._error and time.monotonic() - self._error_at < self.retry_after_error_s:
+                raise OcrUnavailable(self._error)
+            self._state = (OcrState.LOADING, "loading the OCR engine")
+            started = time.monotonic()
+            try:
+                engine = self._factory(threads)
+            except Exception as exc:
+                self._error, self._error_at = f"the OCR engine could not be loaded: {exc}", time.monotonic()
+                self._state = (OcrState.ERROR, self._error)
+                raise OcrUnavailable(self._error) from exc
+            self._engine, self._error = engine, ""
+            self._state = (OcrState.OK, "reads words in images")
+            logger.info("Loaded the OCR engine in %.1f s", time.monotonic() - started)
+            return engine
+
+    def start_loading_in_background(self, threads: int | None = None) -> threading.Thread | None:
+        """Load in a daemon thread, so a worker is ready before its first image; None when loaded
+        or loading already."""
+        with self._load_lock:
+            if self._engine is not None or self._state[0] == OcrState.LOADING:
+                return None
+            self._state = (OcrState.LOADING, "loading the OCR engine")  # seen before the thread runs
+        thread = threading.Thread(target=self._load_quietly, args=(threads,), name="ocr-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def _load_quietly(self, threads: int | None) -> None:
+        try:
+            self.load(threads)
+        except OcrUnavailable as exc:  # kept in the state; read_text reports it per image
+            logger.error("%s", exc)
+
+    def run(self, pixels: np.ndarray, threads: int | None = None) -> list:
+        """rapidocr's raw findings on BGR `pixels`: [box, text, score, character boxes, ...]."""
+        engine = self.load(threads)
+        with self._run_lock:
+            found, _ = engine(pixels, use_det=True, use_cls=USE_CLS, use_rec=True, return_word_box=True)
+        return found or []
+
+
+_engine = OcrEngine()  # this process's
+
+
+def engine() -> OcrEngine:
+    """The process-wide OCR engine (loaded on first use, or ahead by `start_loading_in_background`)."""
+    return _engine
 
 
 def working_copy(image: PILImage.Image, max_side: int) -> tuple[np.ndarray, float]:
@@ -173,11 +266,10 @@ def read_text(image: PILImage.Image, max_side: int = 1600, threads: int | None =
     """The text lines found in `image` (none for a picture without text)."""
     started = time.perf_counter()
     pixels, scale = working_copy(image, max_side)
-    with _lock:  # one onnxruntime session set per process, used by one thread at a time
-        found, _ = engine(threads)(pixels, use_det=True, use_cls=USE_CLS, use_rec=True, return_word_box=True)
+    found = engine().run(pixels, threads)
     gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if found else None
     boxes: list[TextBox] = []
-    for box, text, score, char_boxes, *_ in found or []:
+    for box, text, score, char_boxes, *_ in found:
         if is_noise(str(text), float(score)):
             continue
         text = " ".join(spaced(str(text), box, char_boxes, gray).split())

@@ -38,6 +38,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ingestion import states
 from ingestion.models import Image
 from ingestion.processing import HashVariant as PdqVariant
 from ingestion.processing import Prepared, prepare
@@ -140,9 +141,7 @@ def finish_prepare(batch: Batch, futures: list[Future]) -> None:
             kept.append(item)
             continue
         batch.report.failed[item.image.pk] = outcome
-        Image.objects.filter(pk=item.image.pk).update(
-            status=Image.Status.FAILED, failure_reason=outcome[:1000], updated_at=timezone.now()
-        )
+        states.mark_failed(item.image.pk, outcome)
     batch.items = kept
 
 
@@ -169,8 +168,8 @@ def persist(batch: Batch, encoder: Encoder) -> None:
             taken_at=prepared.taken_at,
             embedding=image.embedding,
             embedding_model=image.embedding_model,
-            attempts=image.attempts + 1,
         )
+        states.note_attempt(image.pk, image.attempts + 1)
         save_variants(image.pk, prepared)
         # The owner may have changed visibility while we encoded; publish what is stored now.
         with contextlib.suppress(Image.DoesNotExist):
@@ -214,10 +213,7 @@ def screen_batch(batch: Batch) -> None:
 
 
 def mark_indexed(batch: Batch) -> None:
-    now = timezone.now()
-    Image.objects.filter(pk__in=batch.ids).update(
-        status=Image.Status.INDEXED, failure_reason="", indexed_at=now, updated_at=now
-    )
+    states.mark_indexed(batch.ids, timezone.now())
 
 
 def drop_deleted(batch: Batch) -> set[int]:
@@ -302,6 +298,4 @@ def index_stream(
 
 def note_pending(ids: list[int], reason: str) -> None:
     """Say why images are still pending (shown in the UI and API) without failing them."""
-    Image.objects.filter(pk__in=ids, status=Image.Status.PENDING).update(
-        failure_reason=reason[:1000], updated_at=timezone.now()
-    )
+    states.note_pending_reason(ids, reason)

@@ -13,6 +13,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError
 
+from ingestion import states
 from ingestion.models import Image
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ _broker_down_since: float | None = None
 
 def _mark_unqueued(ids: list[int]) -> None:
     try:
-        Image.objects.filter(pk__in=ids, status=Image.Status.PENDING).update(failure_reason=UNQUEUED_REASON)
+        # updated_at kept: reconcile's age of the pending row must not restart with each failure.
+        states.note_pending_reason(ids, UNQUEUED_REASON, touch=False)
     except DatabaseError:  # the rows stay pending either way; reconcile still finds them
         log.warning("Could not mark %d image(s) as waiting for the queue", len(ids), exc_info=True)
 
@@ -63,7 +65,7 @@ def requeue_unqueued() -> int:
         batch = ids[start : start + settings.INGEST_BATCH_SIZE]
         if not enqueue_indexing(batch, backoff=False):
             break
-        Image.objects.filter(pk__in=batch, failure_reason=UNQUEUED_REASON).update(failure_reason="")
+        states.clear_pending_reason(batch, UNQUEUED_REASON)
         queued += len(batch)
     if queued:
         log.info("Queued %d image(s) whose enqueue had failed while the broker was down", queued)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from ingestion import states
 from ingestion.models import Image
 
 from .. import index
@@ -78,9 +79,7 @@ def sync_embeddings(report: ReconcileReport) -> None:
         report.restored += result.restored
         report.orphans_deleted += result.orphans_deleted
         if ready:
-            Image.objects.filter(pk__in=ready).update(
-                status=Image.Status.INDEXED, failure_reason="", indexed_at=timezone.now()
-            )
+            states.mark_indexed(ready, timezone.now(), touch=False)
 
 
 def sync_hashes(report: ReconcileReport) -> None:

@@ -38,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import BadInput
+from ingestion import states
 from ingestion.models import Image
 from ingestion.processing import decode
 from ingestion.storage import read_file
@@ -301,9 +302,7 @@ def encode_batch(ids: list[int], encoder: Encoder) -> tuple[int, int]:
         outcomes = dict(zip(names, pool.map(lambda pk: _inputs(pk, names[pk], encoder), names), strict=True))
     failed = {pk: why for pk, why in outcomes.items() if isinstance(why, str)}
     for pk, why in failed.items():  # as indexing does: an unreadable original cannot be searched
-        Image.objects.filter(pk=pk).update(
-            status=Image.Status.FAILED, failure_reason=why[:1000], updated_at=timezone.now()
-        )
+        states.mark_failed(pk, why)
     good = [pk for pk in outcomes if pk not in failed]
     if not good:
         return 0, len(failed)

@@ -59,37 +59,25 @@ def enqueue_ocr(ids: list[int]) -> bool:
     return True
 
 
-_warm = threading.Event()
-_warm_error = ""
-
-
-def _warm_up() -> None:
-    global _warm_error
+def start_warming_up() -> threading.Thread | None:
+    """Load the OCR engine in the background, so the worker is ready before the first image; the
+    loading thread (None when OCR is off or the engine is loaded or loading already)."""
+    if not settings.OCR_ENABLED:
+        return None
     from ..engines import ocr  # deferred: see read_images
 
-    try:
-        ocr.engine(settings.OCR_THREADS)
-    except Exception as exc:  # read_images reports it per image; the worker still answers
-        _warm_error = f"the OCR engine could not be loaded: {exc}"
-        log.exception("Loading the OCR engine failed")
-    _warm.set()
-
-
-def start_warming_up() -> None:
-    """Load the OCR engine in the background, so the worker is ready before the first image."""
-    if not settings.OCR_ENABLED:
-        _warm.set()
-        return
-    threading.Thread(target=_warm_up, name="ocr-loader", daemon=True).start()
+    return ocr.engine().start_loading_in_background(settings.OCR_THREADS)
 
 
 def reader_state() -> tuple[EncoderState, str]:
-    """The OCR worker's readiness, in the states every worker publishes (search.pipeline.worker_status)."""
-    if not _warm.is_set():
-        return EncoderState.LOADING, "loading the OCR engine"
-    if _warm_error:
-        return EncoderState.ERROR, _warm_error
-    return EncoderState.OK, "reads words in images" if settings.OCR_ENABLED else "OCR is off (OCR_ENABLED)"
+    """The OCR worker's readiness: its engine's life cycle, in the states every worker publishes
+    (search.pipeline.worker_status); a failed load says why."""
+    if not settings.OCR_ENABLED:
+        return EncoderState.OK, "OCR is off (OCR_ENABLED)"
+    from ..engines import ocr  # deferred: see read_images
+
+    state, detail = ocr.engine().state()
+    return EncoderState(state), detail  # the same words (ocr.OcrState)
 
 
 def unread_ids() -> list[int]:

@@ -6,6 +6,7 @@ whole path through real workers (indexed first, words after)."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from skimage import data as skimage_data
 
 from ingestion.models import Image
 from search.engines import ocr
+from search.engines.encoder import EncoderState
 from search.models import OcrRun
 from search.pipeline import text_reading
 from search.pipeline.reconcile import reconcile
+from search.pipeline.worker_status import Heartbeat, SummaryState, encoder_summary
 from tests.factories import draw_image, image_bytes, index, make_image, make_user, noise_png
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -142,6 +145,109 @@ def test_words_on_one_line_are_joined_in_reading_order() -> None:
 
     result = ocr.OcrResult([box("Street", 200, 102), box("Harbour", 10, 100), box("below", 10, 160)])
     assert result.text == "Harbour Street\nbelow"
+
+
+# ---------------------------------------------------------------------------- the engine's life cycle
+
+
+class CountingFactory:
+    """Makes a stand-in engine, counting the loads; `hold` keeps a load running until released."""
+
+    def __init__(self, fail: str = "", hold: bool = False) -> None:
+        self.calls: list[int | None] = []
+        self.fail = fail
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def __call__(self, threads: int | None) -> object:
+        self.calls.append(threads)
+        self.entered.set()
+        self.release.wait(30)
+        if self.fail:
+            raise RuntimeError(self.fail)
+        return object()
+
+
+def test_two_threads_asking_at_once_load_the_engine_once() -> None:
+    factory = CountingFactory(hold=True)
+    engine = ocr.OcrEngine(factory)
+    got: list[object] = []
+    askers = [threading.Thread(target=lambda: got.append(engine.load(2))) for _ in range(2)]
+    askers[0].start()
+    assert factory.entered.wait(30)
+    assert engine.state() == (ocr.OcrState.LOADING, "loading the OCR engine") and not engine.loaded
+    askers[1].start()
+    askers[1].join(0.3)  # a chance to start a second load, if nothing stopped it
+    factory.release.set()
+    for asker in askers:
+        asker.join(30)
+    assert factory.calls == [2]
+    assert len(got) == 2 and got[0] is got[1]
+    assert engine.loaded and engine.state() == (ocr.OcrState.OK, "reads words in images")
+
+
+def test_a_failed_load_is_kept_with_its_reason_and_retried_after_a_cool_down() -> None:
+    factory = CountingFactory(fail="det.onnx is missing")
+    engine = ocr.OcrEngine(factory)
+    with pytest.raises(ocr.OcrUnavailable, match="det.onnx is missing"):
+        engine.load()
+    expected = (ocr.OcrState.ERROR, "the OCR engine could not be loaded: det.onnx is missing")
+    assert engine.state() == expected and not engine.loaded
+    with pytest.raises(ocr.OcrUnavailable, match="det.onnx is missing"):
+        engine.load()  # within the cool-down: reported again, not loaded again
+    assert len(factory.calls) == 1
+    factory.fail, engine.retry_after_error_s = "", 0.0
+    engine.load()
+    assert len(factory.calls) == 2 and engine.state()[0] == ocr.OcrState.OK
+
+
+def test_loading_in_the_background_starts_once() -> None:
+    factory = CountingFactory(hold=True)
+    engine = ocr.OcrEngine(factory)
+    assert engine.state()[0] == ocr.OcrState.IDLE
+    thread = engine.start_loading_in_background(3)
+    assert thread is not None and engine.state()[0] == ocr.OcrState.LOADING
+    assert engine.start_loading_in_background(3) is None  # loading already
+    factory.release.set()
+    thread.join(30)
+    assert factory.calls == [3] and engine.loaded
+    assert engine.start_loading_in_background(3) is None  # loaded
+
+
+def test_the_engines_states_are_the_encoders_words() -> None:
+    """A worker publishes either the same way (search.pipeline.worker_status)."""
+    assert [str(s) for s in ocr.OcrState] == [str(s) for s in EncoderState]
+
+
+def test_the_ocr_worker_reports_its_engines_load_as_the_encoders_is(settings, monkeypatch) -> None:
+    settings.OCR_ENABLED, settings.OCR_THREADS = True, 2
+    factory = CountingFactory(fail="no onnxruntime provider", hold=True)
+    monkeypatch.setattr(ocr, "_engine", ocr.OcrEngine(factory))
+    heartbeat = Heartbeat("ocr@test", ["ocr"], state=text_reading.reader_state)
+    assert text_reading.reader_state()[0] == EncoderState.IDLE  # not asked to load yet
+    thread = text_reading.start_warming_up()
+    assert thread is not None and factory.entered.wait(30)
+    assert encoder_summary([heartbeat.snapshot()], "ocr")[0] == SummaryState.LOADING
+    factory.release.set()
+    thread.join(30)
+    published = heartbeat.snapshot()
+    assert (published.state, published.detail) == (
+        EncoderState.ERROR,
+        "the OCR engine could not be loaded: no onnxruntime provider",
+    )
+    assert encoder_summary([published], "ocr") == (SummaryState.ERROR, published.detail)
+    assert factory.calls == [2]
+
+
+def test_with_ocr_off_the_worker_loads_nothing_and_says_so(settings, monkeypatch) -> None:
+    settings.OCR_ENABLED = False
+    factory = CountingFactory()
+    monkeypatch.setattr(ocr, "_engine", ocr.OcrEngine(factory))
+    assert text_reading.start_warming_up() is None
+    assert text_reading.reader_state() == (EncoderState.OK, "OCR is off (OCR_ENABLED)")
+    assert factory.calls == [] and not ocr.engine().loaded
 
 
 @pytest.mark.django_db

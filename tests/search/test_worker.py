@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import pytest
 
+from search.engines import ocr
 from search.engines.encoder import EncoderState
 from search.pipeline import text_reading, worker
 
@@ -68,7 +70,18 @@ def test_the_query_worker_follows_the_switch_row_and_loads_its_target_ahead(star
 
 
 def test_the_ocr_worker_reports_ready_once_its_engine_loaded(settings, monkeypatch) -> None:
-    settings.OCR_ENABLED = False  # nothing to load: ready at once
-    monkeypatch.setattr(text_reading, "_warm", type(text_reading._warm)())
-    text_reading.start_warming_up()
+    settings.OCR_ENABLED = True
+    loaded = threading.Event()
+    monkeypatch.setattr(ocr, "_engine", ocr.OcrEngine(lambda threads: loaded.wait(30) and object()))
+    assert text_reading.reader_state()[0] == EncoderState.IDLE
+    thread = text_reading.start_warming_up()
+    assert text_reading.reader_state() == (EncoderState.LOADING, "loading the OCR engine")
+    loaded.set()
+    thread.join(30)
+    assert text_reading.reader_state() == (EncoderState.OK, "reads words in images")
+
+
+def test_with_ocr_off_the_ocr_worker_is_ready_at_once(settings) -> None:
+    settings.OCR_ENABLED = False  # nothing to load
+    assert text_reading.start_warming_up() is None
     assert text_reading.reader_state() == (EncoderState.OK, "OCR is off (OCR_ENABLED)")

@@ -13,10 +13,12 @@ from django.test import Client
 from django.utils import timezone
 
 from ingestion.models import Image
+from search.engines.encoder import EncoderState
 from search.pipeline.queueing import enqueue_indexing
 from search.pipeline.worker_status import (
     INDEXING_PREFIX,
     INDEXING_TTL_SECONDS,
+    WorkerState,
     mark_indexing,
     read_indexing,
     redis_client,
@@ -161,6 +163,39 @@ def test_the_status_answers_quickly_when_redis_is_down(settings, monkeypatch) ->
     assert attempts == [9]
     assert (summary["pending"], summary["indexing"], summary["waiting"]) == (1, 0, 1)
     assert summary["ingest_state"] == "error" and "unreachable" in summary["ingest_detail"]
+    assert summary["ocr_state"] == "error" and "unreachable" in summary["ocr_detail"]
+
+
+def test_the_ocr_workers_engine_is_reported_beside_the_encoder(settings, monkeypatch) -> None:
+    """Additive: every field the summary had stays; `ocr_state` / `ocr_detail` join them."""
+    settings.OCR_ENABLED = True
+    broken = "the OCR engine could not be loaded: det.onnx is missing"
+    states = [
+        WorkerState("query@box", ["query"], EncoderState.OK, "", "demo", "cpu", 128),
+        WorkerState("ingest@box", ["ingest"], EncoderState.LOADING),
+        WorkerState("ocr@box", ["ocr"], EncoderState.ERROR, broken),
+    ]
+    monkeypatch.setattr(status, "read_all", lambda client: states)
+    alice = make_user("alice")
+    summary = signed_in(alice).get("/status/summary.json").json()
+    assert {
+        "pending", "indexing", "waiting", "failed", "indexed", "per_minute", "model_state",
+        "model_detail", "ingest_state", "ingest_detail", "scope", "model",
+    } <= set(summary)  # fmt: skip
+    assert (summary["model_state"], summary["ingest_state"]) == ("ok", "loading")
+    assert (summary["ocr_state"], summary["ocr_detail"]) == ("error", broken)
+    page = signed_in(alice).get("/status/").content.decode()
+    assert "Word-reading (OCR) worker:" in page and "det.onnx is missing" in page
+
+    states[2] = WorkerState("ocr@box", ["ocr"], EncoderState.LOADING, "loading the OCR engine")
+    assert signed_in(alice).get("/status/summary.json").json()["ocr_state"] == "loading"
+    states.pop()
+    summary = signed_in(alice).get("/status/summary.json").json()
+    assert summary["ocr_state"] == "no_worker" and "'ocr' queue" in summary["ocr_detail"]
+
+    settings.OCR_ENABLED = False  # no worker needs to read words
+    summary = signed_in(alice).get("/status/summary.json").json()
+    assert (summary["ocr_state"], summary["ocr_detail"]) == ("off", "OCR is off (OCR_ENABLED)")
 
 
 @pytest.mark.integration
