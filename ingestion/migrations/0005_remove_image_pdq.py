@@ -12,7 +12,6 @@ TABLE = "ingestion_image"
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("ingestion", "0003_image_trash"),
         ("search", "0006_plain_hash_variant"),

@@ -66,7 +66,6 @@ def plain_variants_to_images(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("ingestion", "0003_image_trash"),
         ("search", "0004_suggested_labels"),
