@@ -33,9 +33,10 @@ from ingestion.processing import prepare
 from search import index
 from search.engines.encoder import load_encoder
 from search.engines.vector_store import SearchFilter
-from search.models import OcrRun
+from search.models import HashVariant, OcrRun
 from search.query.queries import embed_texts
 from search.query.service import SearchParams, _window
+from search.variants import PLAIN
 
 from . import stacks as bench_stacks
 from .corpus import WORDS, query_texts, synthetic_photo
@@ -229,9 +230,6 @@ def seed_corpus(owner, count: int) -> None:
             width=1024,
             height=768,
             sha256=secrets.token_hex(32),
-            # Random, so no two collapse; but compared, as real images' hashes are.
-            pdq_hash=secrets.token_hex(32),
-            pdq_quality=100,
             status=Image.Status.INDEXED,
             ocr_text=words(6) if i % 3 == 0 else "",
             created_at=now,
@@ -240,6 +238,11 @@ def seed_corpus(owner, count: int) -> None:
         image.set_embedding(vector / np.linalg.norm(vector), encoder.model_id)
         rows.append(image)
     created = Image.objects.bulk_create(rows, batch_size=500)
+    # Random plain hashes, so no two collapse; but compared, as real images' hashes are.
+    HashVariant.objects.bulk_create(
+        [HashVariant(image=i, kind=PLAIN, pdq_hash=secrets.token_hex(32), quality=100) for i in created],
+        batch_size=1000,
+    )
     through = Image.tags.through
     through.objects.bulk_create(
         [through(image_id=image.pk, tag_id=tags[k % len(tags)].pk) for k, image in enumerate(created)],

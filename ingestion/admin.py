@@ -12,8 +12,6 @@ class ImageAdmin(admin.ModelAdmin):
         "original",
         "thumbnail",
         "sha256",
-        "pdq_hash",
-        "pdq_quality",
         "size_bytes",
         "width",
         "height",

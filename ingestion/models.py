@@ -105,8 +105,6 @@ class Image(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
-    pdq_hash = models.CharField(max_length=64, blank=True)
-    pdq_quality = models.SmallIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
     # Words read inside the image (OCR) and where: [{"text", "box": [[x, y] x 4], "score"}].
     ocr_text = models.TextField(blank=True)

@@ -113,7 +113,9 @@ def ban_image(
 ) -> BanEntry:
     """Ban `image` into a bank and withhold it. Needs its hashes, so only indexed images. The
     caller checks that the moderator may see the image (`services.get_bannable_image`)."""
-    if image.status != Image.Status.INDEXED or not image.pdq_hash:
+    hashes = list(image.hash_variants.all())
+    plain = next((v for v in hashes if v.kind == variants.PLAIN), None)
+    if image.status != Image.Status.INDEXED or plain is None:
         raise BadInput("image: only an indexed image can be banned (its hashes are not computed yet).")
     bank = bank_named(bank_name)
     with transaction.atomic():
@@ -121,8 +123,8 @@ def ban_image(
             bank=bank,
             image=image,
             sha256=image.sha256,
-            pdq_hash=image.pdq_hash,
-            pdq_quality=image.pdq_quality,
+            pdq_hash=plain.pdq_hash,
+            pdq_quality=plain.quality,
             embedding=image.embedding,
             embedding_model=image.embedding_model,
             reason=reason[:MAX_REASON],
@@ -132,7 +134,7 @@ def ban_image(
         BanHash.objects.bulk_create(
             [
                 BanHash(entry=entry, kind=v.kind, pdq_hash=v.pdq_hash, quality=v.quality)
-                for v in image.hash_variants.all()
+                for v in hashes
                 if variants.is_stored(v.kind)
             ]
         )

@@ -8,9 +8,15 @@ from typing import Any
 
 from ingestion.models import Image
 
+from .models import HashVariant
+from .variants import PLAIN
+
 
 def hashes(image_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = Image.all_objects.filter(pk__in=image_ids).values_list("pk", "pdq_hash", "pdq_quality")
+    """The image's own PDQ hash, its plain variant (images not hashed yet have none)."""
+    rows = HashVariant.objects.filter(image_id__in=image_ids, kind=PLAIN).values_list(
+        "image_id", "pdq_hash", "quality"
+    )
     return {pk: {"pdq_hash": pdq, "pdq_quality": quality} for pk, pdq, quality in rows}
 
 

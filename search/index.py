@@ -5,9 +5,10 @@ and reconciling an image across all of them in one place. The rest of the app sp
 Two kinds of collection, both rebuilt from the database alone:
 - one per embedding model and dimension (cosine), from `Image.embedding` (the active model's
   vector) and `search.models.ModelEmbedding` (a model being switched to, or the previous one);
-- one for PDQ hashes (`HashStore`: 256-bit binary vectors under Hamming on a Milvus server, 32
-  bytes a hash; +1/-1 float vectors under inner product on Milvus Lite, which has no binary
-  vectors; searches answer Hamming distances on both);
+- one for the images' own PDQ hashes (their `HashVariant` of kind "plain"; `HashStore`: 256-bit
+  binary vectors under Hamming on a Milvus server, 32 bytes a hash; +1/-1 float vectors under
+  inner product on Milvus Lite, which has no binary vectors; searches answer Hamming distances on
+  both);
 - one for the hashes of an image's transforms (`search.models.HashVariant`: the plain image,
   its border-trimmed copy, central crops, corners and one side cut off; the turns and flips are
   only ever queried), and one for the ban bank's hashes, both with row id = owner id *
@@ -29,7 +30,7 @@ from ingestion.models import Image
 
 from . import variants
 from .engines.vector_store import Collection, HashStore, VectorRow, VectorStore, collection_name
-from .models import HashVariant, ModelEmbedding, ModelSwitch
+from .models import HashVariant, ModelEmbedding, ModelSwitch, plain_variant, with_plain_hash
 
 PDQ_COLLECTION = "pdq_256"
 _RESTORE_BATCH = 500
@@ -151,8 +152,9 @@ def placements(image: Image) -> list[Placement]:
             if other.model_id != image.embedding_model:
                 extra = other.as_array()
                 found.append(Placement(embedding_store(other.model_id, len(extra)), image_row(image, extra)))
-    if image.pdq_hash:
-        found.append(Placement(hash_store(), image_row(image, image.pdq_hash)))
+    plain = plain_variant(image) if image.pk is not None else None
+    if plain is not None:
+        found.append(Placement(hash_store(), image_row(image, plain.pdq_hash)))
     rows = variant_rows_of(image)
     if rows:
         store = variant_store()
@@ -182,13 +184,17 @@ def unpublish(images: Sequence[Image]) -> None:
     for store, rows in _by_store(images).values():
         store.delete([row.id for row in rows])
         store.flush()
-    # A deleted image's variant rows are gone from the database: delete every slot it could have.
+    # A deleted image's variant rows are gone from the database, its plain hash with them: delete
+    # every row it could have.
+    ids = [image.pk for image in images if image.pk is not None]
+    if ids:
+        hash_store().delete(ids)
+        hash_store().flush()
     variant_ids = [row_id for image in images for row_id in variants.all_row_ids(image.pk)]
     if variant_ids:
         variant_store().delete(variant_ids)
         variant_store().flush()
     # Likewise its vectors of a model switch's other models (ModelEmbedding rows cascade away).
-    ids = [image.pk for image in images if image.pk is not None]
     for store in switch_stores():
         if ids:
             store.delete(ids)
@@ -255,7 +261,8 @@ def model_rows(model_id: str) -> Callable[[list[int]], list[VectorRow]]:
 
 
 def hash_rows(ids: list[int]) -> list[VectorRow]:
-    return [image_row(i, i.pdq_hash) for i in Image.objects.filter(pk__in=ids)]
+    images = with_plain_hash(Image.objects.filter(pk__in=ids))
+    return [image_row(i, i.plain_pdq_hash) for i in images if i.plain_pdq_hash]
 
 
 def variant_rows(ids: list[int]) -> list[VectorRow]:

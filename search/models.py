@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 from django.db import models
+from django.db.models import F, FilteredRelation, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from ingestion.models import Image
+
+from .variants import PLAIN
 
 
 class OcrRun(models.Model):
@@ -23,9 +27,10 @@ class OcrRun(models.Model):
 
 
 class HashVariant(models.Model):
-    """The PDQ hash of one transform of an image (`ingestion.processing.pdq_variants`): the
-    dihedral turns and flips, the border-trimmed image and central crops. Kept in the database,
-    the source of truth, so the variant collection in Milvus is rebuilt without decoding."""
+    """The PDQ hash of one transform of an image (`ingestion.processing.pdq_variants`): the image
+    as it is (`variants.PLAIN`, the image's own PDQ hash), the dihedral turns and flips, the
+    border-trimmed image and central crops. Kept in the database, the source of truth, so the hash
+    collections in Milvus are rebuilt without decoding."""
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="hash_variants")
     kind = models.CharField(max_length=16)
@@ -37,6 +42,21 @@ class HashVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id}:{self.kind}"
+
+
+def plain_variant(image: Image) -> HashVariant | None:
+    """The image's own PDQ hash, from `image.hash_variants` (prefetch them for many images)."""
+    return next((v for v in image.hash_variants.all() if v.kind == PLAIN), None)
+
+
+def with_plain_hash(images: QuerySet[Image]) -> QuerySet[Image]:
+    """`images` annotated with their plain hash, `plain_pdq_hash` ("" until hashed) and
+    `plain_pdq_quality` (None): one LEFT JOIN on the (image, kind) key, never a query per image."""
+    return images.annotate(
+        plain_variant=FilteredRelation("hash_variants", condition=Q(hash_variants__kind=PLAIN)),
+        plain_pdq_hash=Coalesce(F("plain_variant__pdq_hash"), Value("")),
+        plain_pdq_quality=F("plain_variant__quality"),
+    )
 
 
 class ModelEmbedding(models.Model):

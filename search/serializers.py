@@ -121,8 +121,8 @@ def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> di
         "size_bytes": image.size_bytes,
         "original_filename": image.original_filename,
         "sha256": image.sha256,
-        "pdq_hash": image.pdq_hash,
-        "pdq_quality": image.pdq_quality,
+        "pdq_hash": result.pdq_hash,
+        "pdq_quality": result.pdq_quality,
         "embedding_model": image.embedding_model,
         "ocr_text": image.ocr_text,
     }

@@ -17,10 +17,13 @@ from django.conf import settings
 from ingestion.processing import DIHEDRAL_KINDS
 
 PDQ_BITS = 256
+# The variant that is the image as it is: its PDQ hash is "the image's PDQ hash" (the image JSON's
+# `pdq_hash`, search's copy collapsing, a ban's hash). Kept as a HashVariant row like every other.
+PLAIN = "plain"
 # kind -> slot in the row id. Slots are never reused for another kind: a row id names one
 # (owner, transform) for good, so a collection can be rebuilt without renumbering.
 STORED_KINDS = {
-    "plain": 0,
+    PLAIN: 0,
     "trim": 1,
     "crop90": 2,
     "crop80": 3,

@@ -19,7 +19,9 @@ from ingestion import services
 from ingestion.intake import Intake, Source
 from ingestion.models import Image
 from search.engines.vector_store import PK, VECTOR, VectorStore, get_client
+from search.models import HashVariant
 from search.pipeline.indexing import IndexReport, index_images
+from search.variants import PLAIN
 
 PASSWORD = "s3cret-pass"
 
@@ -128,6 +130,11 @@ def index(*images: Image, force: bool = False) -> IndexReport:
     for image in images:
         image.refresh_from_db()
     return report
+
+
+def plain_hash(image: Image) -> HashVariant:
+    """The image's own PDQ hash: search keeps it as the image's variant of kind "plain"."""
+    return HashVariant.objects.get(image_id=image.pk, kind=PLAIN)
 
 
 # ---------------------------------------------------------------------------- what Milvus holds

@@ -160,17 +160,14 @@ def persist(batch: Batch, encoder: Encoder) -> None:
         image, prepared = item.image, item.prepared
         image.thumbnail = store_thumbnail(prepared.thumbnail, image.sha256)
         image.set_embedding(item.vector, encoder.model_id)
-        image.pdq_hash, image.pdq_quality = prepared.pdq_hash, prepared.pdq_quality
         Image.objects.filter(pk=image.pk).update(
             thumbnail=image.thumbnail,
-            pdq_hash=image.pdq_hash,
-            pdq_quality=image.pdq_quality,
             taken_at=prepared.taken_at,
             embedding=image.embedding,
             embedding_model=image.embedding_model,
         )
         states.note_attempt(image.pk, image.attempts + 1)
-        save_variants(image.pk, prepared)
+        save_variants(image.pk, prepared)  # the plain hash too: the image's own PDQ hash
         # The owner may have changed visibility while we encoded; publish what is stored now.
         with contextlib.suppress(Image.DoesNotExist):
             image.refresh_from_db(fields=["visibility", "owner"])

@@ -15,6 +15,7 @@ from ingestion.models import Image
 from .. import index
 from ..models import ModelEmbedding
 from ..signals import index_reconciled
+from ..variants import PLAIN
 from . import labels, rehashing, switching
 from .queueing import enqueue_indexing
 from .text_reading import enqueue_ocr, unread_ids
@@ -84,7 +85,7 @@ def sync_embeddings(report: ReconcileReport) -> None:
 
 def sync_hashes(report: ReconcileReport) -> None:
     """The hash collection holds every hash the database keeps for an image not failed."""
-    hashed = Image.objects.exclude(pdq_hash="").exclude(status=Image.Status.FAILED)
+    hashed = Image.objects.filter(hash_variants__kind=PLAIN).exclude(status=Image.Status.FAILED)
     wanted = set(hashed.values_list("pk", flat=True))
     result = index.sync_collection(index.hash_store(), wanted, index.hash_rows)
     report.hashes_restored += result.restored

@@ -266,8 +266,8 @@ _BLOCK = 256  # rows compared with all earlier ones at once: at most 256 x 2,000
 def earlier_copies(hashes: list[tuple[str, int | None]]) -> dict[int, list[int]]:
     """For each position whose plain PDQ hash is strong, the earlier positions within the match
     distance, in order: every pair of a result list compared in a few numpy steps (blocks bound
-    the memory). Search collapses copies with it; only the plain hashes are read, so a search
-    page costs no variant look-ups."""
+    the memory). Search collapses copies with it; only the plain hashes are read (joined to the
+    candidates' query: `search.models.with_plain_hash`), so a search page costs no look-up per result."""
     hashed = [i for i, (pdq_hash, quality) in enumerate(hashes) if pdq_hash and variants.strong(quality)]
     if len(hashed) < 2:
         return {}

@@ -22,6 +22,7 @@ from ingestion.models import Image, Tag
 from ..engines.encoder.families import language_hint, search_min_score
 from ..engines.vector_store import Hit, SearchFilter
 from ..index import embedding_store
+from ..models import with_plain_hash
 from ..pipeline import switching
 from . import copies, keywords, queries
 from .fusion import Fused, fuse
@@ -63,6 +64,9 @@ class Result:
     # `score` stays the cosine with the query (the API's), which a fused order does not follow.
     ranked_by: str = "semantic"
     rank_score: float | None = None
+    # The image's own PDQ hash (its plain variant), read with the candidates: "" until hashed.
+    pdq_hash: str = ""
+    pdq_quality: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,17 @@ def candidates(user, params: SearchParams) -> QuerySet[Image]:
 def hydrate(hits: list[Hit], user, params: SearchParams) -> list[Result]:
     """Rows in hit order; vectors whose rows are gone, hidden or filtered out are dropped."""
     rows = candidates(user, params).filter(pk__in=[hit.id for hit in hits]).select_related("owner")
-    by_id = {row.pk: row for row in rows.prefetch_related("tags")}
-    return [Result(by_id[hit.id], hit.score, ("semantic",)) for hit in hits if hit.id in by_id]
+    by_id = {row.pk: row for row in with_plain_hash(rows).prefetch_related("tags")}
+    return [
+        Result(by_id[hit.id], hit.score, ("semantic",), **_plain_of(by_id[hit.id]))
+        for hit in hits
+        if hit.id in by_id
+    ]
+
+
+def _plain_of(image: Image) -> dict:
+    """A result's PDQ fields from an image read `with_plain_hash`."""
+    return {"pdq_hash": image.plain_pdq_hash, "pdq_quality": image.plain_pdq_quality}
 
 
 def _window(params: SearchParams) -> int:
@@ -256,7 +269,7 @@ class _Candidate:
 
     pk: int
     sha256: str
-    pdq_hash: str
+    pdq_hash: str  # its plain variant's ("" until hashed)
     pdq_quality: int | None
     created_at: datetime | None  # read for sort=date only
     score: float
@@ -268,9 +281,9 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
     """Re-check every filter on the fused candidates, score them, collapse copies, sort, and
     hydrate the requested page in order."""
     entries = {f.image_id: f for f in fused}
-    allowed = candidates(user, params).order_by().filter(pk__in=list(entries))
+    allowed = with_plain_hash(candidates(user, params).order_by().filter(pk__in=list(entries)))
     dated = params.sort == "date"  # dates only where they order (each costs a conversion)
-    fields = ("pk", "sha256", "pdq_hash", "pdq_quality", *(("created_at",) if dated else ()))
+    fields = ("pk", "sha256", "plain_pdq_hash", "plain_pdq_quality", *(("created_at",) if dated else ()))
     meta = {row[0]: row if dated else (*row, None) for row in allowed.values_list(*fields)}
     top_keyword = (
         max((f.keyword.score for f in fused if f.keyword and f.image_id in meta), default=1.0) or 1.0
@@ -305,7 +318,18 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
             cosine = _cosine(vector, image.embedding, image.embedding_model)
             score = score if cosine is None else cosine
         entry = entries[row.pk]
-        results.append(Result(image, score, row.matches, row.copies, entry.ranked_by, entry.rank_score))
+        results.append(
+            Result(
+                image,
+                score,
+                row.matches,
+                row.copies,
+                entry.ranked_by,
+                entry.rank_score,
+                pdq_hash=row.pdq_hash,
+                pdq_quality=row.pdq_quality,
+            )
+        )
     return results
 
 

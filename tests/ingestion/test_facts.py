@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from ingestion import facts
 from search import image_facts
+from search.models import HashVariant
+from search.variants import PLAIN
 from tests.factories import make_image
 
 
@@ -44,3 +46,14 @@ def test_a_page_of_images_costs_one_query_per_reader(client, django_user_model) 
     assert len(body["results"]) == 5
     assert len(five.captured_queries) == len(one.captured_queries)
     assert {"pdq_hash", "pdq_quality", "embedding_model", "ocr_text"} <= set(body["results"][0])
+
+
+@pytest.mark.django_db
+def test_the_pdq_fields_are_the_plain_variants(django_user_model) -> None:
+    owner = django_user_model.objects.create_user("facts", password="pw-facts-1")
+    hashed, pending = make_image(owner, "circle"), make_image(owner, "square")
+    HashVariant.objects.create(image=hashed, kind="trim", pdq_hash="cd" * 32, quality=90)
+    HashVariant.objects.create(image=hashed, kind=PLAIN, pdq_hash="ab" * 32, quality=80)
+    found = facts.of([hashed.pk, pending.pk])
+    assert (found[hashed.pk]["pdq_hash"], found[hashed.pk]["pdq_quality"]) == ("ab" * 32, 80)
+    assert (found[pending.pk]["pdq_hash"], found[pending.pk]["pdq_quality"]) == ("", None)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from bench.images import encode, photo
 from moderation import detection, rescans, review, tasks
 from moderation.models import BanEntry, Group, Link, Rescan
-from tests.factories import api_client, make_user, signed_in
+from tests.factories import api_client, make_user, plain_hash, signed_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 BANS = "/api/moderation/bans/"
@@ -69,7 +69,8 @@ def test_an_imported_list_is_matched_against_the_stored_images(
     alice, moderator, upload, sent, django_capture_on_commit_callbacks
 ):
     stored = upload(alice, encode(photo(103)))
-    line = f"pdq_hex,quality,bank,reason\n{stored.pdq_hash},{stored.pdq_quality},partner,from a partner\n"
+    plain = plain_hash(stored)
+    line = f"pdq_hex,quality,bank,reason\n{plain.pdq_hash},{plain.quality},partner,from a partner\n"
     file = SimpleUploadedFile("bans.csv", line.encode(), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client(moderator).post(f"{BANS}import/", {"file": file}, format="multipart")

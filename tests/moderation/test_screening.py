@@ -15,7 +15,7 @@ from search import variants
 from search.engines.vector_store import VectorStoreError
 from search.pipeline.indexing import index_images
 from search.signals import images_screening
-from tests.factories import api_client, make_image, make_user
+from tests.factories import api_client, make_image, make_user, plain_hash
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -60,7 +60,7 @@ def test_a_near_copy_is_published_already_withheld(banned, upload, monkeypatch):
     bob = make_user("bob")
     again = upload(bob, encode(picture.resize((400, 300)), quality=70))
     assert published == [(again.pk, Image.Moderation.HIDDEN)]  # never published as visible
-    rows = search_index.variant_store().nearest_many([again.pdq_hash], limit=50, max_distance=256)
+    rows = search_index.variant_store().nearest_many([plain_hash(again).pdq_hash], limit=50, max_distance=256)
     assert again.moderation == Image.Moderation.HIDDEN
     assert Group.objects.filter(kind=Group.Kind.BANNED, members__image=again).count() == 1
     assert rows  # the hashes are in Milvus, but public to nobody

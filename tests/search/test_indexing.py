@@ -13,7 +13,7 @@ from ingestion.storage import read_file
 from search.engines.encoder import get_encoder
 from search.index import embedding_store
 from search.pipeline.indexing import index_images
-from tests.factories import index, make_image, make_user, noise_png, stored_vectors
+from tests.factories import index, make_image, make_user, noise_png, plain_hash, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -29,7 +29,7 @@ def test_indexing_fills_the_row_and_milvus() -> None:
     assert image.status == Image.Status.INDEXED
     assert image.indexed_at is not None and image.failure_reason == ""
     assert image.attempts == 1
-    assert len(image.pdq_hash) == 64 and image.pdq_quality is not None
+    assert len(plain_hash(image).pdq_hash) == 64 and plain_hash(image).quality is not None
     assert image.thumbnail.name.startswith("thumbnails/") and default_storage.exists(image.thumbnail.name)
 
     encoder = get_encoder()

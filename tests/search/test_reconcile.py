@@ -13,7 +13,7 @@ from ingestion.models import Image
 from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, get_client
 from search.index import embedding_store
 from search.pipeline.reconcile import reconcile
-from tests.factories import index, make_image, make_user, noise_png, stored_vectors
+from tests.factories import index, make_image, make_user, noise_png, plain_hash, stored_vectors
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -130,7 +130,7 @@ def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:
     assert (report.hashes_restored, report.hash_orphans_deleted) == (1, 1)
     assert hashes.ids() == {image.pk}
     stored = stored_vectors(hashes, [image.pk])[image.pk]
-    np.testing.assert_array_equal(stored, pdq_vector(image.pdq_hash))
+    np.testing.assert_array_equal(stored, pdq_vector(plain_hash(image).pdq_hash))
 
 
 def test_restores_pdq_variants_and_drops_orphan_variants() -> None:

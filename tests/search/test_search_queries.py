@@ -18,11 +18,13 @@ from rest_framework.test import APIRequestFactory
 from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image, Tag
 from search import index
+from search.models import HashVariant
 from search.query import keywords, service
 from search.query.queries import BadQuery, QueryVector
 from search.query.query_language import parse
-from search.query.service import SearchParams, search
+from search.query.service import SearchParams, run_search, search
 from search.serializers import SearchResultSerializer, results_context, results_json
+from search.variants import PLAIN
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +64,13 @@ def library(clean_index) -> dict:
     images = Image.objects.bulk_create(rows)
     for i, image in enumerate(images):
         image.tags.set([tags[i % 4], tags[(i + 1) % 4]])
+    # Their own PDQ hashes (random: no two are copies), but none yet for every fifth.
+    rng = np.random.default_rng(7)
+    HashVariant.objects.bulk_create(
+        HashVariant(image=image, kind=PLAIN, pdq_hash=rng.bytes(32).hex(), quality=50 + i % 50)
+        for i, image in enumerate(images)
+        if i % 5
+    )
     index.publish(images)
     return {"owner": owner, "viewer": viewer, "images": images}
 
@@ -145,6 +154,28 @@ def test_results_json_is_what_the_serializer_gives(library: dict, settings, who:
     assert got == [dict(row) for row in expected]
     assert [list(row) for row in got] == [list(row) for row in expected]  # the same key order
     assert ("moderation" in got[0]) == (who in ("owner", "moderator"))
+
+
+@pytest.mark.parametrize("collapse", [True, False], ids=["ranked-in-the-database", "paged-in-milvus"])
+def test_results_carry_the_images_own_pdq_hash(library: dict, settings, collapse: bool) -> None:
+    """Both ways a vector search reads its page give the plain variant's hash, as the image API does."""
+    settings.ALLOWED_HOSTS = ["testserver.example"]
+    viewer = library["viewer"]
+    results = run_search(
+        QueryVector("test-model", _vector(2)), viewer, SearchParams(limit=20, collapse=collapse)
+    )
+    assert len(results) == 20
+    plain = {
+        pk: (pdq, quality)
+        for pk, pdq, quality in HashVariant.objects.filter(kind=PLAIN).values_list(
+            "image_id", "pdq_hash", "quality"
+        )
+    }
+    got = {
+        row["id"]: (row["pdq_hash"], row["pdq_quality"]) for row in results_json(results, request_for(viewer))
+    }
+    assert got == {pk: plain.get(pk, ("", None)) for pk in got}
+    assert ("", None) in got.values() and len(set(got.values())) > 2  # hashed and not yet hashed
 
 
 def _candidate(pk: int, pdq: str, sha: str = "") -> service._Candidate:
