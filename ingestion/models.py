@@ -108,9 +108,6 @@ class Image(models.Model):
     pdq_hash = models.CharField(max_length=64, blank=True)
     pdq_quality = models.SmallIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
-    # Words read inside the image (OCR) and where: [{"text", "box": [[x, y] x 4], "score"}].
-    ocr_text = models.TextField(blank=True)
-    ocr_boxes = models.JSONField(default=list, blank=True)
 
     moderation = models.CharField(
         max_length=10, choices=Moderation.choices, default=Moderation.VISIBLE, db_index=True
