@@ -13,7 +13,8 @@ from ingestion.models import Image
 class OcrRun(models.Model):
     """An image whose words were read (possibly none), and the words: `reconcile` queues images
     without one. The keyword index's `ocr` column follows `text` by SQL triggers
-    (`migrations/0005_ocr_text_on_ocr_run`)."""
+    (`migrations/0005_ocr_text_on_ocr_run`): a migration that makes SQLite remake this table (which
+    drops its triggers) must create them again."""
 
     image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="ocr_run")
     done_at = models.DateTimeField(auto_now=True)
