@@ -30,6 +30,7 @@ from search import index
 from search.engines import ocr
 from search.engines.encoder import load_encoder
 from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, close_client
+from search.models import OcrRun
 from search.query.queries import QueryVector, weighted
 from search.query.query_language import parse
 from search.query.service import SearchParams, search
@@ -191,10 +192,12 @@ def bench_hybrid(encoder, count: int, n_queries: int) -> dict[str, float]:
 def _hybrid_in_transaction(encoder, base, rng, count: int, n_queries: int) -> dict[str, float]:
     user = get_user_model().objects.create(username=f"bench-{time.time_ns()}")
     now = timezone.now()
-    rows = []
+    rows, texts = [], []
     for i in range(count):
         vector = base[i % len(base)] + rng.normal(0, 0.05, base.shape[1]).astype(np.float32)
         words = " ".join(WORDS[j] for j in rng.integers(0, len(WORDS), 3))
+        # The words read, kept in the image's OcrRun.
+        texts.append(" ".join(WORDS[j] for j in rng.integers(0, len(WORDS), 6)) if i % 3 == 0 else "")
         image = Image(
             owner=user,
             title=words if i % 2 else "",
@@ -206,13 +209,14 @@ def _hybrid_in_transaction(encoder, base, rng, count: int, n_queries: int) -> di
             height=768,
             sha256=f"{i:064x}",
             status=Image.Status.INDEXED,
-            ocr_text=" ".join(WORDS[j] for j in rng.integers(0, len(WORDS), 6)) if i % 3 == 0 else "",
             created_at=now,
         )
         image.set_embedding(vector / np.linalg.norm(vector), encoder.model_id)
         rows.append(image)
     started = time.perf_counter()
     created = Image.objects.bulk_create(rows, batch_size=500)
+    read = [OcrRun(image=image, text=text) for image, text in zip(created, texts, strict=True) if text]
+    OcrRun.objects.bulk_create(read, batch_size=500)
     insert_s = time.perf_counter() - started
     store = index.embedding_store(encoder.model_id, encoder.dim)
     for start in range(0, len(created), 1000):

@@ -215,13 +215,15 @@ def seed_corpus(owner, count: int) -> None:
     rng = np.random.default_rng(1)
     tags = [Tag.objects.get_or_create(name=w)[0] for w in WORDS[:12]]
     now = timezone.now()
-    rows = []
+    rows, texts = [], []
     for i in range(count):
         vector = base[i % len(base)] + rng.normal(0, 0.05, base.shape[1]).astype(np.float32)
         words = lambda n: " ".join(WORDS[j] for j in rng.integers(0, len(WORDS), n))  # noqa: E731
+        title = words(3) if i % 2 else ""
+        texts.append(words(6) if i % 3 == 0 else "")  # the words read, kept in the image's OcrRun
         image = Image(
             owner=owner,
-            title=words(3) if i % 2 else "",
+            title=title,
             original=f"bench/{i}.jpg",
             thumbnail=f"bench/{i}.webp",
             original_filename=f"IMG_{i:05d}.jpg",
@@ -231,7 +233,6 @@ def seed_corpus(owner, count: int) -> None:
             height=768,
             sha256=secrets.token_hex(32),
             status=Image.Status.INDEXED,
-            ocr_text=words(6) if i % 3 == 0 else "",
             created_at=now,
             indexed_at=now,
         )
@@ -243,6 +244,8 @@ def seed_corpus(owner, count: int) -> None:
         [HashVariant(image=i, kind=PLAIN, pdq_hash=secrets.token_hex(32), quality=100) for i in created],
         batch_size=1000,
     )
+    read = [OcrRun(image=image, text=text) for image, text in zip(created, texts, strict=True) if text]
+    OcrRun.objects.bulk_create(read, batch_size=500)
     through = Image.tags.through
     through.objects.bulk_create(
         [through(image_id=image.pk, tag_id=tags[k % len(tags)].pk) for k, image in enumerate(created)],

@@ -12,9 +12,10 @@ says so, so a search filters the vector side's candidates again in the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db.models import Q
 
@@ -23,6 +24,28 @@ from .models import Image, listed_q
 
 # No user has this id: an unknown owner name filters to nothing, on the database and in Milvus.
 UNKNOWN_OWNER = 0
+
+# A filter on data another app keeps: given the filter's value, the condition on `Image` rows.
+Condition = Callable[[Any], Q]
+
+
+def _no_words_read(wanted: bool) -> Q:
+    """`has_text` where no app reads words (a deployment without search): no image has any."""
+    return Q(pk__in=[]) if wanted else Q()
+
+
+# The words read in an image live in search's `OcrRun`, which ingestion may neither import nor
+# name by its reverse relation (a join on a table ingestion does not own). So search hands the
+# condition down in `SearchConfig.ready()`, as it hands `facts` their readers; Milvus carries no
+# such flag, so `has_text` stays the database's alone (`vector_exact`).
+_conditions: dict[str, Condition] = {"has_text": _no_words_read}
+
+
+def provide_condition(name: str, condition: Condition) -> None:
+    """Called by the app that keeps the data a filter reads, from its `AppConfig.ready()`."""
+    if name not in _conditions:
+        raise ValueError(f"No filter '{name}' takes its condition from another app.")
+    _conditions[name] = condition
 
 
 class VectorTerms(TypedDict):
@@ -115,7 +138,7 @@ class ImageFilter:
             # One subquery per tag: a join would need one tag row to carry every name.
             q &= Q(pk__in=Image.tags.through.objects.filter(tag__name=tag).values("image_id"))
         if self.has_text is not None:
-            q &= ~Q(ocr_text="") if self.has_text else Q(ocr_text="")
+            q &= _conditions["has_text"](self.has_text)
         if self.label is not None:
             # By the reverse relation's name: search's table, which ingestion may not import.
             q &= Q(suggested_labels__label=self.label)

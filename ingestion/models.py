@@ -106,9 +106,6 @@ class Image(models.Model):
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     taken_at = models.DateTimeField(null=True, blank=True)
-    # Words read inside the image (OCR) and where: [{"text", "box": [[x, y] x 4], "score"}].
-    ocr_text = models.TextField(blank=True)
-    ocr_boxes = models.JSONField(default=list, blank=True)
 
     moderation = models.CharField(
         max_length=10, choices=Moderation.choices, default=Moderation.VISIBLE, db_index=True

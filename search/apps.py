@@ -8,7 +8,7 @@ class SearchConfig(AppConfig):
         from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
         from django.db.models.signals import post_delete
 
-        from ingestion import facts, image_page
+        from ingestion import facts, filters, image_page
         from ingestion.models import Image
         from ingestion.signals import image_restored, image_trashed, image_visibility_changed, images_created
 
@@ -21,6 +21,7 @@ class SearchConfig(AppConfig):
         facts.provide("hashes", image_facts.hashes)
         facts.provide("embeddings", image_facts.embeddings)
         facts.provide("words", image_facts.words)
+        filters.provide_condition("has_text", image_facts.has_text)  # the words live in OcrRun
 
         images_created.connect(handlers.queue_new_images, sender=Image, dispatch_uid="search-queue-new")
         image_visibility_changed.connect(

@@ -1,14 +1,17 @@
 """What search knows about an image, for the image JSON that ingestion serves
-(`ingestion.facts`): one query per kind of fact for a whole page of images."""
+(`ingestion.facts`): one query per kind of fact for a whole page of images; and the image filter's
+conditions on them (`ingestion.filters.provide_condition`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Q
+
 from ingestion.models import Image
 
-from .models import HashVariant
+from .models import HashVariant, OcrRun
 from .variants import PLAIN
 
 
@@ -26,5 +29,13 @@ def embeddings(image_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 
 def words(image_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = Image.all_objects.filter(pk__in=image_ids).values_list("pk", "ocr_text")
+    """The words read (`OcrRun.text`); an image never read has none (EMPTY's "")."""
+    rows = OcrRun.objects.filter(image_id__in=image_ids).values_list("image_id", "text")
     return {pk: {"ocr_text": text} for pk, text in rows}
+
+
+def has_text(wanted: bool) -> Q:
+    """`ImageFilter(has_text=...)`'s condition (handed to `ingestion.filters`): images in which
+    words were read, or the others (those never read included)."""
+    with_words = Q(pk__in=OcrRun.objects.exclude(text="").values("image_id"))
+    return with_words if wanted else ~with_words

@@ -15,12 +15,18 @@ from .variants import PLAIN
 
 
 class OcrRun(models.Model):
-    """An image whose words were read (possibly none): `reconcile` queues images without one."""
+    """An image whose words were read (possibly none), and the words: `reconcile` queues images
+    without one. The keyword index's `ocr` column follows `text` by SQL triggers
+    (`migrations/0005_ocr_text_on_ocr_run`): a migration that makes SQLite remake this table (which
+    drops its triggers) must create them again."""
 
     image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="ocr_run")
     done_at = models.DateTimeField(auto_now=True)
     millis = models.PositiveIntegerField(default=0)  # time spent reading, for the logs and the bench
     error = models.TextField(blank=True)
+    # The words read, line by line, and where: [{"text", "box": [[x, y] x 4] in stored pixels, "score"}].
+    text = models.TextField(blank=True)
+    boxes = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"OCR of image {self.image_id}"

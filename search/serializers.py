@@ -94,6 +94,12 @@ def _moment(value) -> str | None:
     return _DATETIME.to_representation(value) if value else None
 
 
+def words_read(image: Image) -> str:
+    """The words read in the image (its `OcrRun`, loaded with the result); "" until read."""
+    run = getattr(image, "ocr_run", None)  # a missing run raises a DoesNotExist that is an AttributeError
+    return run.text if run is not None else ""
+
+
 def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> dict:
     thumbnail = urls("image-thumbnail", image.pk) if image.thumbnail else None
     data = {
@@ -124,7 +130,7 @@ def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> di
         "pdq_hash": result.pdq_hash,
         "pdq_quality": result.pdq_quality,
         "embedding_model": image.embedding_model,
-        "ocr_text": image.ocr_text,
+        "ocr_text": words_read(image),
     }
     if private:
         data["moderation"] = image.moderation

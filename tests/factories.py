@@ -19,7 +19,7 @@ from ingestion import services
 from ingestion.intake import Intake, Source
 from ingestion.models import Image
 from search.engines.vector_store import PK, VECTOR, VectorStore, get_client
-from search.models import HashVariant
+from search.models import HashVariant, OcrRun
 from search.pipeline.indexing import IndexReport, index_images
 from search.variants import PLAIN
 
@@ -122,6 +122,13 @@ def make_image(
         Image.objects.filter(pk=image.pk).update(created_at=created_at)
         image.refresh_from_db()
     return image
+
+
+def read_words(image: Image | int, text: str, boxes: list | None = None) -> None:
+    """Store the words read in an image where the OCR worker does (search's `OcrRun`), without
+    running the OCR engine: the keyword index follows by its triggers."""
+    pk = image if isinstance(image, int) else image.pk
+    OcrRun.objects.update_or_create(image_id=pk, defaults={"text": text, "boxes": boxes or []})
 
 
 def index(*images: Image, force: bool = False) -> IndexReport:

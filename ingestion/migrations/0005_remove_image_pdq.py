@@ -13,7 +13,7 @@ TABLE = "ingestion_image"
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ingestion", "0003_image_trash"),
+        ("ingestion", "0004_remove_image_ocr"),
         ("search", "0006_plain_hash_variant"),
     ]
 

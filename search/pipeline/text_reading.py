@@ -2,9 +2,10 @@
 queue once they are indexed, so reading (0.2-1.5 s an image on a CPU) never delays `indexed` and
 never holds the ingest worker (`make run` starts it with OCR_THREADS onnxruntime threads).
 
-Stored on the image (`ocr_text`, `ocr_boxes`); the keyword index follows by its SQL triggers. An
-`OcrRun` row marks an image as read, even when it holds no words, so `reconcile` can queue exactly
-the images never read (uploads made while no worker ran, images from before OCR existed)."""
+Stored in the image's `OcrRun` (`text`, `boxes`), written in one place; the keyword index follows by
+its SQL triggers. The run marks an image as read, even when it holds no words, so `reconcile` can
+queue exactly the images never read (uploads made while no worker ran, images from before OCR
+existed)."""
 
 from __future__ import annotations
 
@@ -128,10 +129,12 @@ def read_images(ids: list[int], *, force: bool = False) -> OcrReport:
             report.failed.append(image.pk)
         millis = round((time.perf_counter() - started) * 1000)
         report.millis += millis
-        if not Image.objects.filter(pk=image.pk).update(ocr_text=text, ocr_boxes=boxes):
-            continue  # deleted meanwhile
+        if not Image.objects.filter(pk=image.pk).exists():
+            continue  # deleted or trashed meanwhile (SQLite checks the foreign key only at commit)
         try:
-            OcrRun.objects.update_or_create(image_id=image.pk, defaults={"millis": millis, "error": error})
+            OcrRun.objects.update_or_create(
+                image_id=image.pk, defaults={"text": text, "boxes": boxes, "millis": millis, "error": error}
+            )
         except IntegrityError:
             continue  # deleted meanwhile
         report.read.append(image.pk)

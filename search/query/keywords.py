@@ -195,8 +195,8 @@ def search(query: Query, images: QuerySet[Image], limit: int) -> list[KeywordHit
 
 
 def rebuild() -> int:
-    """Rebuild the keyword index from the images (the triggers keep it in step; this repairs it):
-    `manage.py reconcile --keywords`."""
+    """Rebuild the keyword index from the images and the words read in them (`OcrRun`; the triggers
+    keep it in step, this repairs it): `manage.py reconcile --keywords`."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("DELETE FROM search_keywords")
@@ -204,7 +204,8 @@ def rebuild() -> int:
                 "INSERT INTO search_keywords(rowid, title, tags, filename, ocr) SELECT i.id, i.title, "
                 "(SELECT COALESCE(group_concat(t.name, ', '), '') FROM ingestion_image_tags it "
                 "JOIN ingestion_tag t ON t.id = it.tag_id WHERE it.image_id = i.id), "
-                "i.original_filename, i.ocr_text FROM ingestion_image i"
+                "i.original_filename, COALESCE(r.text, '') FROM ingestion_image i "
+                "LEFT JOIN search_ocrrun r ON r.image_id = i.id"
             )
         else:
             cursor.execute("DELETE FROM search_keywords")
@@ -212,6 +213,7 @@ def rebuild() -> int:
                 "INSERT INTO search_keywords (image_id, title, tags, filename, ocr) SELECT i.id, i.title, "
                 "(SELECT COALESCE(string_agg(t.name, ', ' ORDER BY t.name), '') FROM ingestion_image_tags it "
                 "JOIN ingestion_tag t ON t.id = it.tag_id WHERE it.image_id = i.id), "
-                "i.original_filename, i.ocr_text FROM ingestion_image i"
+                "i.original_filename, COALESCE(r.text, '') FROM ingestion_image i "
+                "LEFT JOIN search_ocrrun r ON r.image_id = i.id"
             )
         return cursor.rowcount

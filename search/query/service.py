@@ -133,9 +133,14 @@ def candidates(user, params: SearchParams) -> QuerySet[Image]:
     return Image.objects.filter(scope(user, params).as_q())
 
 
+# Loaded with a result's image: its owner's name and the words read in it (`image.ocr_run.text`,
+# shown by the JSON and the results page), in the same query.
+RESULT_RELATIONS = ("owner", "ocr_run")
+
+
 def hydrate(hits: list[Hit], user, params: SearchParams) -> list[Result]:
     """Rows in hit order; vectors whose rows are gone, hidden or filtered out are dropped."""
-    rows = candidates(user, params).filter(pk__in=[hit.id for hit in hits]).select_related("owner")
+    rows = candidates(user, params).filter(pk__in=[hit.id for hit in hits]).select_related(*RESULT_RELATIONS)
     by_id = {row.pk: row for row in with_plain_hash(rows).prefetch_related("tags")}
     return [
         Result(by_id[hit.id], hit.score, ("semantic",), **_plain_of(by_id[hit.id]))
@@ -303,9 +308,8 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
     page = rows[params.offset : params.offset + params.limit]
     # `allowed` has just applied the visibility rule and every filter to these ids: load the page
     # by primary key without evaluating them again.
-    images = {
-        i.pk: i for i in with_tags(Image.objects.select_related("owner").filter(pk__in=[r.pk for r in page]))
-    }
+    loaded = Image.objects.select_related(*RESULT_RELATIONS).filter(pk__in=[r.pk for r in page])
+    images = {i.pk: i for i in with_tags(loaded)}
     results = []
     for row in page:
         image = images.get(row.pk)

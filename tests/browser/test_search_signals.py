@@ -9,8 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from ingestion.models import Image
-from tests.factories import index, make_image, make_user
+from tests.factories import index, make_image, make_user, read_words
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +19,7 @@ def test_words_in_images_are_found_marked_and_fed_back(page: Page, live_server, 
     sign = make_image(alice, "square", title="Trip")
     others = [make_image(alice, kind) for kind in ("circle", "stripes", "triangle")]
     index(sign, *others)
-    Image.objects.filter(pk=sign.pk).update(ocr_text="欢迎光临杭州西湖")
+    read_words(sign, "欢迎光临杭州西湖")
 
     page.goto(live_server.url + "/search/")
     page.locator("#search-filters > summary").click()  # the query help sits with the filters

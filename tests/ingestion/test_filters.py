@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import Group as AuthGroup
+from django.db.models import Q
 
+from ingestion import filters
 from ingestion.access import MODERATORS_GROUP
 from ingestion.filters import UNKNOWN_OWNER, ImageFilter, VectorTerms, Viewer
 from ingestion.forms import ImageListForm
@@ -25,7 +27,7 @@ from search.engines.vector_store import PK, SearchFilter, VectorStore, close_cli
 from search.forms import SearchForm
 from search.index import image_row
 from search.query.service import candidates, hidden_ids
-from tests.factories import draw_image, image_bytes, make_image, make_user
+from tests.factories import draw_image, image_bytes, make_image, make_user, read_words
 
 DIM = 4
 STRONG = "Strong"  # every row just written, on the server too
@@ -83,6 +85,26 @@ def test_unknown_owner_and_no_withheld_image_match_nothing() -> None:
     assert not ImageFilter(owner_id=5).matches_nothing
 
 
+@pytest.mark.django_db
+def test_has_text_reads_the_words_search_keeps(monkeypatch) -> None:
+    """The words live in search's OcrRun: search hands the condition down; without it (no app
+    reads words) no image has any."""
+    alice = make_user("alice")
+    sale, blank, unread = (make_image(alice, kind) for kind in ("square", "circle", "stripes"))
+    read_words(sale, "SALE")
+    read_words(blank, "")  # read, no words found
+
+    def chosen(has_text: bool) -> set[int]:
+        return set(Image.objects.filter(ImageFilter(has_text=has_text).as_q()).values_list("pk", flat=True))
+
+    assert chosen(True) == {sale.pk}
+    assert chosen(False) == {blank.pk, unread.pk}
+    monkeypatch.setattr(filters, "_conditions", {"has_text": filters._no_words_read})
+    assert chosen(True) == set() and chosen(False) == {sale.pk, blank.pk, unread.pk}
+    with pytest.raises(ValueError, match="No filter 'words'"):
+        filters.provide_condition("words", lambda wanted: Q())
+
+
 # ---------------------------------------------------------------------------- equal answers
 
 
@@ -120,8 +142,10 @@ def library(rng: random.Random) -> dict[str, object]:
             created_at=rng.choice(INSTANTS),
             status=rng.choice([Image.Status.INDEXED] * 5 + [Image.Status.PENDING, Image.Status.FAILED]),
             moderation=Image.Moderation.HIDDEN if rng.random() < 0.3 else Image.Moderation.VISIBLE,
-            ocr_text=rng.choice(["", "", "SALE"]),
         )
+        words = rng.choice(["", "", "SALE"])
+        if words or i % 2:  # read with words, read without any, or never read
+            read_words(image, words)
     return users
 
 

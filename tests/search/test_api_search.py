@@ -13,7 +13,16 @@ from ingestion.models import Image
 from search.engines.encoder import get_encoder
 from search.query import queries
 from search.query.queries import QueryVector, weighted
-from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user, noise_png
+from tests.factories import (
+    api_client,
+    draw_image,
+    image_bytes,
+    index,
+    make_image,
+    make_user,
+    noise_png,
+    read_words,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -241,8 +250,8 @@ def labelled(clean_index) -> dict[str, Image]:
         "diary": make_image(alice, "circle", color=(0, 0, 200), title="notes", visibility="private"),
     }
     index(*images.values())
-    Image.objects.filter(pk=images["sign"].pk).update(ocr_text="欢迎光临杭州西湖")
-    Image.objects.filter(pk=images["diary"].pk).update(ocr_text="my secret password hunter2")
+    read_words(images["sign"], "欢迎光临杭州西湖")
+    read_words(images["diary"], "my secret password hunter2")
     return images
 
 

@@ -9,10 +9,11 @@ from django.db import connection
 
 from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
+from search.models import OcrRun
 from search.query import keywords
 from search.query.query_language import parse
 from search.query.service import SearchParams, candidates
-from tests.factories import make_image, make_user
+from tests.factories import make_image, make_user, read_words
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +21,15 @@ pytestmark = pytest.mark.django_db
 def indexed_image(owner, kind: str = "circle", **fields) -> Image:
     """A row the search may show (indexed), without running the model: the keyword side only
     reads the database."""
-    ocr_text = fields.pop("ocr_text", "")
+    ocr_text = fields.pop("ocr_text", "")  # the words read: search's OcrRun keeps them
     filename = fields.pop("filename", None)
     image = make_image(owner, kind, **fields)
-    changes = {"status": Image.Status.INDEXED, "ocr_text": ocr_text}
+    changes = {"status": Image.Status.INDEXED}
     if filename:
         changes["original_filename"] = filename
     Image.objects.filter(pk=image.pk).update(**changes)
+    if ocr_text:
+        read_words(image, ocr_text)
     image.refresh_from_db()
     return image
 
@@ -59,7 +62,7 @@ def test_fields_say_which_signal_matched(alice) -> None:
     image = indexed_image(
         alice, title="Zebra at noon", tags=["zebra-crossing", "street"], filename="IMG_0042.jpg"
     )
-    Image.objects.filter(pk=image.pk).update(ocr_text="STOP")
+    read_words(image, "STOP")
     assert hit("zebra").fields == ("title", "tags")
     assert hit("zebra-crossing").fields == ("tags",)
     assert hit("img_0042").fields == ("filename",)
@@ -142,9 +145,16 @@ def test_triggers_follow_every_write(alice) -> None:
     Tag.objects.filter(name="holiday").update(name="vacation")
     assert find("vacation") == [image.pk] and find("holiday") == []
 
-    Image.objects.filter(pk=image.pk).update(ocr_text="OPEN 24 HOURS")  # the OCR worker's write
+    read_words(image, "OPEN 24 HOURS")  # the OCR worker's first read: a new OcrRun
     assert find("24 hours") == [image.pk]
-    image.delete()
+    Image.objects.filter(pk=image.pk).update(title="closed shop")  # the words stay
+    assert find("24 hours") == find("closed") == [image.pk]
+    read_words(image, "CLOSED SUNDAYS")  # read again (reconcile --ocr --force)
+    assert find("sundays") == [image.pk] and find("24 hours") == []
+    OcrRun.objects.filter(image=image).delete()
+    assert find("sundays") == [] and find("closed") == [image.pk]
+    read_words(image, "OPEN 24 HOURS")
+    image.delete()  # its run with it
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM search_keywords")
         assert cursor.fetchone()[0] == 0

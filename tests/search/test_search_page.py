@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from ingestion.models import Image
-from tests.factories import PASSWORD, index, make_image, make_user
+from tests.factories import PASSWORD, index, make_image, make_user, read_words
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +137,7 @@ def test_text_matches_are_marked_with_feedback_links(clean_index) -> None:
     sign = make_image(alice, "square", title="Lake trip", tags=["holiday"])
     other = make_image(alice, "circle", title="Lake <b>view</b>")
     index(sign, other)
-    Image.objects.filter(pk=sign.pk).update(ocr_text="欢迎光临杭州西湖 " + "lorem ipsum " * 30)
+    read_words(sign, "欢迎光临杭州西湖 " + "lorem ipsum " * 30)
     html = Client().get("/search/", {"q": "西湖", "mode": "text"}).content.decode()
     results = html.split('id="results"', 1)[1]
     assert f'data-result-id="{sign.pk}"' in results and f'data-result-id="{other.pk}"' not in results
@@ -158,6 +157,6 @@ def test_the_image_page_shows_the_words_read_in_it(clean_index) -> None:
     image = make_image(alice, "square")
     index(image)
     assert "not read yet" in Client().get(f"/images/{image.pk}/").content.decode()
-    Image.objects.filter(pk=image.pk).update(ocr_text="OPEN <24> HOURS")
+    read_words(image, "OPEN <24> HOURS")
     page = Client().get(f"/images/{image.pk}/").content.decode()
     assert '<pre class="ocr-text">OPEN &lt;24&gt; HOURS</pre>' in page

@@ -25,7 +25,7 @@ from search.query.query_language import parse
 from search.query.service import SearchParams, run_search, search
 from search.serializers import SearchResultSerializer, results_context, results_json
 from search.variants import PLAIN
-from tests.factories import make_user
+from tests.factories import make_user, read_words
 
 pytestmark = pytest.mark.django_db
 DIM = 16
@@ -56,7 +56,6 @@ def library(clean_index) -> dict:
             height=480,
             sha256=f"{i:064x}",
             status=Image.Status.INDEXED,
-            ocr_text="harbour street" if i % 3 == 0 else "",
             taken_at=datetime(2024, 5, 1, tzinfo=UTC) if i % 4 == 0 else None,
         )
         image.set_embedding(_vector(i), "test-model")
@@ -64,6 +63,8 @@ def library(clean_index) -> dict:
     images = Image.objects.bulk_create(rows)
     for i, image in enumerate(images):
         image.tags.set([tags[i % 4], tags[(i + 1) % 4]])
+        if i % 3 == 0:
+            read_words(image, "harbour street")
     # Their own PDQ hashes (random: no two are copies), but none yet for every fifth.
     rng = np.random.default_rng(7)
     HashVariant.objects.bulk_create(

@@ -14,7 +14,7 @@ from search.forms import SearchForm
 from search.query.queries import BadQuery, QueryVector
 from search.query.query_language import parse
 from search.query.service import SearchParams, run_search, search, similar_to
-from tests.factories import index, make_image, make_user
+from tests.factories import index, make_image, make_user, read_words
 
 
 @pytest.fixture(autouse=True)
@@ -136,7 +136,7 @@ def test_similar_to_an_unindexed_image() -> None:
 
 
 def test_text_mode_needs_no_model_and_respects_visibility(indexed: Indexed) -> None:
-    Image.objects.filter(pk=indexed.secret.pk).update(ocr_text="square root")
+    read_words(indexed.secret, "square root")
     Image.objects.filter(pk=indexed.square.pk).update(title="a square")
     text = SearchParams(mode="text")
     results, model = search(parse("square"), indexed.alice, text)
@@ -149,7 +149,7 @@ def test_text_mode_needs_no_model_and_respects_visibility(indexed: Indexed) -> N
 
 
 def test_database_filters_apply_to_the_vector_side(indexed: Indexed) -> None:
-    Image.objects.filter(pk=indexed.stripes.pk).update(ocr_text="SALE")
+    read_words(indexed.stripes, "SALE")
     indexed.circle.tags.add(Tag.objects.create(name="round"))
     query = indexed.query(indexed.square)
 
