@@ -11,6 +11,7 @@ from ingestion.access import is_moderator
 from ingestion.models import Image
 from ingestion.serializers import ImageSerializer
 
+from .image_facts import embeddings
 from .query.duplicates import Duplicate
 from .query.service import Result
 
@@ -94,7 +95,7 @@ def _moment(value) -> str | None:
     return _DATETIME.to_representation(value) if value else None
 
 
-def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> dict:
+def _result_json(image: Image, result: Result, urls: _Urls, private: bool, embedding_model: str) -> dict:
     thumbnail = urls("image-thumbnail", image.pk) if image.thumbnail else None
     data = {
         "id": image.pk,
@@ -123,7 +124,7 @@ def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> di
         "sha256": image.sha256,
         "pdq_hash": image.pdq_hash,
         "pdq_quality": image.pdq_quality,
-        "embedding_model": image.embedding_model,
+        "embedding_model": embedding_model,
         "ocr_text": image.ocr_text,
     }
     if private:
@@ -139,8 +140,15 @@ def results_json(results: list[Result], request) -> list[dict]:
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     moderator = signed_in and is_moderator(user)
+    models = embeddings([r.image.pk for r in results]) if results else {}  # one query for the page
     return [
-        _result_json(r.image, r, urls, signed_in and (moderator or user.pk == r.image.owner_id))
+        _result_json(
+            r.image,
+            r,
+            urls,
+            signed_in and (moderator or user.pk == r.image.owner_id),
+            models.get(r.image.pk, {}).get("embedding_model", ""),
+        )
         for r in results
     ]
 

@@ -19,6 +19,7 @@ from ingestion.access import listed_images
 from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 
+from .. import vectors
 from ..engines.encoder.families import language_hint, search_min_score
 from ..engines.vector_store import Hit, SearchFilter
 from ..index import embedding_store
@@ -293,6 +294,10 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
     images = {
         i.pk: i for i in with_tags(Image.objects.select_related("owner").filter(pk__in=[r.pk for r in page]))
     }
+    # Found by their words only: their cosine with the query, from their stored vectors (only the
+    # page's scores are shown; ranking and collapsing never read them). One query for the page.
+    worded = [row.pk for row in page if entries[row.pk].vector_score is None]
+    stored = vectors.of_images(worded, vector.model_id) if vector is not None and worded else {}
     results = []
     for row in page:
         image = images.get(row.pk)
@@ -300,9 +305,7 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
             continue
         score = row.score
         if vector is not None and entries[row.pk].vector_score is None:
-            # Found by its words only: its cosine with the query, from the row just loaded (only
-            # the page's scores are shown; ranking and collapsing never read them).
-            cosine = _cosine(vector, image.embedding, image.embedding_model)
+            cosine = _cosine(vector, stored.get(row.pk))
             score = score if cosine is None else cosine
         entry = entries[row.pk]
         results.append(Result(image, score, row.matches, row.copies, entry.ranked_by, entry.rank_score))
@@ -326,11 +329,8 @@ def with_tags(images: QuerySet[Image]) -> list[Image]:
     return found
 
 
-def _cosine(query: QueryVector, blob: bytes | None, model_id: str) -> float | None:
-    if not blob or model_id != query.model_id:
-        return None
-    vector = np.frombuffer(bytes(blob), dtype=np.float32)
-    if vector.shape != query.vector.shape:
+def _cosine(query: QueryVector, vector: np.ndarray | None) -> float | None:
+    if vector is None or vector.shape != query.vector.shape:
         return None
     return float(np.dot(query.vector, vector) / (float(np.linalg.norm(vector)) or 1.0))
 
@@ -360,7 +360,7 @@ def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
 
 def similar_to(image: Image, user, params: SearchParams) -> list[Result]:
     """Neighbours of a stored image from its stored vector: no re-encoding."""
-    vector = image.embedding_vector()
-    if vector is None:
+    model_id, stored = switching.active_vectors([image.pk])
+    if image.pk not in stored:
         raise BadQuery("This image is not indexed yet, so it has no neighbours to show.")
-    return run_search(QueryVector(image.embedding_model, vector), user, params.excluding([image.pk]))
+    return run_search(QueryVector(model_id, stored[image.pk]), user, params.excluding([image.pk]))
