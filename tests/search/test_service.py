@@ -14,7 +14,7 @@ from search.forms import SearchForm
 from search.query.queries import BadQuery, QueryVector
 from search.query.query_language import parse
 from search.query.service import SearchParams, run_search, search, similar_to
-from tests.factories import index, make_image, make_user
+from tests.factories import index, make_image, make_user, model_of, vector_of
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ class Indexed:
     secret: Image  # bob's, private
 
     def query(self, image: Image) -> QueryVector:
-        return QueryVector(image.embedding_model, image.embedding_vector())
+        return QueryVector(model_of(image), vector_of(image))
 
 
 @pytest.fixture
