@@ -8,12 +8,21 @@ Backwards (the old layout kept the vector the image answers with in `Image.embed
 the other models' vectors as rows): each image's row of the active model (the switch row's
 `active` while CLIP_MODEL is still the one it was written under, else CLIP_MODEL, as
 `search.pipeline.switching.active_model_id` decides), or, failing that, its most recent row (the
-highest id), moves back into `Image.embedding` and leaves ModelEmbedding; every other row stays."""
+highest id), moves back into `Image.embedding` and leaves ModelEmbedding; every other row stays.
+
+SQLite also gets the keyword triggers on `ingestion_image` back (and the keyword index rebuilt):
+ingestion.0003_image_trash rebuilds that table, which drops them wherever search.0001 ran first (a
+database upgraded across both, and every fresh one once this migration orders search.0001 before
+ingestion.0003). Idempotent: the triggers are dropped if present and created again."""
+
+import importlib
 
 from django.conf import settings
 from django.db import migrations
 
 BATCH = 500
+KEYWORDS = importlib.import_module("search.migrations.0001_keyword_index")
+IMAGE_TRIGGERS = ("search_keywords_image_ai", "search_keywords_image_au", "search_keywords_image_ad")
 
 
 def _active_model(apps) -> str:
@@ -65,10 +74,26 @@ def backwards(apps, schema_editor):
         batch.delete()
 
 
+def restore_keyword_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "sqlite":
+        return  # PostgreSQL keeps triggers when a table changes
+    for name in IMAGE_TRIGGERS:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}", params=None)
+    for sql in KEYWORDS.SQLITE:
+        if sql.startswith(tuple(f"CREATE TRIGGER {name} " for name in IMAGE_TRIGGERS)):
+            schema_editor.execute(sql, params=None)
+    schema_editor.execute("DELETE FROM search_keywords", params=None)
+    fill = [sql for sql in KEYWORDS.SQLITE if sql.startswith("INSERT INTO search_keywords")]
+    schema_editor.execute(fill[0], params=None)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("search", "0004_suggested_labels"),
         ("ingestion", "0003_image_trash"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [
+        migrations.RunPython(forwards, backwards),
+        migrations.RunPython(restore_keyword_triggers, migrations.RunPython.noop),
+    ]
