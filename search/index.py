@@ -175,6 +175,8 @@ def publish(images: Sequence[Image]) -> None:
 
 def unpublish(images: Sequence[Image]) -> None:
     """Remove the images from every collection they were published to. Raises VectorStoreError."""
+    # Deleted images' vectors were read before they cascaded away (the instances keep them).
+    prefetch_related_objects([i for i in images if i.pk is not None], "model_embeddings")
     for store, rows in _by_store(images).values():
         store.delete([row.id for row in rows])
         store.flush()
