@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from ingestion.models import Image
 
@@ -29,6 +29,12 @@ def of_images(image_ids: Iterable[int], model_id: str) -> dict[int, np.ndarray]:
 
 def of_image(image_id: int, model_id: str) -> np.ndarray | None:
     return of_images([image_id], model_id).get(image_id)
+
+
+def stored_vector(model_id: str) -> Subquery:
+    """For `annotate`: the outer image's vector of `model_id` (bytes, or None where it has none)."""
+    rows = ModelEmbedding.objects.filter(image=OuterRef("pk"), model_id=model_id)
+    return Subquery(rows.values("vector")[:1])
 
 
 def holding(image_ids: Iterable[int], model_id: str) -> set[int]:

@@ -291,13 +291,10 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
     page = rows[params.offset : params.offset + params.limit]
     # `allowed` has just applied the visibility rule and every filter to these ids: load the page
     # by primary key without evaluating them again.
-    images = {
-        i.pk: i for i in with_tags(Image.objects.select_related("owner").filter(pk__in=[r.pk for r in page]))
-    }
-    # Found by their words only: their cosine with the query, from their stored vectors (only the
-    # page's scores are shown; ranking and collapsing never read them). One query for the page.
-    worded = [row.pk for row in page if entries[row.pk].vector_score is None]
-    stored = vectors.of_images(worded, vector.model_id) if vector is not None and worded else {}
+    rows = Image.objects.select_related("owner").filter(pk__in=[r.pk for r in page])
+    if vector is not None:  # each row's stored vector of the query's model, in the same query
+        rows = rows.annotate(stored_vector=vectors.stored_vector(vector.model_id))
+    images = {i.pk: i for i in with_tags(rows)}
     results = []
     for row in page:
         image = images.get(row.pk)
@@ -305,7 +302,9 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
             continue
         score = row.score
         if vector is not None and entries[row.pk].vector_score is None:
-            cosine = _cosine(vector, stored.get(row.pk))
+            # Found by its words only: its cosine with the query, from the row just loaded (only
+            # the page's scores are shown; ranking and collapsing never read them).
+            cosine = _cosine(vector, image.stored_vector)
             score = score if cosine is None else cosine
         entry = entries[row.pk]
         results.append(Result(image, score, row.matches, row.copies, entry.ranked_by, entry.rank_score))
@@ -329,7 +328,8 @@ def with_tags(images: QuerySet[Image]) -> list[Image]:
     return found
 
 
-def _cosine(query: QueryVector, vector: np.ndarray | None) -> float | None:
+def _cosine(query: QueryVector, blob: bytes | None) -> float | None:
+    vector = vectors.as_vector(blob) if blob else None
     if vector is None or vector.shape != query.vector.shape:
         return None
     return float(np.dot(query.vector, vector) / (float(np.linalg.norm(vector)) or 1.0))

@@ -90,7 +90,7 @@ def test_a_page_costs_the_same_few_queries_at_5_and_50_results(library: dict, se
         assert len(body) == limit and all(len(r["tags"]) == 2 for r in body)
         counts[limit] = len(queries.captured_queries)
     # The keyword side (one per term, words included), the candidates' filters and stored vectors
-    # (one), the page's rows with owners (one) and its tags (one), and for the JSON's
+    # (one), the page's rows with owners and vectors (one) and its tags (one), and for the JSON's
     # `embedding_model` the active model (one) and which images have its vector (one): never a
     # query per result.
     assert counts == {5: 6, 50: 6}, counts
