@@ -269,4 +269,4 @@ def sync_variants() -> SyncResult:
 
 def embedding_models() -> dict[str, int]:
     """Model id -> dimension of every embedding the database holds."""
-    return vectors.models()
+    return vectors.model_dimensions()

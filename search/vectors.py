@@ -65,7 +65,7 @@ def dimension(model_id: str) -> int:
     return 0 if row is None else len(row.as_array())
 
 
-def models() -> dict[str, int]:
+def model_dimensions() -> dict[str, int]:
     """Model id -> dimension of every model the database holds vectors of."""
     ids = ModelEmbedding.objects.order_by().values_list("model_id", flat=True).distinct()
     return {model_id: dimension(model_id) for model_id in ids}
