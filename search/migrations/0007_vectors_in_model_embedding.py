@@ -10,10 +10,11 @@ the other models' vectors as rows): each image's row of the active model (the sw
 `search.pipeline.switching.active_model_id` decides), or, failing that, its most recent row (the
 highest id), moves back into `Image.embedding` and leaves ModelEmbedding; every other row stays.
 
-SQLite also gets the keyword triggers on `ingestion_image` back (and the keyword index rebuilt):
-ingestion.0003_image_trash rebuilds that table, which drops them wherever search.0001 ran first (a
-database upgraded across both, and every fresh one once this migration orders search.0001 before
-ingestion.0003). Idempotent: the triggers are dropped if present and created again."""
+SQLite also gets search.0001's keyword triggers on `ingestion_image` back (and the keyword index
+rebuilt) if they are missing: ingestion.0003_image_trash rebuilds that table, which drops them
+wherever search.0001 ran first (a database upgraded across both, and every fresh one once this
+migration orders search.0001 before ingestion.0003). Nothing is done where they are all there, or
+where `ingestion_image` no longer has the columns they read (a later layout owns them)."""
 
 import importlib
 
@@ -75,8 +76,17 @@ def backwards(apps, schema_editor):
 
 
 def restore_keyword_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
+    connection = schema_editor.connection
+    if connection.vendor != "sqlite":
         return  # PostgreSQL keeps triggers when a table changes
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ingestion_image'"
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, "ingestion_image")}
+    if set(IMAGE_TRIGGERS) <= present or not {"title", "original_filename", "ocr_text"} <= columns:
+        return
     for name in IMAGE_TRIGGERS:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}", params=None)
     for sql in KEYWORDS.SQLITE:

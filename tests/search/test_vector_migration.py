@@ -97,17 +97,19 @@ def test_the_vectors_move_into_model_embedding_and_back(settings):
     assert vectors_of(apps) == {(switched.pk, "demo-64", blob(3, dim=2))}
 
 
-def test_the_keyword_triggers_survive_the_migrations_both_ways():
-    migrate(before_the_move())
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
-    if connection.vendor != "sqlite":
-        return  # PostgreSQL never drops them
+def image_triggers() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ingestion_image'"
         )
-        assert {row[0] for row in cursor.fetchall()} == {
-            "search_keywords_image_ai",
-            "search_keywords_image_au",
-            "search_keywords_image_ad",
-        }
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL never drops triggers with a column")
+def test_the_keyword_triggers_survive_the_migrations_both_ways():
+    before = image_triggers()
+    assert before  # the keyword index follows the images' titles and file names
+    migrate(before_the_move())
+    assert image_triggers() == before
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    assert image_triggers() == before
