@@ -30,7 +30,7 @@ from search import index
 from search.engines import ocr
 from search.engines.encoder import load_encoder
 from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, close_client
-from search.models import OcrRun
+from search.models import ModelEmbedding, OcrRun
 from search.query.queries import QueryVector, weighted
 from search.query.query_language import parse
 from search.query.service import SearchParams, search
@@ -192,7 +192,7 @@ def bench_hybrid(encoder, count: int, n_queries: int) -> dict[str, float]:
 def _hybrid_in_transaction(encoder, base, rng, count: int, n_queries: int) -> dict[str, float]:
     user = get_user_model().objects.create(username=f"bench-{time.time_ns()}")
     now = timezone.now()
-    rows, texts = [], []
+    rows, texts, unit_vectors = [], [], []
     for i in range(count):
         vector = base[i % len(base)] + rng.normal(0, 0.05, base.shape[1]).astype(np.float32)
         words = " ".join(WORDS[j] for j in rng.integers(0, len(WORDS), 3))
@@ -211,16 +211,24 @@ def _hybrid_in_transaction(encoder, base, rng, count: int, n_queries: int) -> di
             status=Image.Status.INDEXED,
             created_at=now,
         )
-        image.set_embedding(vector / np.linalg.norm(vector), encoder.model_id)
+        unit_vectors.append(vector / np.linalg.norm(vector))
         rows.append(image)
     started = time.perf_counter()
     created = Image.objects.bulk_create(rows, batch_size=500)
     read = [OcrRun(image=image, text=text) for image, text in zip(created, texts, strict=True) if text]
     OcrRun.objects.bulk_create(read, batch_size=500)
+    pairs = list(zip(created, unit_vectors, strict=True))
+    ModelEmbedding.objects.bulk_create(
+        [
+            ModelEmbedding(image=i, model_id=encoder.model_id, vector=v.astype(np.float32).tobytes())
+            for i, v in pairs
+        ],
+        batch_size=500,
+    )
     insert_s = time.perf_counter() - started
     store = index.embedding_store(encoder.model_id, encoder.dim)
     for start in range(0, len(created), 1000):
-        store.upsert([index.image_row(img, img.embedding_vector()) for img in created[start : start + 1000]])
+        store.upsert([index.image_row(i, v) for i, v in pairs[start : start + 1000]])
     store.flush()
 
     texts = [

@@ -33,7 +33,7 @@ from ingestion.processing import prepare
 from search import index
 from search.engines.encoder import load_encoder
 from search.engines.vector_store import SearchFilter
-from search.models import HashVariant, OcrRun
+from search.models import HashVariant, ModelEmbedding, OcrRun
 from search.query.queries import embed_texts
 from search.query.service import SearchParams, _window
 from search.variants import PLAIN
@@ -215,7 +215,7 @@ def seed_corpus(owner, count: int) -> None:
     rng = np.random.default_rng(1)
     tags = [Tag.objects.get_or_create(name=w)[0] for w in WORDS[:12]]
     now = timezone.now()
-    rows, texts = [], []
+    rows, texts, unit_vectors = [], [], []
     for i in range(count):
         vector = base[i % len(base)] + rng.normal(0, 0.05, base.shape[1]).astype(np.float32)
         words = lambda n: " ".join(WORDS[j] for j in rng.integers(0, len(WORDS), n))  # noqa: E731
@@ -236,7 +236,7 @@ def seed_corpus(owner, count: int) -> None:
             created_at=now,
             indexed_at=now,
         )
-        image.set_embedding(vector / np.linalg.norm(vector), encoder.model_id)
+        unit_vectors.append(vector / np.linalg.norm(vector))
         rows.append(image)
     created = Image.objects.bulk_create(rows, batch_size=500)
     # Random plain hashes, so no two collapse; but compared, as real images' hashes are.
@@ -246,6 +246,14 @@ def seed_corpus(owner, count: int) -> None:
     )
     read = [OcrRun(image=image, text=text) for image, text in zip(created, texts, strict=True) if text]
     OcrRun.objects.bulk_create(read, batch_size=500)
+    pairs = list(zip(created, unit_vectors, strict=True))
+    ModelEmbedding.objects.bulk_create(
+        [
+            ModelEmbedding(image=i, model_id=encoder.model_id, vector=v.astype(np.float32).tobytes())
+            for i, v in pairs
+        ],
+        batch_size=500,
+    )
     through = Image.tags.through
     through.objects.bulk_create(
         [through(image_id=image.pk, tag_id=tags[k % len(tags)].pk) for k, image in enumerate(created)],
@@ -253,7 +261,7 @@ def seed_corpus(owner, count: int) -> None:
     )
     store = index.embedding_store(encoder.model_id, encoder.dim)
     for start in range(0, len(created), 1000):
-        store.upsert([index.image_row(i, i.embedding_vector()) for i in created[start : start + 1000]])
+        store.upsert([index.image_row(i, v) for i, v in pairs[start : start + 1000]])
     store.flush()
 
 

@@ -6,7 +6,7 @@ from .models import Image, Tag
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "owner", "visibility", "status", "format", "width", "height", "created_at"]
-    list_filter = ["status", "visibility", "format", "embedding_model"]
+    list_filter = ["status", "visibility", "format"]
     search_fields = ["title", "original_filename", "sha256", "owner__username"]
     readonly_fields = [
         "original",
@@ -16,13 +16,11 @@ class ImageAdmin(admin.ModelAdmin):
         "width",
         "height",
         "format",
-        "embedding_model",
         "indexed_at",
         "attempts",
         "created_at",
         "updated_at",
     ]
-    exclude = ["embedding"]
     raw_id_fields = ["owner"]
 
 

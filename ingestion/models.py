@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -114,10 +113,6 @@ class Image(models.Model):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     failure_reason = models.TextField(blank=True)
-    # The embedding lives here too: the database is the source of truth and Milvus
-    # can be rebuilt from it without re-encoding.
-    embedding = models.BinaryField(null=True, blank=True, editable=False)
-    embedding_model = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -245,15 +240,6 @@ class Image(models.Model):
 
     def editable_by(self, user) -> bool:
         return bool(user and user.is_authenticated and (user.pk == self.owner_id or user.is_staff))
-
-    def embedding_vector(self) -> np.ndarray | None:
-        if not self.embedding:
-            return None
-        return np.frombuffer(bytes(self.embedding), dtype=np.float32)
-
-    def set_embedding(self, vector: np.ndarray, model_id: str) -> None:
-        self.embedding = np.asarray(vector, dtype=np.float32).tobytes()
-        self.embedding_model = model_id
 
     def tag_names(self) -> list[str]:
         return [t.name for t in self.tags.all()]

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from ingestion.models import Image
 from search import index
+from search.pipeline import switching
 from search.query import copies
 
 from . import audit, withholding
@@ -74,11 +75,12 @@ def ban_hits(images: list[Image], entries=None) -> dict[int, BanHit]:
 
 
 def _semantic_ban_hits(images: list[Image], enabled, offer) -> None:
+    model_id, stored = switching.active_vectors([image.pk for image in images])
+    entries = enabled.filter(embedding_model=model_id).exclude(embedding=None)
     for image in images:
-        vector = image.embedding_vector()
+        vector = stored.get(image.pk)
         if vector is None:
             continue
-        entries = enabled.filter(embedding_model=image.embedding_model).exclude(embedding=None)
         for start in range(0, entries.count(), _BAN_CHUNK):
             chunk = list(entries.order_by("pk")[start : start + _BAN_CHUNK])
             nearest = copies.closest_vector(vector, np.stack([e.embedding_vector() for e in chunk]))

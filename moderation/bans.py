@@ -21,6 +21,7 @@ from core.errors import BadInput, PayloadTooLarge
 from ingestion.models import Image
 from search import index, variants
 from search.engines.vector_store import VectorRow
+from search.pipeline import switching
 
 from . import audit, rescans, withholding
 from .models import BanCategory, BanEntry, BanHash, Bank, Group, Hold
@@ -118,6 +119,9 @@ def ban_image(
     if image.status != Image.Status.INDEXED or plain is None:
         raise BadInput("image: only an indexed image can be banned (its hashes are not computed yet).")
     bank = bank_named(bank_name)
+    # The ban keeps its own copy of the active model's vector: matching outlives the image.
+    model_id, stored = switching.active_vectors([image.pk])
+    vector = stored.get(image.pk)
     with transaction.atomic():
         entry = BanEntry.objects.create(
             bank=bank,
@@ -125,8 +129,8 @@ def ban_image(
             sha256=image.sha256,
             pdq_hash=plain.pdq_hash,
             pdq_quality=plain.quality,
-            embedding=image.embedding,
-            embedding_model=image.embedding_model,
+            embedding=None if vector is None else vector.tobytes(),
+            embedding_model="" if vector is None else model_id,
             reason=reason[:MAX_REASON],
             category=check_category(category),
             created_by=moderator,

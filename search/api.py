@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from ingestion.access import get_image_for_user
 
 from .forms import MAX_OFFSET, SearchForm, example_image
+from .pipeline import switching
 from .query import copies
 from .query.duplicates import find_duplicates
 from .query.query_language import Query
@@ -150,7 +151,8 @@ def similar(request, pk: int):
     if region is not None:
         results, model_id = similar_to_region(image, region, request.user, params)
         return _results(request, model_id, results)
-    return _results(request, image.embedding_model, similar_to(image, request.user, params))
+    results = similar_to(image, request.user, params)  # the active model's vector of the image
+    return _results(request, switching.active_model_id(), results)
 
 
 @extend_schema(

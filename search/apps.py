@@ -6,7 +6,7 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
-        from django.db.models.signals import post_delete
+        from django.db.models.signals import post_delete, pre_delete
 
         from ingestion import facts, filters, image_page
         from ingestion.models import Image
@@ -27,6 +27,7 @@ class SearchConfig(AppConfig):
         image_visibility_changed.connect(
             handlers.republish_after_visibility_change, sender=Image, dispatch_uid="search-republish"
         )
+        pre_delete.connect(handlers.read_vectors_before_delete, sender=Image, dispatch_uid="search-vectors")
         post_delete.connect(handlers.unpublish_deleted_image, sender=Image, dispatch_uid="search-unpublish")
         image_trashed.connect(handlers.unpublish_trashed_images, sender=Image, dispatch_uid="search-trash")
         image_restored.connect(handlers.republish_restored_image, sender=Image, dispatch_uid="search-restore")

@@ -6,6 +6,7 @@ import copy
 import logging
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 
 from ingestion.models import Image
 
@@ -29,6 +30,13 @@ def republish_after_visibility_change(sender, image_id: int, **kwargs) -> None:
         index.publish([image])
     except VectorStoreError as exc:
         log.warning("Milvus metadata for image %s not updated (reconcile will): %s", image_id, exc)
+
+
+def read_vectors_before_delete(sender, instance: Image, **kwargs) -> None:
+    """Read the image's vectors before they cascade away: `index.placements`, from which
+    `unpublish_deleted_image` learns which collections hold it, finds them on the instance."""
+    if instance.pk is not None:
+        prefetch_related_objects([instance], "model_embeddings")
 
 
 def unpublish_deleted_image(sender, instance: Image, **kwargs) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db.models import Q
 
-from ingestion.models import Image
-
+from . import vectors
 from .models import HashVariant, OcrRun
+from .pipeline import switching
 from .variants import PLAIN
 
 
@@ -24,8 +24,10 @@ def hashes(image_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 
 def embeddings(image_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = Image.all_objects.filter(pk__in=image_ids).values_list("pk", "embedding_model")
-    return {pk: {"embedding_model": model_id} for pk, model_id in rows}
+    """The model whose vector indexes each image: the active model where the image has a vector
+    of it, else "" (not indexed yet, or indexed before a switch and waiting to be again)."""
+    model_id = switching.active_model_id()
+    return {pk: {"embedding_model": model_id} for pk in vectors.holding(image_ids, model_id)}
 
 
 def words(image_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -3,8 +3,8 @@ and reconciling an image across all of them in one place. The rest of the app sp
 `search.engines.vector_store` below speaks rows and collections.
 
 Two kinds of collection, both rebuilt from the database alone:
-- one per embedding model and dimension (cosine), from `Image.embedding` (the active model's
-  vector) and `search.models.ModelEmbedding` (a model being switched to, or the previous one);
+- one per embedding model and dimension (cosine), from `search.models.ModelEmbedding` (the
+  active model's vectors, and those of a model being switched to or of the previous one);
 - one for the images' own PDQ hashes (their `HashVariant` of kind "plain"; `HashStore`: 256-bit
   binary vectors under Hamming on a Milvus server, 32 bytes a hash; +1/-1 float vectors under
   inner product on Milvus Lite, which has no binary vectors; searches answer Hamming distances on
@@ -28,9 +28,9 @@ from django.db.models import prefetch_related_objects
 
 from ingestion.models import Image
 
-from . import variants
+from . import variants, vectors
 from .engines.vector_store import Collection, HashStore, VectorRow, VectorStore, collection_name
-from .models import HashVariant, ModelEmbedding, ModelSwitch, plain_variant, with_plain_hash
+from .models import HashVariant, ModelSwitch, plain_variant, with_plain_hash
 
 PDQ_COLLECTION = "pdq_256"
 _RESTORE_BATCH = 500
@@ -144,14 +144,10 @@ class Placement:
 def placements(image: Image) -> list[Placement]:
     """Every collection `image` belongs in, from what the database holds for it."""
     found = []
-    vector = image.embedding_vector()
-    if vector is not None and image.embedding_model:
-        found.append(Placement(embedding_store(image.embedding_model, len(vector)), image_row(image, vector)))
-    if image.pk is not None:  # a model switch's other vectors (usually prefetched: see publish)
-        for other in image.model_embeddings.all():
-            if other.model_id != image.embedding_model:
-                extra = other.as_array()
-                found.append(Placement(embedding_store(other.model_id, len(extra)), image_row(image, extra)))
+    if image.pk is not None:  # one vector per model (usually prefetched: see publish)
+        for stored in image.model_embeddings.all():
+            vector = stored.as_array()
+            found.append(Placement(embedding_store(stored.model_id, len(vector)), image_row(image, vector)))
     plain = plain_variant(image) if image.pk is not None else None
     if plain is not None:
         found.append(Placement(hash_store(), image_row(image, plain.pdq_hash)))
@@ -181,6 +177,8 @@ def publish(images: Sequence[Image]) -> None:
 
 def unpublish(images: Sequence[Image]) -> None:
     """Remove the images from every collection they were published to. Raises VectorStoreError."""
+    # Deleted images' vectors were read before they cascaded away (the instances keep them).
+    prefetch_related_objects([i for i in images if i.pk is not None], "model_embeddings")
     for store, rows in _by_store(images).values():
         store.delete([row.id for row in rows])
         store.flush()
@@ -194,7 +192,8 @@ def unpublish(images: Sequence[Image]) -> None:
     if variant_ids:
         variant_store().delete(variant_ids)
         variant_store().flush()
-    # Likewise its vectors of a model switch's other models (ModelEmbedding rows cascade away).
+    # Likewise its vectors of a model switch's other models, should the rows have cascaded away
+    # unread (`search.handlers.read_vectors_before_delete` keeps them for `placements`).
     for store in switch_stores():
         if ids:
             store.delete(ids)
@@ -239,23 +238,11 @@ def sync_collection(
 
 
 def model_rows(model_id: str) -> Callable[[list[int]], list[VectorRow]]:
-    """Rows of one model's collection for these image ids, from wherever the database keeps the
-    vector: `Image.embedding` when it is that model's, else its ModelEmbedding row."""
+    """Rows of one model's collection for these image ids, from their ModelEmbedding rows."""
 
     def rows_for(ids: list[int]) -> list[VectorRow]:
-        images = Image.objects.filter(pk__in=ids)
-        others = dict(
-            ModelEmbedding.objects.filter(model_id=model_id, image_id__in=ids).values_list(
-                "image_id", "vector"
-            )
-        )
-        rows = []
-        for image in images:
-            if image.embedding_model == model_id and image.embedding:
-                rows.append(image_row(image, image.embedding_vector()))
-            elif image.pk in others:
-                rows.append(image_row(image, np.frombuffer(bytes(others[image.pk]), dtype=np.float32)))
-        return rows
+        stored = vectors.of_images(ids, model_id)
+        return [image_row(image, stored[image.pk]) for image in Image.objects.filter(pk__in=list(stored))]
 
     return rows_for
 
@@ -289,19 +276,4 @@ def sync_variants() -> SyncResult:
 
 def embedding_models() -> dict[str, int]:
     """Model id -> dimension of every embedding the database holds."""
-    found: dict[str, int] = {}
-    models = (
-        Image.objects.exclude(embedding=None)
-        .exclude(embedding_model="")
-        .order_by()  # the default ordering would make DISTINCT return one row per image
-        .values_list("embedding_model", flat=True)
-        .distinct()
-    )
-    for model_id in models:
-        sample = Image.objects.filter(embedding_model=model_id).exclude(embedding=None).first()
-        found[model_id] = len(sample.embedding_vector())
-    others = ModelEmbedding.objects.order_by().values_list("model_id", flat=True).distinct()
-    for model_id in others:
-        if model_id not in found:
-            found[model_id] = len(ModelEmbedding.objects.filter(model_id=model_id).first().as_array())
-    return found
+    return vectors.model_dimensions()

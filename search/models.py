@@ -66,11 +66,12 @@ def with_plain_hash(images: QuerySet[Image]) -> QuerySet[Image]:
 
 
 class ModelEmbedding(models.Model):
-    """An image's vector from a model other than the one in `Image.embedding`: the model being
-    built during a switch, and the previous one after it (until it is dropped). The database stays
-    the source of truth: every embedding collection in Milvus is rebuilt from these rows and
-    `Image.embedding` (`reconcile`). Which images have a row for the target model is also the
-    build's cursor: a restarted build encodes only the images still without one."""
+    """An image's vector from one model: the one home of every vector (`search.vectors`). The row
+    of the active model is the one searches read; during a switch the target model's rows are
+    written beside it, and after one the previous model's stay until it is dropped. The database
+    stays the source of truth: every embedding collection in Milvus is rebuilt from these rows
+    (`reconcile`). Which images have a row for the target model is also the build's cursor: a
+    restarted build encodes only the images still without one."""
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="model_embeddings")
     model_id = models.CharField(max_length=255)

@@ -11,6 +11,7 @@ from ingestion.access import is_moderator
 from ingestion.models import Image
 from ingestion.serializers import ImageSerializer
 
+from .image_facts import embeddings
 from .query.duplicates import Duplicate
 from .query.service import Result
 
@@ -100,7 +101,7 @@ def words_read(image: Image) -> str:
     return run.text if run is not None else ""
 
 
-def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> dict:
+def _result_json(image: Image, result: Result, urls: _Urls, private: bool, embedding_model: str) -> dict:
     thumbnail = urls("image-thumbnail", image.pk) if image.thumbnail else None
     data = {
         "id": image.pk,
@@ -129,7 +130,7 @@ def _result_json(image: Image, result: Result, urls: _Urls, private: bool) -> di
         "sha256": image.sha256,
         "pdq_hash": result.pdq_hash,
         "pdq_quality": result.pdq_quality,
-        "embedding_model": image.embedding_model,
+        "embedding_model": embedding_model,
         "ocr_text": words_read(image),
     }
     if private:
@@ -145,8 +146,15 @@ def results_json(results: list[Result], request) -> list[dict]:
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     moderator = signed_in and is_moderator(user)
+    models = embeddings([r.image.pk for r in results]) if results else {}  # one query for the page
     return [
-        _result_json(r.image, r, urls, signed_in and (moderator or user.pk == r.image.owner_id))
+        _result_json(
+            r.image,
+            r,
+            urls,
+            signed_in and (moderator or user.pk == r.image.owner_id),
+            models.get(r.image.pk, {}).get("embedding_model", ""),
+        )
         for r in results
     ]
 

@@ -18,8 +18,10 @@ from bench.huge_images import huge_jpeg, huge_png  # noqa: F401 (the tests' huge
 from ingestion import services
 from ingestion.intake import Intake, Source
 from ingestion.models import Image
+from search import vectors
 from search.engines.vector_store import PK, VECTOR, VectorStore, get_client
 from search.models import HashVariant, OcrRun
+from search.pipeline import switching
 from search.pipeline.indexing import IndexReport, index_images
 from search.variants import PLAIN
 
@@ -142,6 +144,20 @@ def index(*images: Image, force: bool = False) -> IndexReport:
 def plain_hash(image: Image) -> HashVariant:
     """The image's own PDQ hash: search keeps it as the image's variant of kind "plain"."""
     return HashVariant.objects.get(image_id=image.pk, kind=PLAIN)
+def vector_of(image: Image, model_id: str | None = None) -> np.ndarray | None:
+    """The image's stored vector of `model_id` (the active model's by default), or None."""
+    return vectors.of_image(image.pk, model_id or switching.active_model_id())
+
+
+def model_of(image: Image) -> str:
+    """The model whose vector indexes the image, as the image JSON's `embedding_model` says."""
+    model_id = switching.active_model_id()
+    return model_id if vectors.holding([image.pk], model_id) else ""
+
+
+def give_vector(image: Image, vector: np.ndarray, model_id: str | None = None) -> None:
+    """Store the image's vector of `model_id` (the active model's by default), as indexing would."""
+    vectors.store(model_id or switching.active_model_id(), {image.pk: vector})
 
 
 # ---------------------------------------------------------------------------- what Milvus holds

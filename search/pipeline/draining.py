@@ -33,6 +33,7 @@ from django.db.models import Q
 
 from ingestion.models import Image
 
+from .. import vectors
 from . import indexing
 from .claims import Claims
 
@@ -53,7 +54,7 @@ def needing_work(ids: list[int], model_id: str, force: bool) -> list[int]:
     """Those of `ids` that still need indexing: not yet indexed with this model (all, if `force`)."""
     rows = Image.objects.filter(pk__in=ids)
     if not force:
-        rows = rows.exclude(Q(status=Image.Status.INDEXED) & Q(embedding_model=model_id))
+        rows = rows.exclude(Q(status=Image.Status.INDEXED) & Q(pk__in=vectors.holder_ids(model_id)))
     return sorted(rows.values_list("pk", flat=True))
 
 

@@ -9,10 +9,10 @@ Failure policy, stage by stage:
   alone: its row becomes `failed` with the reason, the rest of the batch goes on.
 - encode: ModelUnavailable propagates; every row stays `pending` (queued again when a worker has
   a usable model).
-- persist: thumbnail, hash and embedding go to the database first, the source of truth. During a
-  model switch (`search.pipeline.switching`) the batch is also encoded by the target model, and that
-  vector is kept too (`ModelEmbedding`) and published to its collection: uploads are indexed by
-  both models.
+- persist: thumbnail, hash and vector (a `ModelEmbedding` row, `search.vectors`) go to the database
+  first, the source of truth. During a model switch (`search.pipeline.switching`) the batch is also
+  encoded by the target model, and that vector is kept too and published to its collection:
+  uploads are indexed by both models.
 - screen: `search.signals.images_screening` lets the apps above withhold an image (a ban match)
   before it is published; a receiver's 503 propagates like publish's.
 - publish: VectorStoreError propagates; rows stay `pending` with their embedding, and the task
@@ -44,7 +44,7 @@ from ingestion.processing import HashVariant as PdqVariant
 from ingestion.processing import Prepared, prepare
 from ingestion.storage import delete_if_unreferenced, read_file, store_thumbnail
 
-from .. import index
+from .. import index, vectors
 from ..engines.encoder import get_encoder
 from ..models import HashVariant
 from ..signals import announce_indexed, screen
@@ -89,9 +89,10 @@ class Batch:
 def select(ids: list[int], model_id: str, force: bool) -> Batch:
     images = list(Image.objects.filter(pk__in=ids).order_by("pk"))
     report = IndexReport(skipped=sorted(set(ids) - {i.pk for i in images}))
+    current = vectors.holding([i.pk for i in images], model_id)
     items = []
     for image in images:
-        if force or image.status != Image.Status.INDEXED or image.embedding_model != model_id:
+        if force or image.status != Image.Status.INDEXED or image.pk not in current:
             items.append(Item(image))
         else:
             report.skipped.append(image.pk)
@@ -146,12 +147,12 @@ def finish_prepare(batch: Batch, futures: list[Future]) -> None:
 
 
 def encode(batch: Batch, encoder: Encoder) -> None:
-    vectors = encoder.encode_image_inputs([item.prepared.model_inputs for item in batch.items])
-    for item, vector in zip(batch.items, vectors, strict=True):
+    encoded = encoder.encode_image_inputs([item.prepared.model_inputs for item in batch.items])
+    for item, vector in zip(batch.items, encoded, strict=True):
         item.vector = vector
     if batch.target is not None:
-        vectors = batch.target.encode_image_inputs([item.target_inputs for item in batch.items])
-        for item, vector in zip(batch.items, vectors, strict=True):
+        encoded = batch.target.encode_image_inputs([item.target_inputs for item in batch.items])
+        for item, vector in zip(batch.items, encoded, strict=True):
             item.target_vector, item.target_inputs = vector, None
 
 
@@ -159,26 +160,23 @@ def persist(batch: Batch, encoder: Encoder) -> None:
     for item in batch.items:
         image, prepared = item.image, item.prepared
         image.thumbnail = store_thumbnail(prepared.thumbnail, image.sha256)
-        image.set_embedding(item.vector, encoder.model_id)
         Image.objects.filter(pk=image.pk).update(
             thumbnail=image.thumbnail,
             taken_at=prepared.taken_at,
-            embedding=image.embedding,
-            embedding_model=image.embedding_model,
         )
         states.note_attempt(image.pk, image.attempts + 1)
         save_variants(image.pk, prepared)  # the plain hash too: the image's own PDQ hash
         # The owner may have changed visibility while we encoded; publish what is stored now.
         with contextlib.suppress(Image.DoesNotExist):
             image.refresh_from_db(fields=["visibility", "owner"])
+    vectors.store(encoder.model_id, {item.image.pk: item.vector for item in batch.items})
 
 
 def persist_target(batch: Batch) -> None:
     """During a switch, the target model's vectors too; `index.publish` (placements) then sends
     them to the target's collection."""
     if batch.target is not None and batch.items:
-        vectors = {item.image.pk: item.target_vector for item in batch.items}
-        switching.store_vectors(batch.target.model_id, vectors)
+        vectors.store(batch.target.model_id, {item.image.pk: item.target_vector for item in batch.items})
 
 
 def save_variants(image_id: int, prepared: Prepared) -> None:

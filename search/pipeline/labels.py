@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +37,7 @@ from django.utils.translation import get_language, gettext
 from core.errors import BadInput
 from ingestion.models import Image
 
+from .. import vectors
 from ..engines.encoder import DEMO_MODELS, get_encoder
 from ..engines.encoder.families import Family, family_of
 from ..models import LabelRun, LabelTextEmbedding, SuggestedLabel
@@ -268,28 +268,23 @@ def _store(model_id: str, digest: str, suggestions: dict[int, list[tuple[str, fl
 
 
 def label_images(ids: Sequence[int], encoder: Encoder | None = None) -> list[int]:
-    """Label these indexed images from their stored vectors; returns the ids labelled. Images of a
-    model whose prompt vectors are neither stored nor computable by `encoder` are left to the
-    backfill."""
+    """Label these indexed images from their stored vectors of the model that indexed them
+    (`encoder`'s, else the active model); returns the ids labelled. Images are left to the
+    backfill while that model's prompt vectors are neither stored nor computable by `encoder`."""
     if not ids or not enabled():
         return []
-    rows = Image.objects.filter(pk__in=list(ids), status=Image.Status.INDEXED).exclude(embedding=None)
-    by_model: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
-    for pk, blob, model_id in rows.values_list("pk", "embedding", "embedding_model"):
-        by_model[model_id].append((pk, bytes(blob)))
-    digest, done = vocabulary().digest, []
-    for model_id, group in by_model.items():
-        found = label_matrix(model_id, encoder)
-        if found is None:
-            continue
-        slugs, matrix = found
-        vectors = [np.frombuffer(blob, dtype=np.float32) for _, blob in group]
-        kept = [(pk, v) for (pk, _), v in zip(group, vectors, strict=True) if v.shape == (matrix.shape[1],)]
-        if not kept:
-            continue
-        suggestions = suggest(np.stack([v for _, v in kept]), matrix, slugs, min_score(model_id))
-        done += _store(model_id, digest, dict(zip([pk for pk, _ in kept], suggestions, strict=True)))
-    return done
+    model_id = encoder.model_id if encoder is not None else switching.active_model_or_current()
+    indexed = Image.objects.filter(pk__in=list(ids), status=Image.Status.INDEXED).values_list("pk", flat=True)
+    stored = vectors.of_images(indexed, model_id)
+    found = label_matrix(model_id, encoder) if stored else None
+    if found is None:
+        return []
+    slugs, matrix = found
+    kept = [(pk, v) for pk, v in sorted(stored.items()) if v.shape == (matrix.shape[1],)]
+    if not kept:
+        return []
+    suggestions = suggest(np.stack([v for _, v in kept]), matrix, slugs, min_score(model_id))
+    return _store(model_id, vocabulary().digest, dict(zip([pk for pk, _ in kept], suggestions, strict=True)))
 
 
 def label_indexed(ids: Sequence[int], encoder: Encoder) -> None:
@@ -310,9 +305,7 @@ def outdated_ids() -> list[int]:
     """Indexed images of the active model without labels from it under this vocabulary."""
     model_id = switching.active_model_or_current()
     current = LabelRun.objects.filter(model_id=model_id, vocabulary=vocabulary().digest)
-    images = Image.objects.filter(status=Image.Status.INDEXED, embedding_model=model_id).exclude(
-        embedding=None
-    )
+    images = Image.objects.filter(status=Image.Status.INDEXED, pk__in=vectors.holder_ids(model_id))
     return list(images.exclude(pk__in=current.values("image_id")).order_by("pk").values_list("pk", flat=True))
 
 

@@ -12,8 +12,7 @@ from django.utils import timezone
 from ingestion import states
 from ingestion.models import Image
 
-from .. import index
-from ..models import ModelEmbedding
+from .. import index, vectors
 from ..signals import index_reconciled
 from ..variants import PLAIN
 from . import labels, rehashing, switching
@@ -53,7 +52,8 @@ def requeue_pending(older_than: timedelta | None = None, model_id: str | None = 
     stale = Image.objects.filter(status=Image.Status.PENDING, updated_at__lte=timezone.now() - older_than)
     ids = set(stale.values_list("pk", flat=True))
     if model_id:
-        outdated = Image.objects.filter(status=Image.Status.INDEXED).exclude(embedding_model=model_id)
+        indexed = Image.objects.filter(status=Image.Status.INDEXED)
+        outdated = indexed.exclude(pk__in=vectors.holder_ids(model_id))
         ids |= set(outdated.values_list("pk", flat=True))
     ordered = sorted(ids)
     for start in range(0, len(ordered), settings.INGEST_BATCH_SIZE):
@@ -63,24 +63,22 @@ def requeue_pending(older_than: timedelta | None = None, model_id: str | None = 
 
 
 def sync_embeddings(report: ReconcileReport) -> None:
-    """Every model's collection holds exactly its indexed images: those whose `Image.embedding` is
-    that model's, and, for a model being switched to or from, those with its ModelEmbedding row.
-    Pending rows that already have an embedding only lacked the Milvus write: they are restored
-    and marked indexed."""
+    """Every model's collection holds exactly the images (not failed, not trashed) with a vector of
+    that model. Pending rows that already have a vector of the active model only lacked the Milvus
+    write: they are restored and marked indexed."""
+    active = switching.active_model_id()
     for model_id, dim in index.embedding_models().items():
-        rows = Image.objects.filter(embedding_model=model_id).exclude(embedding=None)
-        indexed = set(rows.filter(status=Image.Status.INDEXED).values_list("pk", flat=True))
-        ready = set(rows.filter(status=Image.Status.PENDING).values_list("pk", flat=True))
-        kept = ModelEmbedding.objects.filter(model_id=model_id).exclude(image__status=Image.Status.FAILED)
-        others = set(kept.values_list("image_id", flat=True))
-        result = index.sync_collection(
-            index.embedding_store(model_id, dim), indexed | ready | others, index.model_rows(model_id)
-        )
+        wanted = vectors.published_ids(model_id)
+        store = index.embedding_store(model_id, dim)
+        result = index.sync_collection(store, wanted, index.model_rows(model_id))
         report.collections += 1
         report.restored += result.restored
         report.orphans_deleted += result.orphans_deleted
-        if ready:
-            states.mark_indexed(ready, timezone.now(), touch=False)
+        if model_id == active:
+            pending = Image.objects.filter(status=Image.Status.PENDING, pk__in=vectors.holder_ids(model_id))
+            ready = list(pending.values_list("pk", flat=True))
+            if ready:
+                states.mark_indexed(ready, timezone.now(), touch=False)
 
 
 def sync_hashes(report: ReconcileReport) -> None:

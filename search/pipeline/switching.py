@@ -6,25 +6,28 @@ written: `CLIP_MODEL`). A switch:
 
 1. `start(X)` names X the target and queues `build` on the ingest queue.
 2. `build` encodes, batch after batch, every indexed image still without a vector of X, keeping
-   each vector as a `ModelEmbedding` row (the database stays the source of truth) and in X's own
+   each vector as a `ModelEmbedding` row (`search.vectors`: the database stays the source of
+   truth, one row per image and model, the active model's included) and in X's own
    collection. Those rows are the cursor: a build stopped anywhere (worker killed, restart, Redis
    down) picks up where it stopped. Each task does a few batches, then queues the next, so uploads
    waiting on the same queue are never held up behind a whole collection. Meanwhile new uploads
    are indexed by both models (`search.pipeline.indexing`), and searches keep using the active model.
 3. Once every indexed image has a vector of X (and X's collection holds them all), `activate`
-   swaps, in one transaction, each image's `Image.embedding` (the active model's vector, which
-   similar, duplicates and `image:ID` read) with its X vector and updates the row: from its
-   commit on, everything uses X. The old model's vectors stay (as ModelEmbedding rows, and its
-   collection) until `drop_previous`, a deliberate step, never automatic.
+   names X active, one update of the row: from its commit on, everything (searches, similar,
+   duplicates, `image:ID`, labels) reads X's rows. Nothing is copied. The old model's vectors stay
+   (its rows, and its collection) until `drop_previous`, a deliberate step, never automatic,
+   deletes them.
 
-Images a worker indexed with the old model just across the switch are mended by `heal` (their X
-vector was stored beside: swapped in) or queued for re-indexing; reconcile runs it too.
+Images a worker indexed with the old model only, just across the switch, have no row of X: they
+are queued for re-indexing (`queue_outdated`). `heal` (reconcile runs it too) deletes the vectors
+of models neither active, target nor previous that an active vector supersedes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -34,7 +37,7 @@ import numpy as np
 import redis
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import BadInput
@@ -43,7 +46,7 @@ from ingestion.models import Image
 from ingestion.processing import decode
 from ingestion.storage import read_file
 
-from .. import index
+from .. import index, vectors
 from ..engines.encoder import (
     EncoderState,
     ModelUnavailable,
@@ -68,7 +71,6 @@ BATCHES_PER_TASK = 8  # then the task queues its successor: uploads in the queue
 LOCK_KEY = "imagesearch:model-build"
 QUEUED_KEY = "imagesearch:model-build-queued"  # a build task waits in the queue
 LOCK_SECONDS = 600  # a dead builder's lock lapses; a live one renews it every batch
-_SWAP_CHUNK = 500
 MAX_MODEL_ID = 255
 
 
@@ -97,6 +99,13 @@ def active_model_or_current() -> str:
     except Exception as exc:  # a search must not fail because the switch row is unreadable
         log.debug("Active model unreadable, keeping %s: %s", current_model(), exc)
         return current_model()
+
+
+def active_vectors(image_ids: Iterable[int]) -> tuple[str, dict[int, np.ndarray]]:
+    """The active model and its vectors of these images (those without one are left out): the
+    vectors similar, duplicates, `image:ID` and the ban checks read."""
+    model_id = active_model_id()
+    return model_id, vectors.of_images(image_ids, model_id)
 
 
 def target_model_id() -> str:
@@ -132,12 +141,7 @@ class Progress:
 
 def _missing(model_id: str):
     """Indexed images without a vector of `model_id`: the build's work, and its cursor."""
-    has_vector = ModelEmbedding.objects.filter(model_id=model_id).values("image_id")
-    return (
-        Image.objects.filter(status=Image.Status.INDEXED)
-        .exclude(embedding_model=model_id)
-        .exclude(pk__in=has_vector)
-    )
+    return Image.objects.filter(status=Image.Status.INDEXED).exclude(pk__in=vectors.holder_ids(model_id))
 
 
 def progress() -> Progress:
@@ -229,7 +233,7 @@ def drop_previous() -> str:
         previous, dim = row.previous, row.previous_dim
         if not previous:
             raise BadInput("There is no previous model to drop.")
-        still = Image.objects.filter(embedding_model=previous).exclude(status=Image.Status.FAILED).count()
+        still = _answering_with(previous, instead_of=active_model_id(row)).count()
         if still:
             raise BadInput(
                 f"{still} image(s) still answer with {previous}; they are being indexed again. Try later."
@@ -269,31 +273,6 @@ def _inputs(image_id: int, name: str, encoder: Encoder):
         return f"Could not decode the image: {exc}"
 
 
-def store_vectors(model_id: str, vectors: dict[int, np.ndarray]) -> list[int]:
-    """Keep `model_id`'s vectors of these images (upserted), skipping images deleted meanwhile."""
-    existing = set(Image.objects.filter(pk__in=list(vectors)).values_list("pk", flat=True))
-    rows = [
-        ModelEmbedding(image_id=pk, model_id=model_id, vector=np.asarray(v, dtype=np.float32).tobytes())
-        for pk, v in vectors.items()
-        if pk in existing
-    ]
-    try:
-        with transaction.atomic():
-            ModelEmbedding.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["image", "model_id"], update_fields=["vector"]
-            )
-    except IntegrityError:  # an image deleted between the two statements: one by one
-        for row in rows:
-            try:
-                with transaction.atomic():
-                    ModelEmbedding.objects.update_or_create(
-                        image_id=row.image_id, model_id=model_id, defaults={"vector": row.vector}
-                    )
-            except IntegrityError:
-                existing.discard(row.image_id)
-    return sorted(existing & set(vectors))
-
-
 def encode_batch(ids: list[int], encoder: Encoder) -> tuple[int, int]:
     """Encode these indexed images with `encoder`, keep and publish the vectors. (encoded, failed)"""
     names = dict(Image.objects.filter(pk__in=ids).values_list("pk", "original"))
@@ -306,9 +285,9 @@ def encode_batch(ids: list[int], encoder: Encoder) -> tuple[int, int]:
     good = [pk for pk in outcomes if pk not in failed]
     if not good:
         return 0, len(failed)
-    vectors = encoder.encode_image_inputs([outcomes[pk] for pk in good])
-    kept = store_vectors(encoder.model_id, dict(zip(good, vectors, strict=True)))
-    by_id = dict(zip(good, vectors, strict=True))
+    encoded = encoder.encode_image_inputs([outcomes[pk] for pk in good])
+    by_id = dict(zip(good, encoded, strict=True))
+    kept = vectors.store(encoder.model_id, by_id)
     # Rows as they are now (visibility, moderation), after the vectors are safe in the database.
     images = Image.objects.filter(pk__in=kept)
     store = index.embedding_store(encoder.model_id, encoder.dim)
@@ -394,17 +373,16 @@ def _build(
 
 
 def activate(model_id: str, dim: int) -> bool:
-    """The switch: make sure the target's collection holds every image, then, in one transaction,
-    swap the vectors into `Image.embedding` and name the target active. False if it cannot yet."""
-    wanted = _vector_holders(model_id)
+    """The switch: make sure the target's collection holds every image, then name the target
+    active (one update of the row). False if it cannot yet."""
+    wanted = vectors.published_ids(model_id)
     index.sync_collection(index.embedding_store(model_id, dim), wanted, index.model_rows(model_id))
     with transaction.atomic():
         row = _locked_row()
         if row.target != model_id or _missing(model_id).exists():
             return False
         old = active_model_id(row)
-        old_dim = _dim_of(old)
-        swap_in(model_id)
+        old_dim = vectors.dimension(old)
         row.active, row.configured = model_id, settings.CLIP_MODEL
         row.previous, row.previous_dim = (old, old_dim) if old_dim else ("", 0)
         row.target, row.target_dim, row.error = "", 0, ""
@@ -415,52 +393,14 @@ def activate(model_id: str, dim: int) -> bool:
     return True
 
 
-def _vector_holders(model_id: str) -> set[int]:
-    """Images (not failed) the database holds a vector of `model_id` for."""
-    others = set(
-        ModelEmbedding.objects.filter(model_id=model_id)
-        .exclude(image__status=Image.Status.FAILED)
-        .values_list("image_id", flat=True)
+def _answering_with(model_id: str, *, instead_of: str):
+    """Images (not failed) that have a vector of `model_id` but none of `instead_of`: indexed
+    with the old model only, across a switch, and waiting to be indexed again."""
+    return (
+        Image.objects.filter(pk__in=vectors.holder_ids(model_id))
+        .exclude(pk__in=vectors.holder_ids(instead_of))
+        .exclude(status=Image.Status.FAILED)
     )
-    own = Image.objects.filter(embedding_model=model_id).exclude(embedding=None)
-    return others | set(own.exclude(status=Image.Status.FAILED).values_list("pk", flat=True))
-
-
-def _dim_of(model_id: str) -> int:
-    sample = Image.objects.filter(embedding_model=model_id).exclude(embedding=None).first()
-    vector = sample.embedding_vector() if sample else None
-    return 0 if vector is None else len(vector)
-
-
-def swap_in(model_id: str) -> int:
-    """Move `model_id`'s ModelEmbedding vectors into `Image.embedding`, keeping the vectors they
-    replace as ModelEmbedding rows of their model. Call inside a transaction. Returns how many."""
-    ids = list(
-        ModelEmbedding.objects.filter(model_id=model_id)
-        .order_by("image_id")
-        .values_list("image_id", flat=True)
-    )
-    for start in range(0, len(ids), _SWAP_CHUNK):
-        chunk = ids[start : start + _SWAP_CHUNK]
-        new = dict(
-            ModelEmbedding.objects.filter(model_id=model_id, image_id__in=chunk).values_list(
-                "image_id", "vector"
-            )
-        )
-        images = list(Image.objects.filter(pk__in=chunk).only("pk", "embedding", "embedding_model"))
-        kept = [
-            ModelEmbedding(image_id=i.pk, model_id=i.embedding_model, vector=bytes(i.embedding))
-            for i in images
-            if i.embedding and i.embedding_model and i.embedding_model != model_id
-        ]
-        ModelEmbedding.objects.bulk_create(
-            kept, update_conflicts=True, unique_fields=["image", "model_id"], update_fields=["vector"]
-        )
-        for image in images:
-            image.embedding, image.embedding_model = bytes(new[image.pk]), model_id
-        Image.objects.bulk_update(images, ["embedding", "embedding_model"], batch_size=100)
-        ModelEmbedding.objects.filter(model_id=model_id, image_id__in=chunk).delete()
-    return len(ids)
 
 
 def queue_outdated(model_id: str) -> int:
@@ -468,7 +408,7 @@ def queue_outdated(model_id: str) -> int:
     vector of the new one) go back to the ingest worker."""
     ids = sorted(
         Image.objects.filter(status=Image.Status.INDEXED)
-        .exclude(embedding_model=model_id)
+        .exclude(pk__in=vectors.holder_ids(model_id))
         .values_list("pk", flat=True)
     )
     for start in range(0, len(ids), settings.INGEST_BATCH_SIZE):
@@ -479,19 +419,19 @@ def queue_outdated(model_id: str) -> int:
 
 def heal() -> dict:
     """Mend what a switch can leave behind: vectors of models neither active, target nor previous
-    (a cancelled build's last batch) are deleted, images indexed with the old model across the
-    switch get their new vector swapped in, and the build under way is queued again (a lost
-    message, a restart). Run by reconcile and the ingest worker's start-up sweep."""
-    row = _row()
-    if row is None:
-        return {}
+    (a cancelled build's last batch, a model CLIP_MODEL replaced) are deleted once the image has
+    an active vector (never an image's only vector: a process started with another CLIP_MODEL
+    must not wipe the collection), and the build under way is queued again (a lost message, a
+    restart). Run by reconcile and the ingest worker's start-up sweep."""
+    row = _row() or ModelSwitch()
     active = active_model_id(row)
     keep = {m for m in (active, row.target, row.previous) if m}
-    stray = ModelEmbedding.objects.exclude(model_id__in=keep).delete()[0]
-    with transaction.atomic():
-        swapped = swap_in(active) if ModelEmbedding.objects.filter(model_id=active).exists() else 0
+    superseded = ModelEmbedding.objects.exclude(model_id__in=keep).filter(
+        image_id__in=vectors.holder_ids(active)
+    )
+    stray = superseded.delete()[0]
     queued = bool(row.target) and queue_build(row.target, unless_busy=True)
-    return {"stray_vectors_deleted": stray, "swapped_in": swapped, "build_queued": queued}
+    return {"stray_vectors_deleted": stray, "build_queued": queued}
 
 
 # ---------------------------------------------------------------------------- the workers' side

@@ -178,12 +178,13 @@ def _embedding_neighbours(
     images: Iterable[Image], floor: float, neighbours: int, search_filter: SearchFilter | None = None
 ) -> Iterable[tuple[int, int, float]]:
     """(image id, neighbour id, cosine) of the stored embeddings at or above `floor`."""
-    by_model: dict[tuple[str, int], list[tuple[int, np.ndarray]]] = {}
-    for image in images:
-        vector = image.embedding_vector()
-        if vector is not None and image.embedding_model:
-            by_model.setdefault((image.embedding_model, len(vector)), []).append((image.pk, vector))
-    for (model_id, dim), rows in by_model.items():
+    ids = [image.pk for image in images]
+    model_id, stored = switching.active_vectors(ids)
+    by_dim: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for image_id in ids:
+        if image_id in stored:
+            by_dim.setdefault(len(stored[image_id]), []).append((image_id, stored[image_id]))
+    for dim, rows in by_dim.items():
         store = index.embedding_store(model_id, dim)
         results = store.search_many(
             np.stack([v for _, v in rows]), limit=neighbours, min_score=floor, filter=search_filter

@@ -15,6 +15,7 @@ from ingestion.access import visible_images
 from ingestion.models import Image
 
 from .. import tasks
+from ..pipeline import switching
 from .query_language import Query
 
 
@@ -89,15 +90,16 @@ def example_vectors(query: Query, user) -> dict[int, QueryVector]:
     if not ids:
         return {}
     found = {i.pk: i for i in visible_images(user).filter(pk__in=ids)}
+    indexed = [pk for pk, image in found.items() if image.status == Image.Status.INDEXED]
+    model_id, stored = switching.active_vectors(indexed)
     vectors: dict[int, QueryVector] = {}
     for image_id in ids:
-        image = found.get(image_id)
-        if image is None:
+        if image_id not in found:
             raise BadQuery(f"image:{image_id} is not an image you can see.")
-        vector = image.embedding_vector() if image.status == Image.Status.INDEXED else None
+        vector = stored.get(image_id)
         if vector is None:
             raise BadQuery(f"image:{image_id} is not indexed yet, so it cannot be used as an example.")
-        vectors[image_id] = QueryVector(image.embedding_model, vector)
+        vectors[image_id] = QueryVector(model_id, vector)
     return vectors
 
 

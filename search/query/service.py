@@ -19,6 +19,7 @@ from ingestion.access import listed_images
 from ingestion.filters import ImageFilter
 from ingestion.models import Image, Tag
 
+from .. import vectors
 from ..engines.encoder.families import language_hint, search_min_score
 from ..engines.vector_store import Hit, SearchFilter
 from ..index import embedding_store
@@ -308,8 +309,10 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
     page = rows[params.offset : params.offset + params.limit]
     # `allowed` has just applied the visibility rule and every filter to these ids: load the page
     # by primary key without evaluating them again.
-    loaded = Image.objects.select_related(*RESULT_RELATIONS).filter(pk__in=[r.pk for r in page])
-    images = {i.pk: i for i in with_tags(loaded)}
+    rows = Image.objects.select_related(*RESULT_RELATIONS).filter(pk__in=[r.pk for r in page])
+    if vector is not None:  # each row's stored vector of the query's model, in the same query
+        rows = rows.annotate(stored_vector=vectors.stored_vector(vector.model_id))
+    images = {i.pk: i for i in with_tags(rows)}
     results = []
     for row in page:
         image = images.get(row.pk)
@@ -319,7 +322,7 @@ def _finish(fused: list[Fused], user, params: SearchParams, vector: QueryVector 
         if vector is not None and entries[row.pk].vector_score is None:
             # Found by its words only: its cosine with the query, from the row just loaded (only
             # the page's scores are shown; ranking and collapsing never read them).
-            cosine = _cosine(vector, image.embedding, image.embedding_model)
+            cosine = _cosine(vector, image.stored_vector)
             score = score if cosine is None else cosine
         entry = entries[row.pk]
         results.append(
@@ -354,11 +357,9 @@ def with_tags(images: QuerySet[Image]) -> list[Image]:
     return found
 
 
-def _cosine(query: QueryVector, blob: bytes | None, model_id: str) -> float | None:
-    if not blob or model_id != query.model_id:
-        return None
-    vector = np.frombuffer(bytes(blob), dtype=np.float32)
-    if vector.shape != query.vector.shape:
+def _cosine(query: QueryVector, blob: bytes | None) -> float | None:
+    vector = vectors.as_vector(blob) if blob else None
+    if vector is None or vector.shape != query.vector.shape:
         return None
     return float(np.dot(query.vector, vector) / (float(np.linalg.norm(vector)) or 1.0))
 
@@ -388,7 +389,7 @@ def _collapse(rows: list[_Candidate]) -> list[_Candidate]:
 
 def similar_to(image: Image, user, params: SearchParams) -> list[Result]:
     """Neighbours of a stored image from its stored vector: no re-encoding."""
-    vector = image.embedding_vector()
-    if vector is None:
+    model_id, stored = switching.active_vectors([image.pk])
+    if image.pk not in stored:
         raise BadQuery("This image is not indexed yet, so it has no neighbours to show.")
-    return run_search(QueryVector(image.embedding_model, vector), user, params.excluding([image.pk]))
+    return run_search(QueryVector(model_id, stored[image.pk]), user, params.excluding([image.pk]))

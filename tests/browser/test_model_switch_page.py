@@ -20,9 +20,7 @@ def test_a_superuser_follows_and_cancels_a_switch_on_a_phone(page: Page, live_se
     root = get_user_model().objects.create_user("root", password=PASSWORD, is_staff=True, is_superuser=True)
     for kind in ("circle", "square"):
         image = make_image(root, kind)
-        Image.objects.filter(pk=image.pk).update(
-            status="indexed", embedding_model="demo", indexed_at=timezone.now()
-        )
+        Image.objects.filter(pk=image.pk).update(status="indexed", indexed_at=timezone.now())
     # A switch under way, written as `start` writes it (no build task: nothing races the page).
     ModelSwitch.objects.create(pk=1, target="demo-64", started_at=timezone.now())
     page.set_viewport_size({"width": 390, "height": 844})

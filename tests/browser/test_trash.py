@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from ingestion import trash
 from ingestion.models import Image
 from search import index as search_index
-from tests.factories import PASSWORD, index, make_image, noise_png
+from tests.factories import PASSWORD, index, make_image, model_of, noise_png, vector_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,8 +27,8 @@ def log_in(page: Page, base: str, username: str = "alice") -> None:
 
 
 def in_index(image: Image) -> bool:
-    vector = image.embedding_vector()
-    return image.pk in search_index.embedding_store(image.embedding_model, len(vector)).ids()
+    vector = vector_of(image)
+    return image.pk in search_index.embedding_store(model_of(image), len(vector)).ids()
 
 
 def test_delete_then_restore_from_the_trash(page: Page, live_server, clean_index) -> None:

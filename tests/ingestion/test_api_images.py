@@ -12,7 +12,16 @@ from rest_framework.test import APIClient
 from ingestion.models import Image
 from search.engines.vector_store import SearchFilter
 from search.index import embedding_store
-from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user
+from tests.factories import (
+    api_client,
+    draw_image,
+    image_bytes,
+    index,
+    make_image,
+    make_user,
+    model_of,
+    vector_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -248,8 +257,8 @@ def test_visibility_changes_follow_into_milvus(
     image = make_image(alice, "circle", color=(30, 160, 60))
     index(image)
     store, vector = (
-        embedding_store(image.embedding_model, len(image.embedding_vector())),
-        image.embedding_vector(),
+        embedding_store(model_of(image), len(vector_of(image))),
+        vector_of(image),
     )
     anonymous, owner = SearchFilter(), SearchFilter(viewer_id=alice.pk)
     assert [h.id for h in store.search(vector, limit=5, filter=anonymous)] == [image.pk]
@@ -278,7 +287,7 @@ def test_an_edit_does_not_undo_concurrent_indexing(alice, clean_index) -> None:
     image.refresh_from_db()
     assert image.title == "renamed"
     assert image.status == Image.Status.INDEXED
-    assert image.embedding is not None and image.thumbnail
+    assert vector_of(image) is not None and image.thumbnail
 
 
 # ---------------------------------------------------------------------------- delete
@@ -289,7 +298,7 @@ def test_owner_deletes_to_the_trash_then_for_good(
 ) -> None:
     image = make_image(alice, "triangle", color=(10, 120, 240))
     index(image)
-    store = embedding_store(image.embedding_model, len(image.embedding_vector()))
+    store = embedding_store(model_of(image), len(vector_of(image)))
     assert store.ids() == {image.pk}
     files = [image.original.name, image.thumbnail.name]
     assert all(default_storage.exists(name) for name in files)

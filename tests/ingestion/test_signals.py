@@ -18,7 +18,17 @@ from ingestion.models import Image
 from ingestion.signals import image_visibility_changed, images_created
 from search.engines.vector_store import SearchFilter
 from search.index import embedding_store, hash_store
-from tests.factories import PASSWORD, draw_image, image_bytes, index, make_image, make_user, plain_hash
+from tests.factories import (
+    PASSWORD,
+    draw_image,
+    image_bytes,
+    index,
+    make_image,
+    make_user,
+    model_of,
+    plain_hash,
+    vector_of,
+)
 from webapp.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
@@ -49,11 +59,11 @@ def ingest_queue_purged():
 
 
 def store_of(image: Image):
-    return embedding_store(image.embedding_model, len(image.embedding_vector()))
+    return embedding_store(model_of(image), len(vector_of(image)))
 
 
 def anonymous_hits(image: Image) -> list[int]:
-    vector = image.embedding_vector()
+    vector = vector_of(image)
     return [hit.id for hit in store_of(image).search(vector, limit=5, filter=SearchFilter())]
 
 
@@ -127,7 +137,7 @@ def test_a_visibility_change_in_the_django_admin_is_announced_and_reaches_milvus
     assert image.visibility == "private"
     assert anonymous_hits(image) == []  # an anonymous search no longer finds it
     owner_view = SearchFilter(viewer_id=alice.pk)
-    hits = store_of(image).search(image.embedding_vector(), limit=5, filter=owner_view)
+    hits = store_of(image).search(vector_of(image), limit=5, filter=owner_view)
     assert [hit.id for hit in hits] == [image.pk]  # still there for its owner
 
 
@@ -197,7 +207,7 @@ def test_deleting_an_indexed_image_removes_its_vectors_from_both_collections(
     image = make_image(alice, "stripes", color=(120, 20, 160))
     other = make_image(alice, "square", color=(10, 140, 60))
     index(image, other)
-    assert plain_hash(image).pdq_hash and image.embedding is not None
+    assert plain_hash(image).pdq_hash and vector_of(image) is not None
     vectors, hashes, image_id = store_of(image), hash_store(), image.pk
     assert vectors.ids() == hashes.ids() == {image.pk, other.pk}
 

@@ -21,7 +21,17 @@ from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image
 from search import index as search_index
 from search.pipeline.reconcile import reconcile
-from tests.factories import PASSWORD, api_client, index, make_image, make_user, noise_png, signed_in
+from tests.factories import (
+    PASSWORD,
+    api_client,
+    index,
+    make_image,
+    make_user,
+    model_of,
+    noise_png,
+    signed_in,
+    vector_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +59,8 @@ def to_trash(django_capture_on_commit_callbacks):
 
 
 def store_ids(image: Image) -> set[int]:
-    vector = image.embedding_vector()
-    return search_index.embedding_store(image.embedding_model, len(vector)).ids()
+    vector = vector_of(image)
+    return search_index.embedding_store(model_of(image), len(vector)).ids()
 
 
 # ---------------------------------------------------------------------------- out of every door

@@ -14,7 +14,7 @@ from search import variants
 from search.engines.vector_store import VectorRow, VectorStore, engine, get_client
 from search.index import PDQ_COLLECTION, embedding_store, hash_store, variant_store
 from search.pipeline.reconcile import reconcile
-from tests.factories import api_client, draw_image, image_bytes, index, make_user
+from tests.factories import api_client, draw_image, image_bytes, index, make_user, model_of, vector_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -54,7 +54,7 @@ def test_upload_search_delete_reconcile_on_a_milvus_server(
     assert all(image.status == Image.Status.INDEXED for image in [*shapes.values(), jpeg])
 
     circle, square = shapes["circle"], shapes["square"]
-    embeddings = embedding_store(circle.embedding_model, len(circle.embedding_vector()))
+    embeddings = embedding_store(model_of(circle), len(vector_of(circle)))
     assert embeddings.ids() == ids and hash_store().ids() == ids
     assert {variants.split_row_id(i)[0] for i in variant_store().ids()} == ids
     assert embeddings.name in get_client(on_milvus_standalone).list_collections()

@@ -62,7 +62,9 @@ def test_switch_to_a_model_of_another_dimension_without_downtime(api):  # noqa: 
 
     # The upload made meanwhile ends up with the new model too (indexed by both, or re-queued).
     wait_for(
-        lambda: Image.objects.filter(pk=late, status="indexed", embedding_model="demo-64").exists(),
+        lambda: Image.objects.filter(
+            pk=late, status="indexed", model_embeddings__model_id="demo-64"
+        ).exists(),
         "the late upload on demo-64",
     )
     for kind, image_id in created.items():

@@ -20,8 +20,10 @@ from tests.factories import (
     index,
     make_image,
     make_user,
+    model_of,
     noise_png,
     read_words,
+    vector_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +110,7 @@ def test_similar_uses_the_stored_vector(shapes: dict[str, Image]) -> None:
     response = APIClient().get(f"/api/images/{shapes['circle'].pk}/similar/", {"limit": 5})
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["model"] == shapes["circle"].embedding_model
+    assert body["model"] == model_of(shapes["circle"])
     assert {r["id"] for r in body["results"]} == {shapes["square"].pk, shapes["stripes"].pk}
     assert body["count"] == 2
     assert set(body["results"][0]) >= RESULT_FIELDS
@@ -168,7 +170,7 @@ def test_text_search(workers, shapes: dict[str, Image]) -> None:
     # The scores are cosines with the worker's text embedding.
     text = get_encoder().encode_texts(["a red shape"])[0]
     for r in results:
-        expected = float(np.dot(text, Image.objects.get(pk=r["id"]).embedding_vector()))
+        expected = float(np.dot(text, vector_of(Image.objects.get(pk=r["id"]))))
         assert r["score"] == pytest.approx(expected, abs=1e-3)
 
     mine = api_client(shapes["secret"].owner).get("/api/search/", {"q": "a red shape", "owner": "me"})
@@ -193,12 +195,12 @@ def test_image_search_and_image_with_text(workers, shapes: dict[str, Image]) -> 
     encoder = get_encoder()
     query = weighted(
         [
-            (1.0, QueryVector("demo", shapes["square"].embedding_vector())),
+            (1.0, QueryVector("demo", vector_of(shapes["square"]))),
             (1.0, QueryVector("demo", encoder.encode_texts(["at night"])[0])),
         ]
     )
     for r in combined:
-        expected = float(np.dot(query.vector, Image.objects.get(pk=r["id"]).embedding_vector()))
+        expected = float(np.dot(query.vector, vector_of(Image.objects.get(pk=r["id"]))))
         assert r["score"] == pytest.approx(expected, abs=1e-3)
     assert combined[0]["score"] < 0.999  # the words moved the query away from the picture
 
@@ -307,13 +309,13 @@ def test_weighted_terms_are_one_batched_embedding(workers, labelled: dict[str, I
     assert body["query"] == q
     encoder = get_encoder()
     red, night = encoder.encode_texts(["red shape", "night"])
-    example = square.embedding_vector() / np.linalg.norm(square.embedding_vector())
+    example = vector_of(square) / np.linalg.norm(vector_of(square))
     total = 2 * red / np.linalg.norm(red) + example - night / np.linalg.norm(night)
     total /= np.linalg.norm(total)
     assert square.pk not in {r["id"] for r in body["results"]}  # the example itself is not a result
     assert body["results"]
     for r in body["results"]:
-        vector = Image.objects.get(pk=r["id"]).embedding_vector()
+        vector = vector_of(Image.objects.get(pk=r["id"]))
         assert r["score"] == pytest.approx(float(np.dot(total, vector / np.linalg.norm(vector))), abs=1e-3)
 
 

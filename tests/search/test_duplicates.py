@@ -11,7 +11,16 @@ from PIL import ImageDraw, ImageOps
 from ingestion.models import Image
 from search.query import copies
 from search.query.duplicates import EXACT, NEAR, SIMILAR, find_duplicates
-from tests.factories import api_client, draw_image, image_bytes, index, make_image, make_user, plain_hash
+from tests.factories import (
+    api_client,
+    draw_image,
+    image_bytes,
+    index,
+    make_image,
+    make_user,
+    plain_hash,
+    vector_of,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -161,7 +170,7 @@ def test_pdq_finds_a_resized_copy_even_below_the_clip_floor(alice, settings) -> 
 
     assert (found.image.pk, found.kind) == (resized.pk, NEAR)
     assert found.pdq_distance <= settings.PDQ_MATCH_DISTANCE
-    assert found.score == pytest.approx(float(source.embedding_vector() @ resized.embedding_vector()))
+    assert found.score == pytest.approx(float(vector_of(source) @ vector_of(resized)))
 
 
 def test_deleting_an_image_removes_its_hash(alice, django_capture_on_commit_callbacks) -> None:

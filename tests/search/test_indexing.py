@@ -13,7 +13,16 @@ from ingestion.storage import read_file
 from search.engines.encoder import get_encoder
 from search.index import embedding_store
 from search.pipeline.indexing import index_images
-from tests.factories import index, make_image, make_user, noise_png, plain_hash, stored_vectors
+from tests.factories import (
+    index,
+    make_image,
+    make_user,
+    model_of,
+    noise_png,
+    plain_hash,
+    stored_vectors,
+    vector_of,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -33,8 +42,8 @@ def test_indexing_fills_the_row_and_milvus() -> None:
     assert image.thumbnail.name.startswith("thumbnails/") and default_storage.exists(image.thumbnail.name)
 
     encoder = get_encoder()
-    vector = image.embedding_vector()
-    assert image.embedding_model == encoder.model_id
+    vector = vector_of(image)
+    assert model_of(image) == encoder.model_id
     assert vector.dtype == np.float32 and vector.shape == (encoder.dim,)
     assert float(np.linalg.norm(vector)) == pytest.approx(1.0, abs=1e-4)
     expected = encoder.encode_images([decode(read_file(image.original.name))])[0]
@@ -56,7 +65,7 @@ def test_a_batch_indexes_every_image() -> None:
     store = embedding_store(encoder.model_id, encoder.dim)
     assert store.ids() == {i.pk for i in images}
     for image in images:
-        assert store.search(image.embedding_vector(), limit=1)[0].id == image.pk
+        assert store.search(vector_of(image), limit=1)[0].id == image.pk
 
 
 def test_missing_original_fails_with_a_reason() -> None:
@@ -68,7 +77,7 @@ def test_missing_original_fails_with_a_reason() -> None:
     assert report.failed == {image.pk: "The stored original is missing."}
     assert image.status == Image.Status.FAILED
     assert image.failure_reason == "The stored original is missing."
-    assert image.embedding is None
+    assert vector_of(image) is None
 
 
 def test_corrupt_stored_file_fails_without_stopping_the_batch() -> None:

@@ -18,7 +18,7 @@ from search.models import LabelRun, LabelTextEmbedding, SuggestedLabel
 from search.pipeline import chains, labels
 from search.pipeline.reconcile import reconcile
 from search.pipeline.worker_status import redis_client
-from tests.factories import index, make_image, make_user
+from tests.factories import give_vector, index, make_image, make_user
 
 DIM = 8
 # The prompt vectors a test model is given: label i points along axis i.
@@ -38,10 +38,8 @@ def known_matrix(model_id: str) -> None:
 
 def indexed_with(owner, vector: np.ndarray, model_id: str, **kwargs) -> Image:
     image = make_image(owner, **kwargs)
-    image.set_embedding(vector, model_id)
-    Image.objects.filter(pk=image.pk).update(
-        status=Image.Status.INDEXED, embedding=image.embedding, embedding_model=model_id
-    )
+    give_vector(image, vector, model_id)
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.INDEXED)
     return image
 
 
@@ -141,8 +139,7 @@ def test_an_image_gets_the_labels_its_vector_points_at(settings) -> None:
     assert cat.tag_names() == ["my own tag"]  # the owner's tags are untouched
 
     # Labelled again (a new vector): the suggestions are replaced, not added to.
-    cat.set_embedding(unit(0, 0, 0, 1), "demo")
-    Image.objects.filter(pk=cat.pk).update(embedding=cat.embedding)
+    give_vector(cat, unit(0, 0, 0, 1), "demo")
     labels.label_images([cat.pk])
     assert suggested(cat) == {"document": pytest.approx(1.0)}
 
@@ -168,11 +165,14 @@ def test_the_floor_is_the_model_familys(settings) -> None:
     siglip = indexed_with(alice, weak, "demo-siglip")
     assert (labels.min_score("demo"), labels.min_score("demo-siglip")) == (0.26, 0.09)
 
-    labels.label_images([clip.pk, chinese.pk, siglip.pk])
+    for image, model_id in ((clip, "demo"), (chinese, "demo-zh"), (siglip, "demo-siglip")):
+        settings.CLIP_MODEL = model_id  # each image's vector is of the model it is labelled with
+        labels.label_images([image.pk])
     assert (suggested(clip), suggested(chinese)) == ({}, {})
     assert suggested(siglip) == {"cat": pytest.approx(0.2, abs=1e-4)}
 
     settings.LABEL_MIN_SCORE = 0.15
+    settings.CLIP_MODEL = "demo"
     labels.label_images([clip.pk])
     assert suggested(clip) == {"cat": pytest.approx(0.2, abs=1e-4)}
 

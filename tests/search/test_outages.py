@@ -16,7 +16,7 @@ from search.engines.vector_store import VectorStoreError
 from search.index import forget_collections
 from search.pipeline import indexing, queueing
 from search.pipeline.reconcile import reconcile, requeue_pending
-from tests.factories import api_client, draw_image, image_bytes, make_image, make_user
+from tests.factories import api_client, draw_image, image_bytes, make_image, make_user, vector_of
 from webapp.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
@@ -80,11 +80,11 @@ def test_indexing_while_milvus_is_down_keeps_the_row_and_reconcile_finishes_it(s
 
     image.refresh_from_db()
     assert image.status == Image.Status.PENDING
-    stored = image.embedding_vector()
+    stored = vector_of(image)
     assert stored is not None and image.thumbnail  # the expensive work is kept
 
     report = reconcile(timedelta(days=1))
     image.refresh_from_db()
     assert report.restored == 1
     assert image.status == Image.Status.INDEXED
-    np.testing.assert_array_equal(image.embedding_vector(), stored)  # not re-encoded
+    np.testing.assert_array_equal(vector_of(image), stored)  # not re-encoded

@@ -13,13 +13,23 @@ from ingestion.models import Image
 from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, get_client
 from search.index import embedding_store
 from search.pipeline.reconcile import reconcile
-from tests.factories import index, make_image, make_user, noise_png, plain_hash, stored_vectors
+from tests.factories import (
+    give_vector,
+    index,
+    make_image,
+    make_user,
+    model_of,
+    noise_png,
+    plain_hash,
+    stored_vectors,
+    vector_of,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
 
 def store_of(image: Image) -> VectorStore:
-    return embedding_store(image.embedding_model, len(image.embedding_vector()))
+    return embedding_store(model_of(image), len(vector_of(image)))
 
 
 def random_unit(dim: int, seed: int) -> np.ndarray:
@@ -35,8 +45,7 @@ def test_restores_missing_vectors_from_the_database() -> None:
     # The database is the source of truth: a stored embedding the encoder would never produce
     # shows that reconcile copies it instead of encoding the image again.
     stored = random_unit(store.dim, seed=7)
-    lost.set_embedding(stored, lost.embedding_model)
-    lost.save(update_fields=["embedding"])
+    give_vector(lost, stored)
     store.delete([lost.pk])
     store.flush()
     assert store.ids() == {kept.pk}
@@ -76,8 +85,7 @@ def test_a_pending_image_with_an_embedding_gets_indexed() -> None:
     index(done)
     # A worker stored the embedding, then lost Milvus before the write.
     waiting = make_image(owner, "triangle")
-    waiting.set_embedding(random_unit(store_of(done).dim, 3), done.embedding_model)
-    waiting.save(update_fields=["embedding", "embedding_model"])
+    give_vector(waiting, random_unit(store_of(done).dim, 3))
     plain_pending = make_image(owner, "square")
 
     out = StringIO()
@@ -107,7 +115,7 @@ def test_rebuilds_a_wiped_collection() -> None:
     assert report.restored == 3
     assert store.ids() == {i.pk for i in images}
     for image in images:
-        assert store.search(image.embedding_vector(), limit=1)[0].id == image.pk
+        assert store.search(vector_of(image), limit=1)[0].id == image.pk
 
 
 def test_restores_pdq_hashes_and_drops_orphan_hashes() -> None:

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from ingestion.models import Image
 from search.engines.encoder import get_encoder
 from search.index import embedding_store
-from tests.factories import index, make_image, make_user
+from search.models import ModelEmbedding
+from tests.factories import index, make_image, make_user, model_of, vector_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 
@@ -21,8 +22,8 @@ def test_inline_reindex_re_encodes_everything_including_failed_and_pending() -> 
     indexed = make_image(owner, "circle")
     index(indexed)
     pending = make_image(owner, "square")
-    # An embedding from another model must be replaced, not kept.
-    Image.objects.filter(pk=indexed.pk).update(embedding_model="old-model")
+    # A vector from another model only: the image is encoded again with the active one.
+    ModelEmbedding.objects.filter(image=indexed).update(model_id="old-model")
 
     out = StringIO()
     call_command("reindex", inline=True, batch_size=1, stdout=out)
@@ -32,10 +33,8 @@ def test_inline_reindex_re_encodes_everything_including_failed_and_pending() -> 
     for image in (indexed, pending):
         image.refresh_from_db()
         assert image.status == Image.Status.INDEXED
-        assert image.embedding_model == encoder.model_id
-        np.testing.assert_allclose(
-            image.embedding_vector(), encoder.encode_images([_decoded(image)])[0], atol=1e-5
-        )
+        assert model_of(image) == encoder.model_id
+        np.testing.assert_allclose(vector_of(image), encoder.encode_images([_decoded(image)])[0], atol=1e-5)
     assert embedding_store(encoder.model_id, encoder.dim).ids() == {indexed.pk, pending.pk}
 
 

@@ -17,7 +17,7 @@ from rest_framework.test import APIRequestFactory
 
 from ingestion.access import MODERATORS_GROUP
 from ingestion.models import Image, Tag
-from search import index
+from search import index, vectors
 from search.models import HashVariant
 from search.query import keywords, service
 from search.query.queries import BadQuery, QueryVector
@@ -58,9 +58,9 @@ def library(clean_index) -> dict:
             status=Image.Status.INDEXED,
             taken_at=datetime(2024, 5, 1, tzinfo=UTC) if i % 4 == 0 else None,
         )
-        image.set_embedding(_vector(i), "test-model")
         rows.append(image)
     images = Image.objects.bulk_create(rows)
+    vectors.store("test-model", {image.pk: _vector(i) for i, image in enumerate(images)})
     for i, image in enumerate(images):
         image.tags.set([tags[i % 4], tags[(i + 1) % 4]])
         if i % 3 == 0:
@@ -100,8 +100,10 @@ def test_a_page_costs_the_same_few_queries_at_5_and_50_results(library: dict, se
         assert len(body) == limit and all(len(r["tags"]) == 2 for r in body)
         counts[limit] = len(queries.captured_queries)
     # The keyword side (one per term, words included), the candidates' filters and stored vectors
-    # (one), the page's rows with owners (one) and its tags (one): never a query per result.
-    assert counts == {5: 4, 50: 4}, counts
+    # (one), the page's rows with owners and vectors (one) and its tags (one), and for the JSON's
+    # `embedding_model` the active model (one) and which images have its vector (one): never a
+    # query per result.
+    assert counts == {5: 6, 50: 6}, counts
 
 
 def test_the_vector_side_runs_beside_the_keyword_side(library: dict, monkeypatch) -> None:

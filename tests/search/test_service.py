@@ -14,7 +14,7 @@ from search.forms import SearchForm
 from search.query.queries import BadQuery, QueryVector
 from search.query.query_language import parse
 from search.query.service import SearchParams, run_search, search, similar_to
-from tests.factories import index, make_image, make_user, read_words
+from tests.factories import index, make_image, make_user, model_of, read_words, vector_of
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ class Indexed:
     secret: Image  # bob's, private
 
     def query(self, image: Image) -> QueryVector:
-        return QueryVector(image.embedding_model, image.embedding_vector())
+        return QueryVector(model_of(image), vector_of(image))
 
 
 @pytest.fixture
@@ -178,7 +178,8 @@ def test_a_whole_word_of_a_file_name_ranks_before_a_title_that_only_contains_it(
     puts a "coffeehouse" picture first (its own vector is the query): the file still leads."""
     Image.objects.filter(pk=indexed.square.pk).update(original_filename="coffee_crop15.jpg")
     Image.objects.filter(pk=indexed.circle.pk).update(title="coffeehouse")
-    embed = lambda query, user, example: indexed.query(indexed.circle)  # noqa: E731
+    vector = indexed.query(indexed.circle)  # read here: `embed` runs in the vector side's thread
+    embed = lambda query, user, example: vector  # noqa: E731
     results, _ = search(parse("coffee"), indexed.alice, SearchParams(), embed=embed)
     assert ids(results)[:2] == [indexed.square.pk, indexed.circle.pk]
     assert [r.ranked_by for r in results[:2]] == ["words", "fused"]

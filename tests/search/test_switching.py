@@ -21,7 +21,7 @@ from search.models import ModelEmbedding, ModelSwitch
 from search.pipeline import reconcile, switching
 from search.query.queries import QueryVector
 from search.query.service import SearchParams, run_search
-from tests.factories import index, make_image, make_user
+from tests.factories import index, make_image, make_user, model_of, vector_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_index")]
 KINDS = ("circle", "square", "stripes", "triangle")
@@ -37,7 +37,7 @@ def indexed_images(count: int) -> list[Image]:
     owner = make_user()
     images = [make_image(owner, kind, title=kind) for kind in KINDS[:count]]
     index(*images)
-    assert all(i.status == Image.Status.INDEXED and i.embedding_model == "demo" for i in images)
+    assert all(i.status == Image.Status.INDEXED and model_of(i) == "demo" for i in images)
     return images
 
 
@@ -66,7 +66,7 @@ def test_reindex_model_inline_builds_switches_and_drops_the_old_model() -> None:
     assert switching.active_model_id() == "demo-64"
     for image in images:
         image.refresh_from_db()
-        assert image.embedding_model == "demo-64" and len(image.embedding_vector()) == 64
+        assert model_of(image) == "demo-64" and len(vector_of(image)) == 64
         assert finds_itself(image, "demo-64")
     # The old vectors are kept in the database and in their collection until dropped.
     assert set(ModelEmbedding.objects.filter(model_id="demo").values_list("image_id", flat=True)) == ids
@@ -79,7 +79,7 @@ def test_reindex_model_inline_builds_switches_and_drops_the_old_model() -> None:
     out = StringIO()
     call_command("reindex", drop_old=True, stdout=out)
     assert "Dropped demo" in out.getvalue()
-    assert not ModelEmbedding.objects.exists()
+    assert set(ModelEmbedding.objects.values_list("model_id", "image_id")) == {("demo-64", pk) for pk in ids}
     assert not collection_exists("demo", 128)
     assert ModelSwitch.objects.get(pk=1).previous == ""
     with pytest.raises(CommandError, match="no previous model"):
@@ -102,7 +102,7 @@ def test_the_build_resumes_where_it_stopped_and_uploads_meanwhile_get_both_model
     # An upload during the switch is indexed by both models.
     late = make_image(first[0].owner, "circle", color=(20, 120, 220), title="late")
     index(late)
-    assert late.embedding_model == "demo" and len(late.embedding_vector()) == 128
+    assert model_of(late) == "demo" and len(vector_of(late)) == 128
     kept = ModelEmbedding.objects.get(image=late, model_id="demo-64")
     assert kept.as_array().shape == (64,)
     assert late.pk in search_index.embedding_store("demo-64", 64).ids()
@@ -114,7 +114,7 @@ def test_the_build_resumes_where_it_stopped_and_uploads_meanwhile_get_both_model
     assert switching.active_model_id() == "demo-64"
     assert search_index.embedding_store("demo-64", 64).ids() == {i.pk for i in [*first, late]}
     late.refresh_from_db()
-    np.testing.assert_array_equal(late.embedding_vector(), kept.as_array())  # swapped in, not re-encoded
+    np.testing.assert_array_equal(vector_of(late), kept.as_array())  # the row built then, not re-encoded
     assert finds_itself(late, "demo-64")
 
 
@@ -135,7 +135,8 @@ def test_start_refuses_what_cannot_be_done_and_cancel_lets_the_build_go() -> Non
     out = StringIO()
     call_command("reindex", cancel=True, stdout=out)
     assert "Cancelled the switch to demo-64" in out.getvalue()
-    assert not ModelEmbedding.objects.exists() and not collection_exists("demo-64", 64)
+    assert not ModelEmbedding.objects.filter(model_id="demo-64").exists()
+    assert not collection_exists("demo-64", 64)
     assert switching.progress().target == "" and switching.active_model_id() == "demo"
     # A build task still queued finds the switch gone and does nothing.
     assert switching.build("demo-64", lock=False).stale
@@ -168,26 +169,46 @@ def test_reconcile_rebuilds_a_switch_collection_from_the_database_and_mends_stra
     switching.start("demo-64")
     switching.build("demo-64", max_batches=1, batch_size=3, lock=False)
     assert switching.active_model_id() == "demo-64"
-    # A worker that indexed an image with the old model across the switch, keeping its new vector
-    # beside (dual indexing): the image answers with the old model.
-    straggler = images[0]
-    new_vector = bytes(Image.objects.get(pk=straggler.pk).embedding)
-    old_vector = ModelEmbedding.objects.get(image=straggler, model_id="demo").vector
-    Image.objects.filter(pk=straggler.pk).update(embedding=old_vector, embedding_model="demo")
-    ModelEmbedding.objects.filter(image=straggler, model_id="demo").delete()
-    ModelEmbedding.objects.create(image=straggler, model_id="demo-64", vector=new_vector)
+    # A vector of a model neither active, target nor previous (a cancelled build's last batch),
+    # superseded by the image's active vector; and one that is an image's only vector, kept.
+    gone = ModelEmbedding.objects.get(image=images[0], model_id="demo").vector
+    ModelEmbedding.objects.create(image=images[0], model_id="cancelled-model", vector=gone)
+    only = make_image(images[0].owner, "circle", color=(10, 200, 10))
+    ModelEmbedding.objects.create(image=only, model_id="cancelled-model", vector=gone)
     # Milvus lost the new collection.
     get_client().drop_collection(collection_name("demo-64", 64))
     search_index.forget_collections()
 
     report = reconcile.reconcile()
 
-    assert report.model_switch["swapped_in"] == 1
-    straggler.refresh_from_db()
-    assert straggler.embedding_model == "demo-64"
+    assert report.model_switch["stray_vectors_deleted"] == 1
+    assert set(
+        ModelEmbedding.objects.filter(model_id="cancelled-model").values_list("image_id", flat=True)
+    ) == {only.pk}
     assert search_index.embedding_store("demo-64", 64).ids() == {i.pk for i in images}
     assert search_index.embedding_store("demo", 128).ids() == {i.pk for i in images}
     assert all(finds_itself(image, "demo-64") for image in images)
+
+
+def test_images_indexed_with_the_old_model_only_across_the_switch_are_indexed_again(monkeypatch) -> None:
+    images = indexed_images(2)
+    switching.start("demo-64")
+    switching.build("demo-64", max_batches=1, batch_size=2, lock=False)
+    # A worker that indexed an image with the old model alone, the switch committing meanwhile.
+    straggler = images[0]
+    ModelEmbedding.objects.filter(image=straggler, model_id="demo-64").delete()
+    assert (model_of(straggler), model_of(images[1])) == ("", "demo-64")  # the image JSON says so
+    with pytest.raises(BadInput, match="1 image"):
+        switching.drop_previous()  # its old vector is what it still has
+    queued: list = []
+    monkeypatch.setattr(switching, "enqueue_indexing", lambda ids: queued.append(ids) or True)
+    assert switching.queue_outdated("demo-64") == 1 and queued == [[straggler.pk]]
+
+    index(straggler)
+
+    assert model_of(straggler) == "demo-64" and len(vector_of(straggler)) == 64
+    assert finds_itself(straggler, "demo-64")
+    assert switching.drop_previous() == "demo"
 
 
 def test_sweeps_queue_a_build_only_when_none_waits_or_runs(monkeypatch) -> None:

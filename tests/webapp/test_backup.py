@@ -14,7 +14,7 @@ from ingestion import trash
 from ingestion.models import Image
 from search import index
 from search.engines.vector_store import get_client
-from tests.factories import api_client, make_image, make_user, stored_vectors
+from tests.factories import api_client, make_image, make_user, model_of, stored_vectors, vector_of
 from tests.factories import index as index_images
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,8 +51,8 @@ def test_a_backup_restores_into_an_empty_site_and_search_finds_the_image(clean_i
     assert api_client().get(f"/media/images/{restored.pk}/thumbnail.webp").status_code == 200
     found = api_client().get("/api/search/", {"q": "lighthouse", "mode": "text"}).json()["results"]
     assert [r["id"] for r in found] == [restored.pk]
-    vector = restored.embedding_vector()
-    store = index.embedding_store(restored.embedding_model, len(vector))
+    vector = vector_of(restored)
+    store = index.embedding_store(model_of(restored), len(vector))
     assert list(stored_vectors(store, [restored.pk])) == [restored.pk]  # rebuilt, not re-encoded
 
 
@@ -89,7 +89,7 @@ def test_the_trash_travels_with_a_backup(clean_index, settings, tmp_path):
     back = Image.all_objects.get(pk=trashed.pk)
     assert back.trashed_at is not None and back.title == "in the trash"
     assert list(Image.objects.values_list("pk", flat=True)) == [kept.pk]
-    vector = back.embedding_vector()
-    store = index.embedding_store(back.embedding_model, len(vector))
+    vector = vector_of(back)
+    store = index.embedding_store(model_of(back), len(vector))
     assert store.ids() == {kept.pk}  # the trash is not published by the restore's reconcile
     assert (tmp_path / "fresh-media" / back.original.name).is_file()  # restorable: its files came too

@@ -23,9 +23,7 @@ def root():
 def indexed(owner, count: int) -> None:
     for n in range(count):
         image = make_image(owner, "circle", title=str(n))
-        Image.objects.filter(pk=image.pk).update(
-            status="indexed", embedding_model="demo", indexed_at=timezone.now()
-        )
+        Image.objects.filter(pk=image.pk).update(status="indexed", indexed_at=timezone.now())
 
 
 def test_only_superusers_may_switch(root) -> None:

@@ -48,6 +48,7 @@ from search.engines.encoder import load_encoder
 from search.engines.encoder.families import near_duplicate_score
 from search.engines.vector_store import close_client
 from search.models import HashVariant
+from search.pipeline import switching
 from search.pipeline.indexing import index_images
 from search.query import copies
 from search.query.duplicates import SIMILAR, find_duplicates
@@ -87,11 +88,12 @@ def _pairs_endpoint(images: list[Image], viewer) -> set[tuple[int, int]]:
 
 
 def _pairs_clip(images: list[Image]) -> set[tuple[int, int]]:
-    vectors = [(i.pk, i.embedding_vector()) for i in images if i.embedding_vector() is not None]
+    model_id, stored = switching.active_vectors([i.pk for i in images])
+    vectors = [(i.pk, stored[i.pk]) for i in images if i.pk in stored]
     if not vectors:
         return set()
-    store = index.embedding_store(images[0].embedding_model, len(vectors[0][1]))
-    floor = near_duplicate_score(images[0].embedding_model)
+    store = index.embedding_store(model_id, len(vectors[0][1]))
+    floor = near_duplicate_score(model_id)
     results = store.range_search_many(np.stack([v for _, v in vectors]), min_score=floor, limit=200)
     return {
         tuple(sorted((pk, hit.id)))
