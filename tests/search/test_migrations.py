@@ -106,7 +106,10 @@ def test_the_words_move_to_ocr_runs_and_back():
     # The first triggers are back: the image's column feeds the index again.
     Image_.objects.filter(pk=blank.pk).update(ocr_text="RAIN")
     added = Image_.objects.create(sha256="e", title="sign", ocr_text="STOP", **fields)
-    assert keyword_words() == {
+    ours = {read.pk, unmarked.pk, blank.pk, unread.pk, added.pk}
+    # Only this test's rows: PostgreSQL's flush after other transactional tests truncates the
+    # images, which fires no row trigger, so their keyword rows may still be there.
+    assert {pk: words for pk, words in keyword_words().items() if pk in ours} == {
         read.pk: "欢迎光临杭州西湖",
         unmarked.pk: "今日特价牛肉面条",
         blank.pk: "RAIN",
