@@ -116,6 +116,8 @@ class OcrEngine:
     def __init__(self, factory: Callable[[int | None], RapidOCR] = _rapidocr) -> None:
         self._factory = factory
         self._load_lock = threading.Lock()
+        # Not the load lock: asking for a background load must not wait for a load in progress.
+        self._start_lock = threading.Lock()
         # One onnxruntime session set, used by one thread at a time.
         self._run_lock = threading.Lock()
         self._engine: RapidOCR | None = None
@@ -157,7 +159,7 @@ class OcrEngine:
     def start_loading_in_background(self, threads: int | None = None) -> threading.Thread | None:
         """Load in a daemon thread, so a worker is ready before its first image; None when loaded
         or loading already."""
-        with self._load_lock:
+        with self._start_lock:
             if self._engine is not None or self._state[0] == OcrState.LOADING:
                 return None
             self._state = (OcrState.LOADING, "loading the OCR engine")  # seen before the thread runs

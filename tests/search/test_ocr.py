@@ -209,7 +209,9 @@ def test_loading_in_the_background_starts_once() -> None:
     assert engine.state()[0] == ocr.OcrState.IDLE
     thread = engine.start_loading_in_background(3)
     assert thread is not None and engine.state()[0] == ocr.OcrState.LOADING
-    assert engine.start_loading_in_background(3) is None  # loading already
+    assert factory.entered.wait(30)
+    assert engine.start_loading_in_background(3) is None  # loading already: answered at once
+    assert not engine.loaded
     factory.release.set()
     thread.join(30)
     assert factory.calls == [3] and engine.loaded
