@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import F
 from django.utils import timezone
 
 from .models import Image
@@ -38,9 +39,10 @@ def mark_failed(image_id: int, reason: str) -> int:
     )
 
 
-def note_attempt(image_id: int, attempts: int) -> int:
-    """The image has been through indexing `attempts` times (its stored vectors and hashes are new)."""
-    return Image.objects.filter(pk=image_id).update(attempts=attempts)
+def note_attempts(ids: Iterable[int]) -> int:
+    """The images have been through indexing once more (their stored vectors and hashes are new):
+    one statement for a whole batch."""
+    return Image.objects.filter(pk__in=list(ids)).update(attempts=F("attempts") + 1)
 
 
 def note_pending_reason(ids: Iterable[int], reason: str, *, touch: bool = True) -> int:

@@ -164,11 +164,11 @@ def persist(batch: Batch, encoder: Encoder) -> None:
             thumbnail=image.thumbnail,
             taken_at=prepared.taken_at,
         )
-        states.note_attempt(image.pk, image.attempts + 1)
         save_variants(image.pk, prepared)  # the plain hash too: the image's own PDQ hash
         # The owner may have changed visibility while we encoded; publish what is stored now.
         with contextlib.suppress(Image.DoesNotExist):
             image.refresh_from_db(fields=["visibility", "owner"])
+    states.note_attempts(item.image.pk for item in batch.items)
     vectors.store(encoder.model_id, {item.image.pk: item.vector for item in batch.items})
 
 

@@ -200,9 +200,10 @@ def test_retry_takes_back_failed_images_only() -> None:
 
 
 @pytest.mark.django_db
-def test_note_attempt_and_set_withheld() -> None:
+def test_note_attempts_and_set_withheld() -> None:
     image = make_image(make_user())
-    states.note_attempt(image.pk, 2)
+    states.note_attempts([image.pk])
+    states.note_attempts([image.pk])
     states.set_withheld(image.pk, True, "matches a banned image")
     image.refresh_from_db()
     assert image.attempts == 2
