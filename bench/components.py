@@ -30,10 +30,11 @@ from search import index
 from search.engines import ocr
 from search.engines.encoder import load_encoder
 from search.engines.vector_store import SearchFilter, VectorRow, VectorStore, close_client
-from search.models import ModelEmbedding, OcrRun
+from search.models import OcrRun
 from search.query.queries import QueryVector, weighted
 from search.query.query_language import parse
 from search.query.service import SearchParams, search
+from search.vectors import store as store_vectors
 
 from .corpus import WORDS, drawn_sign, synthetic_photo
 
@@ -218,13 +219,7 @@ def _hybrid_in_transaction(encoder, base, rng, count: int, n_queries: int) -> di
     read = [OcrRun(image=image, text=text) for image, text in zip(created, texts, strict=True) if text]
     OcrRun.objects.bulk_create(read, batch_size=500)
     pairs = list(zip(created, unit_vectors, strict=True))
-    ModelEmbedding.objects.bulk_create(
-        [
-            ModelEmbedding(image=i, model_id=encoder.model_id, vector=v.astype(np.float32).tobytes())
-            for i, v in pairs
-        ],
-        batch_size=500,
-    )
+    store_vectors(encoder.model_id, {image.pk: vector for image, vector in pairs})
     insert_s = time.perf_counter() - started
     store = index.embedding_store(encoder.model_id, encoder.dim)
     for start in range(0, len(created), 1000):

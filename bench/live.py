@@ -33,10 +33,11 @@ from ingestion.processing import prepare
 from search import index
 from search.engines.encoder import load_encoder
 from search.engines.vector_store import SearchFilter
-from search.models import HashVariant, ModelEmbedding, OcrRun
+from search.models import HashVariant, OcrRun
 from search.query.queries import embed_texts
 from search.query.service import SearchParams, _window
 from search.variants import PLAIN
+from search.vectors import store as store_vectors
 
 from . import stacks as bench_stacks
 from .corpus import WORDS, query_texts, synthetic_photo
@@ -247,13 +248,7 @@ def seed_corpus(owner, count: int) -> None:
     read = [OcrRun(image=image, text=text) for image, text in zip(created, texts, strict=True) if text]
     OcrRun.objects.bulk_create(read, batch_size=500)
     pairs = list(zip(created, unit_vectors, strict=True))
-    ModelEmbedding.objects.bulk_create(
-        [
-            ModelEmbedding(image=i, model_id=encoder.model_id, vector=v.astype(np.float32).tobytes())
-            for i, v in pairs
-        ],
-        batch_size=500,
-    )
+    store_vectors(encoder.model_id, {image.pk: vector for image, vector in pairs})
     through = Image.tags.through
     through.objects.bulk_create(
         [through(image_id=image.pk, tag_id=tags[k % len(tags)].pk) for k, image in enumerate(created)],
